@@ -1,0 +1,23 @@
+"""Errors that tell the user what went wrong and how to fix it."""
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+
+class YocoError(ValueError):
+    """Base class of every error raised on bad user input."""
+
+
+def closest(name: str, choices: Iterable[str]) -> str | None:
+    """The valid choice nearest to ``name``, or None when nothing is close."""
+    matches = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.5)
+    return matches[0] if matches else None
+
+
+def unknown_choice(kind: str, name: str, choices: Iterable[str]) -> YocoError:
+    """An error for an unknown registry key that lists the valid keys and the closest one."""
+    choices = sorted(choices)
+    guess = closest(name, choices)
+    hint = f" Did you mean {guess!r}?" if guess else ""
+    return YocoError(f"unknown {kind} {name!r}.{hint} Valid {kind}s: {', '.join(choices)}.")
