@@ -1,0 +1,514 @@
+"""``yoco``: one subcommand per pipeline stage, each reading and writing files.
+
+The Snakemake rules call these as one-liners; users without Snakemake can call them by hand.
+Every output is written under a temporary name and renamed when complete.
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import sys
+import time
+from pathlib import Path
+
+from .errors import YocoError
+
+DIFFAUG_DEFAULT = "color_crop_flip_scale_rotate"
+
+
+def _tune_allocator() -> None:
+    """Keep glibc from returning and re-mapping the training loop's buffers (1.7x on CPU, design.md §4)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
+    libc.mallopt(M_MMAP_MAX, 0)
+    libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)
+
+
+def _log(msg: str) -> None:
+    print(f"[yoco {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def _device(name: str):
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise YocoError(f"--device {name} was requested but no CUDA device is visible; use --device cpu or auto")
+    return name
+
+
+# ----------------------------------------------------------------------------------------------- arguments
+def _add_train_args(p: argparse.ArgumentParser, epochs_default: int = 1000) -> None:
+    g = p.add_argument_group("training recipe (reference-spec §4.2)")
+    g.add_argument("--network", default="convnet", help="convnet | resnetap10 | resnet10bn | densenet")
+    g.add_argument("--width", type=int, default=128, help="ConvNet width (128 in the paper)")
+    g.add_argument("--depth", type=int, default=3, help="ConvNet depth (3 in the paper)")
+    g.add_argument("--epochs", type=int, default=epochs_default)
+    g.add_argument("--batch-size", type=int, default=64)
+    g.add_argument("--lr", type=float, default=0.01)
+    g.add_argument("--momentum", type=float, default=0.9)
+    g.add_argument("--weight-decay", type=float, default=5e-4)
+    g.add_argument("--cutmix-p", type=float, default=0.5)
+    g.add_argument("--diffaug", default=DIFFAUG_DEFAULT, help="DiffAug strategy, or 'none'")
+    g.add_argument("--max-models", type=int, default=None, help="bound on models trained in one batch")
+    g.add_argument("--double-normalize", action=argparse.BooleanOptionalAction, default=True,
+                   help="normalise already-normalised MTT/DSA/KIP sets again, as the reference does (§8 item 9)")
+    g.add_argument("--device", default="auto", help="cpu | cuda | cuda:N | auto")
+
+
+def _train_config(a, **over):
+    from .train import TrainConfig
+
+    fields = dict(epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, momentum=a.momentum,
+                  weight_decay=a.weight_decay, cutmix_p=a.cutmix_p,
+                  augment=None if a.diffaug in ("none", "") else a.diffaug, max_models=a.max_models)
+    fields.update(over)
+    return TrainConfig(**fields)
+
+
+def _spec(a, decoded):
+    from .train import NetworkSpec
+
+    return NetworkSpec(name=a.network, num_classes=decoded.num_classes, image_size=decoded.images.shape[-1],
+                       width=a.width, depth=a.depth)
+
+
+def _load_decoded(path):
+    from .condensed import CondensedSet
+
+    if not Path(path).exists():
+        raise YocoError(f"decoded set {path} does not exist; make it with `yoco decode --condensed FILE --out {path}`")
+    return CondensedSet.load(path)
+
+
+def _load_real(path):
+    from .data import load_real
+
+    if not Path(path).exists():
+        raise YocoError(f"real data {path} does not exist; make it with `yoco data --dataset NAME --out {path}`")
+    name = Path(path).stem
+    return load_real(name, npz=path)
+
+
+# ----------------------------------------------------------------------------------------------- commands
+def cmd_data(a) -> None:
+    from .data import load_real, save_real_npz
+
+    real = load_real(a.dataset, root=a.root, npz=a.npz, image_size=a.image_size)
+    save_real_npz(real, a.out)
+    _log(f"{a.dataset}: {len(real.y_train)} train / {len(real.y_test)} test images -> {a.out}")
+
+
+def cmd_condense(a) -> None:
+    from .condense import CondenseConfig, condense
+    from .data import load_real
+
+    real = load_real(Path(a.real).stem, npz=a.real)
+    config = CondenseConfig.paper(real.name, a.ipc) if a.paper else CondenseConfig.paper(real.name, a.ipc)
+    overrides = {k: v for k, v in dict(outer=a.outer, inner=a.inner, net_epochs_data=a.net_epochs_data,
+                                         lr_img=a.lr_img, width=a.width).items() if v is not None}
+    config = config.replace(**overrides) if hasattr(config, "replace") else config
+    cs = condense(real, method=a.method, ipc=a.ipc, factor=a.factor, config=config, seed=a.seed,
+                  device=_device(a.device), snapshot_path=a.snapshot, progress=_log)
+    cs.save(a.out)
+    _log(f"condensed {a.method} IPC {a.ipc} -> {a.out}")
+
+
+def cmd_import(a) -> None:
+    from .condensed import load_condensed
+
+    cs = load_condensed(a.path, a.format, a.dataset, ipc=a.ipc, factor=a.factor)
+    cs.save(a.out)
+    _log(f"imported {a.format} set {a.path}: {len(cs.labels)} images, IPC {cs.ipc}, factor {cs.factor} -> {a.out}")
+
+
+def cmd_decode(a) -> None:
+    from .condensed import CondensedSet
+    from .pipeline import decode_set
+
+    if not Path(a.condensed).exists():
+        raise YocoError(f"condensed set {a.condensed} does not exist; import it with `yoco import` or make it with `yoco condense`")
+    decoded = decode_set(CondensedSet.load(a.condensed))
+    decoded.save(a.out)
+    _log(f"decoded {len(decoded.labels)} patches -> {a.out}")
+
+
+def cmd_dynamics(a) -> None:
+    from .pipeline import save_model, train_dynamics
+
+    decoded, real = _load_decoded(a.decoded), _load_real(a.real)
+    spec = _spec(a, decoded)
+    config = _train_config(a, schedule="iteration", eval_points=1)
+    reps = list(range(1, a.reps + 1))
+    out = Path(a.out_dir)
+    _log(f"dynamics: {len(reps)} reps x {a.epochs} epochs of {spec.name} on {len(decoded.labels)} patches")
+    results = train_dynamics(decoded, real, spec, config, reps=reps, seed_prefix=a.seed_prefix,
+                             double_normalize=a.double_normalize, device=_device(a.device), progress=_log)
+    for rep, (dyn, state) in zip(reps, results):
+        dyn.save(out / f"rep{rep}.npz")
+        save_model(state, spec, out / f"rep{rep}.model.pt")
+        _log(f"rep {rep}: seed {dyn.meta['seed']}, final test accuracy {dyn.meta['final_test_acc']:.2f}%")
+
+
+def cmd_scores(a) -> None:
+    from .dynamics import Dynamics
+    from .pipeline import compute_scores, load_model, save_scores, training_pool
+
+    decoded, real = _load_decoded(a.decoded), _load_real(a.real)
+    dyn = Dynamics.load(a.dynamics)
+    device = _device(a.device)
+    model = load_model(a.model, device)
+    pool_x, _ = training_pool(decoded, real, a.double_normalize)
+    table = compute_scores(dyn, model, pool_x, a.lbpe_epochs, a.lbpe_top_k, device=device)
+    save_scores(table, a.out, condenser=a.condenser, dataset=a.dataset, lbpe_epochs=a.lbpe_epochs,
+                lbpe_top_k=a.lbpe_top_k, dynamics=str(a.dynamics), seed=dyn.meta.get("seed"))
+    _log(f"scores {sorted(k for k in table if k != 'features')} -> {a.out}")
+
+
+def _selection_record(sel_indices, key, rep, seed, decoded, ipc_from, factor, ipc_to, **extra) -> dict:
+    import numpy as np
+
+    from .selection import class_counts
+
+    idx = np.asarray(sel_indices, dtype=np.int64)
+    return {"key": key, "rep": int(rep), "seed": int(seed), "dataset": decoded.dataset,
+            "condenser": decoded.condenser, "ipc_from": int(ipc_from), "ipc_to": int(ipc_to), "factor": int(factor),
+            "indices": idx.tolist(), "n_selected": int(idx.size),
+            "class_counts": class_counts(idx, decoded.labels.numpy(), decoded.num_classes).tolist(), **extra}
+
+
+def cmd_select(a) -> None:
+    from .io import write_json
+    from .pipeline import load_scores, source_geometry
+    from .seeding import seed_from
+    from .selection import parse_key, select
+
+    decoded = _load_decoded(a.decoded)
+    ipc_from, factor = source_geometry(decoded)
+    if a.ipc_from is not None and a.ipc_from != ipc_from:
+        raise YocoError(f"--ipc-from {a.ipc_from} but the decoded set was stored at IPC {ipc_from}")
+    rule = parse_key(a.key)
+    scores = load_scores(a.scores) if a.scores else {}
+    if rule.method != "random" and not a.scores:
+        raise YocoError(f"key {a.key!r} needs a score file: pass --scores (made by `yoco scores`)")
+    seed = seed_from("select", a.seed_prefix, a.key, a.ipc_to, a.rep)
+    idx = select(a.key, scores, decoded.labels.numpy(), ipc_from=ipc_from, ipc_to=a.ipc_to, factor=factor,
+                 seed=seed, dataset=a.dataset or decoded.dataset, ties=a.tie_breaking,
+                 ccs_random_within=a.ccs_random_within_strata)
+    write_json(_selection_record(idx, a.key, a.rep, seed, decoded, ipc_from, factor, a.ipc_to), a.out)
+    _log(f"{a.key} IPC {ipc_from}->{a.ipc_to} rep {a.rep}: {len(idx)} patches -> {a.out}")
+
+
+def _selections_from_json(paths):
+    import numpy as np
+
+    from .evaluate import Selection
+
+    sels = []
+    for p in paths:
+        rec = json.loads(Path(p).read_text())
+        sels.append(Selection(key=rec["key"], rep=rec["rep"], indices=np.asarray(rec["indices"], dtype=np.int64),
+                              dataset=rec["dataset"], condenser=rec["condenser"], ipc_from=rec["ipc_from"],
+                              ipc_to=rec["ipc_to"], factor=rec["factor"], seed=rec["seed"]))
+    return sels
+
+
+def _evaluate(a, selections, decoded, real):
+    from .evaluate import evaluate_selections
+    from .io import write_csv
+    from .pipeline import test_tensors, training_pool
+
+    pool_x, pool_y = training_pool(decoded, real, a.double_normalize)
+    test_x, test_y = test_tensors(real)
+    spec = _spec(a, decoded)
+    config = _train_config(a, eval_points=a.eval_points)
+    _log(f"evaluate: {len(selections)} selections x {a.inits} inits of {spec.name}, {a.epochs} epochs")
+    runs = evaluate_selections(selections, pool_x, pool_y, test_x, test_y, spec, config, inits=a.inits,
+                               device=_device(a.device), progress=_log)
+    write_csv(runs, a.out)
+    for key, group in runs.groupby("key", sort=False):
+        _log(f"  {key}: best {group.best_acc.mean():.2f} ± {group.best_acc.std(ddof=0):.2f}  "
+             f"last {group.last_acc.mean():.2f}  ({len(group)} runs)")
+
+
+def cmd_evaluate(a) -> None:
+    _evaluate(a, _selections_from_json(a.selections), _load_decoded(a.decoded), _load_real(a.real))
+
+
+def cmd_evaluate_fractions(a) -> None:
+    """Fig. 3: easy-first vs hard-first selections keeping (1 - ratio) of every class."""
+    from .evaluate import Selection
+    from .pipeline import load_scores, source_geometry
+    from .selection import keep_fraction, parse_key
+
+    decoded = _load_decoded(a.decoded)
+    ipc_from, factor = source_geometry(decoded)
+    score_name = parse_key(a.key).score
+    labels = decoded.labels.numpy()
+    sels = []
+    for rep, path in enumerate(a.scores, start=1):
+        scores = load_scores(path)
+        if score_name not in scores:
+            raise YocoError(f"{path} has no {score_name!r} score; recompute it with `yoco scores`")
+        for ratio in a.fractions:
+            for order in a.orders:
+                idx = keep_fraction(scores[score_name], labels, 1.0 - ratio, order)
+                sels.append(Selection(key=f"{a.key}_{order}", rep=rep, indices=idx, dataset=decoded.dataset,
+                                      condenser=decoded.condenser, ipc_from=ipc_from, ipc_to=0, factor=factor,
+                                      extra={"fraction_pruned": ratio, "order": order}))
+    _evaluate(a, sels, decoded, _load_real(a.real))
+
+
+def cmd_evaluate_epochs(a) -> None:
+    """Fig. 5: balanced easy-first selections by the LBPE of one epoch alone."""
+    from .dynamics import Dynamics
+    from .evaluate import Selection
+    from .pipeline import source_geometry
+    from .selection import select_single_epoch
+
+    decoded = _load_decoded(a.decoded)
+    ipc_from, factor = source_geometry(decoded)
+    sels = []
+    for rep, path in enumerate(a.dynamics, start=1):
+        dyn = Dynamics.load(path)
+        last = min(a.epochs_to, dyn.num_epochs)
+        for epoch in range(a.epochs_from, last):
+            idx = select_single_epoch(dyn, epoch, ipc_from, a.ipc_to, factor)
+            sels.append(Selection(key=a.key, rep=rep, indices=idx, dataset=decoded.dataset, condenser=decoded.condenser,
+                                  ipc_from=ipc_from, ipc_to=a.ipc_to, factor=factor, extra={"lbpe_epoch": epoch}))
+    _evaluate(a, sels, decoded, _load_real(a.real))
+
+
+def cmd_prune(a) -> None:
+    import numpy as np
+
+    from .api import prune
+    from .condensed import load_condensed
+    from .io import write_json
+
+    cs = load_condensed(a.condensed, a.format, a.dataset)
+    idx = prune(cs.images, cs.labels, a.ipc_to, factor=cs.factor, key=a.key, seed=a.seed, epochs=a.epochs,
+                device=_device(a.device), value_space=cs.value_space, dataset=cs.dataset)
+    write_json({"key": a.key, "ipc_from": cs.ipc, "ipc_to": a.ipc_to, "factor": cs.factor, "seed": a.seed,
+                "indices": np.asarray(idx).tolist()}, a.out)
+    _log(f"kept {len(idx)} of {cs.num_decoded} decoded patches -> {a.out}")
+
+
+def cmd_table(a) -> None:
+    from . import tables
+    from .io import write_csv
+
+    if a.number == 6:
+        frame = tables.table6()
+    else:
+        runs = tables.read_runs(a.runs)
+        rows = None
+        if a.rows:
+            import pandas as pd
+
+            rows = pd.read_csv(a.rows)
+        frame = tables.build_table(a.number, runs, rows=rows, metric=a.metric)
+    write_csv(frame, a.out)
+    _log(f"table {a.number}: {len(frame)} rows -> {a.out}")
+
+
+def cmd_figure_data(a) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from . import figures
+    from .io import write_csv
+
+    if a.figure == 2:
+        sels = [json.loads(Path(p).read_text()) for p in a.selections]
+        runs = pd.concat([pd.read_csv(p) for p in a.runs], ignore_index=True)
+        frame = figures.fig2_data(sels, runs)
+    elif a.figure == 3:
+        frame = figures.fig3_data(pd.concat([pd.read_csv(p) for p in a.runs], ignore_index=True))
+    elif a.figure == 5:
+        frame = figures.fig5_data(pd.concat([pd.read_csv(p) for p in a.runs], ignore_index=True))
+    elif a.figure == 7:
+        from .dynamics import Dynamics
+
+        dyn = Dynamics.load(a.dynamics[0])
+        epochs = [e for e in a.epochs if e < dyn.num_epochs] or [dyn.num_epochs - 1]
+        frame = figures.fig7_data(dyn.err_l2, np.asarray(dyn.labels), epochs)
+    else:
+        raise YocoError(f"figure {a.figure} has no data; choose 2, 3, 5 or 7")
+    write_csv(frame, a.out)
+    _log(f"figure {a.figure} data: {len(frame)} rows -> {a.out}")
+
+
+# ----------------------------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="yoco", description=(
+        "You Only Condense Once: prune condensed datasets by LBPE score, easy samples first, classes balanced."))
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("data", help="cache a real dataset (CIFAR via torchvision, an npz, ImageNet-10, digits)")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--npz", default=None)
+    p.add_argument("--root", default="data")
+    p.add_argument("--image-size", type=int, default=None)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("condense", help="condense a real dataset in-house with IDC or DREAM")
+    p.add_argument("--real", required=True)
+    p.add_argument("--method", choices=["idc", "dream"], required=True)
+    p.add_argument("--ipc", type=int, required=True)
+    p.add_argument("--factor", type=int, default=2)
+    p.add_argument("--outer", type=int, default=None)
+    p.add_argument("--inner", type=int, default=None)
+    p.add_argument("--net-epochs-data", type=int, default=None, help="real samples per network update (n_data)")
+    p.add_argument("--lr-img", type=float, default=None)
+    p.add_argument("--width", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--snapshot", default=None, help="resume from / save snapshots to this file")
+    p.add_argument("--paper", action="store_true", help="use the paper's budget (the default when no override is given)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_condense)
+
+    p = sub.add_parser("import", help="convert an external condensed file (idc, dream, mtt, dsa, kip) to the canonical form")
+    p.add_argument("--format", required=True)
+    p.add_argument("--path", required=True)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--ipc", type=int, default=None)
+    p.add_argument("--factor", type=int, default=None)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("decode", help="multi-formation decode of a condensed set into its patches")
+    p.add_argument("--condensed", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_decode)
+
+    p = sub.add_parser("dynamics", help="train on every decoded patch and record per-epoch dynamics (all reps at once)")
+    p.add_argument("--decoded", required=True)
+    p.add_argument("--real", required=True)
+    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--seed-prefix", default="")
+    p.add_argument("--out-dir", required=True)
+    _add_train_args(p)
+    p.set_defaults(func=cmd_dynamics)
+
+    p = sub.add_parser("scores", help="every importance score of one dynamics run")
+    p.add_argument("--dynamics", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--decoded", required=True)
+    p.add_argument("--real", required=True)
+    p.add_argument("--condenser", default="")
+    p.add_argument("--dataset", default="")
+    p.add_argument("--lbpe-epochs", type=int, required=True)
+    p.add_argument("--lbpe-top-k", type=int, required=True)
+    p.add_argument("--double-normalize", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_scores)
+
+    p = sub.add_parser("select", help="select decoded patches by a pruning key (yoco, el2n_easy, random_balance, ...)")
+    p.add_argument("--key", required=True)
+    p.add_argument("--ipc-from", type=int, default=None)
+    p.add_argument("--ipc-to", type=int, required=True)
+    p.add_argument("--decoded", required=True)
+    p.add_argument("--scores", default=None)
+    p.add_argument("--rep", type=int, default=1)
+    p.add_argument("--seed-prefix", default="")
+    p.add_argument("--dataset", default=None)
+    p.add_argument("--tie-breaking", choices=["index", "reference"], default="index",
+                   help="index: equal scores keep ascending index order; reference: as the original torch.argsort")
+    p.add_argument("--ccs-random-within-strata", action=argparse.BooleanOptionalAction, default=False)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_select)
+
+    p = sub.add_parser("evaluate", help="train networks on selections (inits x selections, batched)")
+    p.add_argument("--decoded", required=True)
+    p.add_argument("--real", required=True)
+    p.add_argument("--selections", nargs="+", required=True)
+    p.add_argument("--inits", type=int, default=3)
+    p.add_argument("--eval-points", type=int, default=4)
+    p.add_argument("--out", required=True)
+    _add_train_args(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("evaluate-fractions", help="Fig. 3: easy- vs hard-first at pruning ratios")
+    p.add_argument("--decoded", required=True)
+    p.add_argument("--real", required=True)
+    p.add_argument("--scores", nargs="+", required=True, help="one score file per rep")
+    p.add_argument("--key", default="yoco")
+    p.add_argument("--fractions", type=float, nargs="+", required=True, help="pruning ratios, e.g. 0.1 ... 0.9")
+    p.add_argument("--orders", nargs="+", default=["easy", "hard"])
+    p.add_argument("--inits", type=int, default=3)
+    p.add_argument("--eval-points", type=int, default=4)
+    p.add_argument("--out", required=True)
+    _add_train_args(p)
+    p.set_defaults(func=cmd_evaluate_fractions)
+
+    p = sub.add_parser("evaluate-epochs", help="Fig. 5: selections by the LBPE of single epochs")
+    p.add_argument("--decoded", required=True)
+    p.add_argument("--real", required=True)
+    p.add_argument("--dynamics", nargs="+", required=True, help="one dynamics file per rep")
+    p.add_argument("--key", default="yoco")
+    p.add_argument("--ipc-from", type=int, default=None)
+    p.add_argument("--ipc-to", type=int, required=True)
+    p.add_argument("--epochs-from", type=int, default=0)
+    p.add_argument("--epochs-to", type=int, required=True)
+    p.add_argument("--dataset", default=None)
+    p.add_argument("--inits", type=int, default=3)
+    p.add_argument("--eval-points", type=int, default=4)
+    p.add_argument("--out", required=True)
+    _add_train_args(p)
+    p.set_defaults(func=cmd_evaluate_epochs)
+
+    p = sub.add_parser("prune", help="apply YOCO to your own condensed set (trains the dynamics itself)")
+    p.add_argument("--condensed", required=True)
+    p.add_argument("--format", default="idc")
+    p.add_argument("--dataset", default="cifar10")
+    p.add_argument("--ipc-to", type=int, required=True)
+    p.add_argument("--key", default="yoco")
+    p.add_argument("--epochs", type=int, default=1000, help="epochs of the dynamics run")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_prune)
+
+    p = sub.add_parser("table", help="aggregate run CSVs into one of the paper's tables")
+    p.add_argument("--number", type=int, required=True, choices=[1, 2, 3, 4, 5, 6, 7])
+    p.add_argument("--runs", nargs="*", default=[])
+    p.add_argument("--rows", default=None, help="CSV of the table's row keys (from the workflow's grid)")
+    p.add_argument("--metric", choices=["best", "last"], default="best")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_table)
+
+    p = sub.add_parser("figure-data", help="the CSV a figure notebook plots")
+    p.add_argument("--figure", type=int, required=True, choices=[2, 3, 5, 7])
+    p.add_argument("--selections", nargs="*", default=[])
+    p.add_argument("--runs", nargs="*", default=[])
+    p.add_argument("--dynamics", nargs="*", default=[])
+    p.add_argument("--decoded", nargs="*", default=[])
+    p.add_argument("--epochs", type=int, nargs="*", default=[0, 89, 999])
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_figure_data)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _tune_allocator()
+    try:
+        args.func(args)
+    except YocoError as err:
+        print(f"yoco {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,513 @@
+"""Condensed datasets: one in-memory form, readers for the original file formats, one canonical file.
+
+Every condenser publishes its own on-disk layout (reference-spec §1.1). :func:`load_condensed` reads
+each of them into a :class:`CondensedSet` (float32 images ``[C*ipc, 3, h, w]``, class-major int64
+labels, ``ipc``, multi-formation ``factor``, the ``value_space`` the pixels live in, and provenance),
+which is then saved in one canonical format (:meth:`CondensedSet.save`). Downstream code never
+sees the original formats.
+
+Value spaces:
+
+* ``pixel01``: un-normalised pixels, about [0, 1] (IDC, DREAM; IDC's saved tensors may slightly
+  exceed [0, 1] because it clamps only at the start of each outer iteration, reference-spec §6.1);
+* ``normalized``: already CIFAR-normalised (MTT without ZCA, DSA);
+* ``zca``: ZCA-whitened (KIP, MTT with ``--zca``).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import formation as _decode
+from .errors import YocoError, unknown_choice
+
+VALUE_SPACES = ("pixel01", "normalized", "zca")
+FORMATS = ("idc", "dream", "mtt", "dsa", "kip", "canonical")
+
+# pixel01 sets may overshoot [0, 1] a little (see module docstring); beyond this they are not pixels.
+PIXEL01_TOLERANCE = 0.1
+
+# Multi-formation factor of the published IDC/DREAM sets (reference-spec §1.1).
+DEFAULT_FACTOR = {"cifar10": 2, "cifar100": 2, "imagenet10": 3}
+
+# Where the reference code expects each released file, relative to its raid/condensed_img/ folder.
+REFERENCE_LAYOUT = {
+    "idc": "idc/{dataset}/conv3in_grad_mse_nd2000_cut_niter2000_factor2_lr0.005_mix_ipc{ipc}/data.pt "
+           "(ImageNet-10: idc/imagenet10/resnet10apin_grad_l1_ely10_nd500_cut_factor3_mix_ipc{ipc}/data.pt), "
+           "a list [images (C*ipc, 3, h, w) in [0, 1], targets (C*ipc,)]",
+    "dream": "dream/{dataset}/ipc{ipc}/data.pt, a list [images (C*ipc, 3, h, w) in [0, 1], targets (C*ipc,)]",
+    "mtt": "mtt/ConvNet_baseline/images_best.pt with labels_best.pt beside it (pass the folder or images_best.pt)",
+    "dsa": "dsa/res_DSA_CIFAR10_ConvNet_ipc10/data.pt, a dict {'data': [[images, labels] per experiment], ...}",
+    "kip": "kip/kip_ipc10/data.pt, a pair (images NHWC (N, 32, 32, 3), labels one-hot (N, 10))",
+    "canonical": "a file written by CondensedSet.save (e.g. by `yoco condense`)",
+}
+
+_CANONICAL_TAG = "yoco-condensed-set"
+_CANONICAL_VERSION = 1
+
+
+@dataclass
+class CondensedSet:
+    """A condensed dataset as stored (not decoded).
+
+    Attributes
+    ----------
+    images : Tensor float32 [C*ipc, 3, h, w]
+        Stored images, class-major.
+    labels : Tensor int64 [C*ipc]
+        ``labels[c*ipc:(c+1)*ipc] == c``.
+    ipc : int
+        Stored images per class (IPC_F).
+    factor : int
+        Multi-formation factor ``f``: each stored image decodes into ``f**2`` patches
+        (:func:`yoco.formation.decode`). 1 for sets without multi-formation.
+    value_space : {"pixel01", "normalized", "zca"}
+        What the pixel values mean (see the module docstring).
+    dataset : str
+        Real dataset the set was condensed from (``cifar10``, ...).
+    condenser : str
+        ``idc``, ``dream``, ``mtt``, ``dsa``, ``kip`` or an in-house name.
+    provenance : dict
+        ``format``, ``source`` (path read), ``sha256`` (of that file) and format-specific entries.
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    ipc: int
+    factor: int
+    value_space: str
+    dataset: str
+    condenser: str
+    provenance: dict = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.labels) // self.ipc if self.ipc else 0
+
+    @property
+    def num_decoded(self) -> int:
+        """Size ``N_F = C*ipc*f**2`` of the decoded set that scores and selections index."""
+        return len(self.labels) * self.factor * self.factor
+
+    def decoded(self) -> torch.Tensor:
+        """The decoded patches in this set's value space (pixel01 sets only when ``factor > 1``)."""
+        return _decode.decode(self.images, self.ipc, self.factor)
+
+    def decoded_labels(self) -> torch.Tensor:
+        """Labels of :meth:`decoded`, int64, on the images' device."""
+        labels = _decode.decoded_labels(self.num_classes, self.ipc, self.factor)
+        return torch.as_tensor(labels, device=self.images.device)
+
+    def validate(self) -> "CondensedSet":
+        """Raise :class:`YocoError` with a fix hint unless the set is well formed; return ``self``."""
+        x, y = self.images, self.labels
+        if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
+            raise YocoError("images and labels must be torch tensors.")
+        if x.dim() != 4:
+            raise YocoError(
+                f"condensed images must be 4-D [C*ipc, 3, h, w], got shape {tuple(x.shape)}; "
+                "KIP-style channels-last images must be permuted with images.permute(0, 3, 1, 2)."
+            )
+        if x.shape[1] != 3:
+            raise YocoError(
+                f"condensed images must have 3 channels in dimension 1, got shape {tuple(x.shape)}; "
+                "if the images are channels-last (NHWC), permute them to NCHW; grey images must be "
+                "replicated to 3 channels."
+            )
+        if x.shape[2] != x.shape[3]:
+            raise YocoError(f"condensed images must be square, got {x.shape[2]}x{x.shape[3]}.")
+        if x.dtype != torch.float32:
+            raise YocoError(f"condensed images must be float32, got {x.dtype}; use images.float().")
+        if y.dim() != 1 or y.dtype != torch.int64:
+            raise YocoError(
+                f"labels must be a 1-D int64 tensor of class indices, got {y.dtype} {tuple(y.shape)}; "
+                "one-hot labels must be converted with labels.argmax(1)."
+            )
+        if len(y) != len(x):
+            raise YocoError(f"{len(x)} images but {len(y)} labels; they must match one to one.")
+        if isinstance(self.ipc, bool) or not isinstance(self.ipc, int) or self.ipc < 1:
+            raise YocoError(f"ipc must be a positive integer, got {self.ipc!r}.")
+        if isinstance(self.factor, bool) or not isinstance(self.factor, int) or self.factor < 1:
+            raise YocoError(f"factor must be a positive integer, got {self.factor!r}.")
+        if len(x) == 0 or len(x) % self.ipc:
+            raise YocoError(
+                f"{len(x)} images are not classes x ipc for ipc={self.ipc}; condensed sets hold the same "
+                "number of images for every class, so pass the ipc the set was made with."
+            )
+        ipc = self.ipc
+        for c in range(len(y) // ipc):
+            block = y[c * ipc:(c + 1) * ipc]
+            if not bool((block == c).all()):
+                found = sorted(set(block.tolist()))
+                raise YocoError(
+                    f"labels are not class-major: block {c} (indices {c * ipc}..{(c + 1) * ipc - 1}) should all be "
+                    f"class {c} but holds {found}. Condensed sets must store class c at indices "
+                    f"c*ipc..(c+1)*ipc-1; reorder with a stable sort by label (order = labels.argsort(stable=True))."
+                )
+        if self.value_space not in VALUE_SPACES:
+            raise unknown_choice("value space", self.value_space, VALUE_SPACES)
+        if not bool(torch.isfinite(x).all()):
+            bad = int((~torch.isfinite(x)).flatten(1).any(1).sum())
+            raise YocoError(f"{bad} condensed images contain NaN or inf; the source file is corrupt or diverged.")
+        if self.value_space == "pixel01":
+            lo, hi = float(x.min()), float(x.max())
+            if lo < -PIXEL01_TOLERANCE or hi > 1 + PIXEL01_TOLERANCE:
+                raise YocoError(
+                    f"value_space 'pixel01' expects pixels in about [0, 1], but they span [{lo:.3g}, {hi:.3g}]; "
+                    "if the set is already normalised use value_space='normalized' (or 'zca' if whitened)."
+                )
+        if self.factor > 1 and self.value_space != "pixel01":
+            raise YocoError(
+                f"factor {self.factor} needs pixel-space images: decoding pads with the pixel value 0.5 "
+                f"and must happen before normalisation, but value_space is {self.value_space!r}. "
+                "Use factor=1 for normalised or whitened sets (as the reference does for MTT/DSA/KIP)."
+            )
+        if self.factor > x.shape[-1]:
+            raise YocoError(f"factor {self.factor} exceeds the image side {x.shape[-1]}.")
+        if not isinstance(self.dataset, str) or not isinstance(self.condenser, str):
+            raise YocoError("dataset and condenser must be strings (e.g. 'cifar10', 'idc').")
+        return self
+
+    def to_dict(self) -> dict:
+        """Plain-value dict of the canonical file (tensors on the CPU)."""
+        return {
+            "format": _CANONICAL_TAG,
+            "version": _CANONICAL_VERSION,
+            "images": self.images.detach().cpu().contiguous(),
+            "labels": self.labels.detach().cpu().contiguous(),
+            "ipc": int(self.ipc),
+            "factor": int(self.factor),
+            "value_space": self.value_space,
+            "dataset": self.dataset,
+            "condenser": self.condenser,
+            "provenance": dict(self.provenance),
+        }
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Validate and write the canonical file atomically (temporary file, then ``os.replace``)."""
+        self.validate()
+        return _atomic_torch_save(self.to_dict(), Path(path))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu") -> "CondensedSet":
+        """Read a file written by :meth:`save`."""
+        path = Path(path)
+        if not path.is_file():
+            raise _missing(path, "canonical", None, None)
+        obj = _torch_load(path, map_location, trusted=False)
+        if not isinstance(obj, dict) or obj.get("format") != _CANONICAL_TAG:
+            raise YocoError(
+                f"{path} is not a canonical YOCO condensed set; read original files with "
+                "load_condensed(path, fmt=...) using their format (idc, dream, mtt, dsa, kip)."
+            )
+        if obj.get("version") != _CANONICAL_VERSION:
+            raise YocoError(f"{path} has canonical version {obj.get('version')}, this library reads {_CANONICAL_VERSION}.")
+        return cls(
+            images=obj["images"], labels=obj["labels"], ipc=int(obj["ipc"]), factor=int(obj["factor"]),
+            value_space=obj["value_space"], dataset=obj["dataset"], condenser=obj["condenser"],
+            provenance=dict(obj.get("provenance", {})),
+        ).validate()
+
+
+def _atomic_torch_save(obj, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _torch_load(path: Path, map_location, trusted: bool):
+    # weights_only refuses arbitrary pickles (loading one can run code); torch reports both refused
+    # objects and plain corruption as UnpicklingError, so the message names both causes.
+    try:
+        return torch.load(path, map_location=map_location, weights_only=not trusted)
+    except pickle.UnpicklingError as exc:
+        detail = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else type(exc).__name__
+        if trusted:
+            raise YocoError(f"could not read {path} as a torch file ({detail}); it may be truncated or corrupt.") from exc
+        raise YocoError(
+            f"could not read {path} with torch.load(weights_only=True) ({detail}). Either the file is "
+            "truncated or corrupt, or it holds Python objects other than tensors, lists and dicts (e.g. "
+            "numpy arrays), which are refused by default because unpickling can run code; if you trust the "
+            "file, pass trusted=True."
+        ) from exc
+    except (RuntimeError, EOFError, OSError) as exc:
+        raise YocoError(f"could not read {path} as a torch file ({exc}); it may be truncated or corrupt.") from exc
+
+
+def _missing(path: Path, fmt: str, dataset: str | None, ipc: int | None) -> YocoError:
+    layout = REFERENCE_LAYOUT[fmt]
+    if dataset is not None:
+        layout = layout.replace("{dataset}", dataset)
+    if ipc is not None:
+        layout = layout.replace("{ipc}", str(ipc))
+    return YocoError(
+        f"condensed set not found: {path} (format {fmt!r}). The reference code keeps this format under "
+        f"raid/condensed_img/ as {layout}. The authors publish these files via the Google-Drive links in the "
+        "READMEs of YOCO (he-y/you-only-condense-once) and IDC (snu-mllab/Efficient-Dataset-Condensation); "
+        "IDC and DREAM sets can instead be condensed in-house with `yoco condense`."
+    )
+
+
+def _images_labels(images, labels, path: Path, fmt: str) -> tuple[torch.Tensor, torch.Tensor]:
+    # Files read with trusted=True may hold numpy arrays instead of tensors.
+    images = torch.from_numpy(images) if isinstance(images, np.ndarray) else images
+    labels = torch.from_numpy(labels) if isinstance(labels, np.ndarray) else labels
+    if not isinstance(images, torch.Tensor) or not isinstance(labels, torch.Tensor):
+        raise YocoError(
+            f"{path} ({fmt}): expected tensors for images and labels, got "
+            f"{type(images).__name__} and {type(labels).__name__}."
+        )
+    # The reference casts non-float tensors to float32 (reference-spec §1.2 step 1); we also bring
+    # float16/float64 to the one dtype every later stage expects.
+    images = images.detach().to(torch.float32).contiguous()
+    labels = labels.detach()
+    if fmt == "kip":
+        images, labels = _kip_layout(images, labels, path)
+    if labels.dim() != 1:
+        raise YocoError(f"{path} ({fmt}): labels must be 1-D class indices, got shape {tuple(labels.shape)}.")
+    if labels.is_floating_point() and not bool((labels == labels.round()).all()):
+        raise YocoError(f"{path} ({fmt}): labels must be whole class indices, got fractional values.")
+    return images, labels.to(torch.int64)
+
+
+def _infer_ipc(labels: torch.Tensor, path: Path, fmt: str) -> int:
+    if labels.dim() != 1 or len(labels) == 0:
+        raise YocoError(f"{path}: labels must be a non-empty 1-D tensor, got shape {tuple(labels.shape)}.")
+    if int(labels.min()) < 0:
+        raise YocoError(f"{path}: labels must be class indices >= 0.")
+    counts = torch.bincount(labels)
+    if not bool((counts == counts[0]).all()):
+        raise YocoError(
+            f"{path}: classes hold different numbers of images ({counts.tolist()}); a condensed set has "
+            f"the same number per class, class-major; check that the file is complete and is in format {fmt!r}."
+        )
+    return int(counts[0])
+
+
+def load_condensed(path: str | os.PathLike, fmt: str, dataset: str, ipc: int | None = None,
+                   factor: int | None = None, *, dsa_experiment: int = 0, condenser: str | None = None,
+                   trusted: bool = False) -> CondensedSet:
+    """Read a condensed set from one of the original on-disk formats (reference-spec §1.1).
+
+    Parameters
+    ----------
+    path : path
+        The file (for ``mtt``: the folder, or ``images_best.pt`` with ``labels_best.pt`` beside it).
+    fmt : {"idc", "dream", "mtt", "dsa", "kip", "canonical"}
+        ``idc``/``dream``: list ``[images, targets]``, pixel space, multi-formation.
+        ``mtt``: ``images_best.pt`` + ``labels_best.pt``, normalised, factor 1.
+        ``dsa``: dict ``{'data': [[images, labels], ...]}``, normalised, factor 1.
+        ``kip``: ``(images NHWC, labels one-hot)``, ZCA space, factor 1.
+        ``canonical``: a file written by :meth:`CondensedSet.save`.
+    dataset : str
+        Real dataset the set belongs to (``cifar10``, ``cifar100``, ``imagenet10``, ...).
+    ipc : int, optional
+        Images per class; inferred from the labels when omitted, checked when given.
+    factor : int, optional
+        Multi-formation factor for ``idc``/``dream`` (default 2 for CIFAR, 3 for ImageNet-10; required
+        for other datasets). ``mtt``/``dsa``/``kip`` always use 1, as the reference forces.
+    dsa_experiment : int
+        Which experiment of a DSA file to use: 0 as YOCO does (default), -1 for IDC's choice (the last).
+    condenser : str, optional
+        Name recorded in the set; defaults to ``fmt``.
+    trusted : bool
+        Allow full unpickling for files that hold more than tensors (only for files you trust).
+
+    Returns
+    -------
+    CondensedSet
+        Validated; ``provenance`` records the format, source path(s) and their SHA-256.
+    """
+    if fmt not in FORMATS:
+        raise unknown_choice("condensed format", fmt, FORMATS)
+    path = Path(path)
+    if fmt == "canonical":
+        cs = CondensedSet.load(path)
+        if cs.dataset != dataset:
+            raise YocoError(f"{path} was condensed from {cs.dataset!r}, not {dataset!r}.")
+        _check_requested(cs, ipc, factor, path)
+        return cs
+
+    provenance: dict = {"format": fmt}
+    if fmt == "mtt":
+        img_path = path / "images_best.pt" if path.is_dir() else path
+        lab_path = img_path.parent / "labels_best.pt"
+        for p in (img_path, lab_path):
+            if not p.is_file():
+                raise _missing(p, fmt, dataset, ipc)
+        images = _torch_load(img_path, "cpu", trusted)
+        labels = _torch_load(lab_path, "cpu", trusted)
+        provenance.update(source=str(img_path), sha256=sha256_file(img_path),
+                          labels_source=str(lab_path), labels_sha256=sha256_file(lab_path))
+    else:
+        if not path.is_file():
+            raise _missing(path, fmt, dataset, ipc)
+        obj = _torch_load(path, "cpu", trusted)
+        provenance.update(source=str(path), sha256=sha256_file(path))
+        images, labels = _unpack(obj, fmt, path, dsa_experiment)
+        if fmt == "dsa":
+            provenance["dsa_experiment"] = int(dsa_experiment)
+
+    images, labels = _images_labels(images, labels, path, fmt)
+
+    if fmt in ("idc", "dream"):
+        value_space = "pixel01"
+        if factor is None:
+            if dataset not in DEFAULT_FACTOR:
+                raise YocoError(
+                    f"no default multi-formation factor for dataset {dataset!r}; pass factor= "
+                    f"(defaults exist for {', '.join(DEFAULT_FACTOR)})."
+                )
+            factor = DEFAULT_FACTOR[dataset]
+    else:
+        value_space = "zca" if fmt == "kip" else "normalized"
+        if factor not in (None, 1):
+            raise YocoError(f"{fmt} sets are not multi-formation sets; factor must be 1 (or omitted), got {factor}.")
+        factor = 1
+
+    inferred = _infer_ipc(labels, path, fmt)
+    if ipc is not None and ipc != inferred:
+        raise YocoError(f"{path}: labels give {inferred} images per class, but ipc={ipc} was requested.")
+    return CondensedSet(
+        images=images, labels=labels, ipc=inferred, factor=int(factor), value_space=value_space,
+        dataset=dataset, condenser=condenser or fmt, provenance=provenance,
+    ).validate()
+
+
+def _check_requested(cs: CondensedSet, ipc, factor, path: Path) -> None:
+    if ipc is not None and ipc != cs.ipc:
+        raise YocoError(f"{path} holds ipc {cs.ipc}, but ipc={ipc} was requested.")
+    if factor is not None and factor != cs.factor:
+        raise YocoError(f"{path} holds factor {cs.factor}, but factor={factor} was requested.")
+
+
+def _unpack(obj, fmt: str, path: Path, dsa_experiment: int):
+    """The (images, labels) pair inside one file of format ``fmt``."""
+    if fmt in ("idc", "dream", "kip"):
+        if isinstance(obj, (list, tuple)) and len(obj) == 2:
+            return obj[0], obj[1]
+        raise YocoError(
+            f"{path} ({fmt}) should hold a 2-element list/tuple [images, labels], got {type(obj).__name__}"
+            f"{' of length ' + str(len(obj)) if isinstance(obj, (list, tuple)) else ''}."
+        )
+    # dsa
+    if not isinstance(obj, dict) or "data" not in obj:
+        raise YocoError(
+            f"{path} (dsa) should hold a dict with key 'data' = [[images, labels] per experiment], "
+            f"got {type(obj).__name__}."
+        )
+    experiments = obj["data"]
+    n = len(experiments)
+    if not -n <= dsa_experiment < n:
+        raise YocoError(f"{path} (dsa) holds {n} experiments; dsa_experiment={dsa_experiment} is out of range.")
+    exp = experiments[dsa_experiment]
+    if not isinstance(exp, (list, tuple)) or len(exp) != 2:
+        raise YocoError(f"{path} (dsa): experiment {dsa_experiment} should be [images, labels].")
+    return exp[0], exp[1]
+
+
+def _kip_layout(images: torch.Tensor, labels: torch.Tensor, path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """KIP stores channels-last images and one-hot (or learned) label rows."""
+    if images.dim() != 4 or images.shape[-1] != 3:
+        raise YocoError(f"{path} (kip): images should be NHWC (N, h, w, 3), got {tuple(images.shape)}.")
+    images = images.permute(0, 3, 1, 2).contiguous()
+    if labels.dim() == 2:
+        # YOCO takes argmax over the label columns (reference-spec §1.1, §8 item 10); float rows are
+        # learned labels, so argmax is taken before any integer cast.
+        labels = labels.argmax(dim=1)
+    return images, labels
+
+
+def training_tensor(cs: CondensedSet, mean, std, double_normalize: bool = True) -> torch.Tensor:
+    """The decoded, normalised tensor a network trains on (reference-spec §1.2 steps 2 and 4).
+
+    Parameters
+    ----------
+    cs : CondensedSet
+    mean, std : sequence of 3 floats
+        The real dataset's normalisation (``yoco.data.NORMALIZATION`` or ``RealData.mean/std``).
+    double_normalize : bool
+        Reference behaviour (default True): ``Normalize(mean, std)`` is applied to every set,
+        including MTT/DSA/KIP sets that are already normalised or whitened (reference-spec §8 item 9).
+        False gives the corrected behaviour: only ``pixel01`` sets are normalised, others pass
+        through unchanged.
+
+    Returns
+    -------
+    Tensor [C*ipc*f**2, 3, h, w] on the images' device
+        Index ``d`` is decoded patch ``d`` (:mod:`yoco.formation`): decoding happens in pixel space
+        first (it pads with the pixel value 0.5), then normalisation.
+    """
+    cs.validate()
+    x = cs.decoded()
+    if not double_normalize and cs.value_space != "pixel01":
+        return x
+    m = torch.as_tensor(mean, dtype=x.dtype, device=x.device)
+    s = torch.as_tensor(std, dtype=x.dtype, device=x.device)
+    if m.shape != (x.shape[1],) or s.shape != (x.shape[1],):
+        raise YocoError(f"mean and std need {x.shape[1]} values each, got {tuple(m.shape)} and {tuple(s.shape)}.")
+    if bool((s <= 0).any()):
+        raise YocoError("std values must be > 0.")
+    return (x - m.view(1, -1, 1, 1)) / s.view(1, -1, 1, 1)
+
+
+def save_idc(cs: CondensedSet, path: str | os.PathLike) -> Path:
+    """Write ``[images, targets]`` in IDC's ``data.pt`` format, readable by the original IDC/YOCO code.
+
+    Only pixel-space sets qualify: the original tools assume IDC files are un-normalised.
+    """
+    cs.validate()
+    if cs.value_space != "pixel01":
+        raise YocoError(
+            f"the IDC format holds pixel-space images; this set is {cs.value_space!r}. Save it with "
+            "CondensedSet.save instead."
+        )
+    return _atomic_torch_save([cs.images.detach().cpu().contiguous(), cs.labels.detach().cpu().contiguous()],
+                              Path(path))
+
+
+def reference_path(fmt: str, dataset: str, ipc: int, root: str | os.PathLike = "raid/condensed_img") -> Path:
+    """Where the reference code expects a released set (reference-spec §1.1), below ``root``."""
+    if fmt not in FORMATS or fmt == "canonical":
+        raise unknown_choice("released-set format", fmt, [f for f in FORMATS if f != "canonical"])
+    root = Path(root)
+    if fmt == "idc":
+        if dataset == "imagenet10":
+            return root / f"idc/imagenet10/resnet10apin_grad_l1_ely10_nd500_cut_factor3_mix_ipc{ipc}/data.pt"
+        return root / f"idc/{dataset}/conv3in_grad_mse_nd2000_cut_niter2000_factor2_lr0.005_mix_ipc{ipc}/data.pt"
+    if fmt == "dream":
+        return root / f"dream/{dataset}/ipc{ipc}/data.pt"
+    if fmt == "mtt":
+        return root / "mtt/ConvNet_baseline/images_best.pt"
+    if fmt == "dsa":
+        return root / f"dsa/res_DSA_{dataset.upper()}_ConvNet_ipc{ipc}/data.pt"
+    return root / f"kip/kip_ipc{ipc}/data.pt"
+
+
+__all__ = [
+    "CondensedSet", "load_condensed", "training_tensor", "save_idc", "reference_path", "sha256_file",
+    "VALUE_SPACES", "FORMATS", "DEFAULT_FACTOR", "REFERENCE_LAYOUT",
+]

@@ -1,0 +1,379 @@
+"""Real datasets: CIFAR-10/100 (torchvision), ImageNet-10 (ImageFolder tree) and sklearn's digits.
+
+Every dataset is held in one in-memory form, :class:`RealData`: uint8 NHWC images, int64 labels,
+class names and the normalisation the reference uses for it (reference-spec §7). The same form is
+cached as an ``.npz`` file (:func:`save_real_npz`) in the layout of ``../shared/data/README.md``, so
+workflow rules read real data without re-downloading or re-decoding JPEGs.
+
+Digits (the quickstart dataset) is not in the paper. It is built here as follows, deterministically:
+the 1 797 8x8 images (values 0-16) are scaled to [0, 1], bilinearly resized to ``image_size``
+(default 16, ``align_corners=False``), replicated to 3 channels and rounded to uint8 0-255. The split
+is stratified: for each class, a fixed-seed permutation (``numpy.random.default_rng(0)``) puts
+``round(0.3 * n_class)`` images in the test set (539 in total) and the rest in train (1 258); both
+splits keep the original dataset order. Its mean/std are the per-channel statistics of the train split.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .errors import YocoError, unknown_choice
+
+DATASETS = ("cifar10", "cifar100", "imagenet10", "digits")
+
+# Normalisation of the reference (`data.py` MEANS/STDS). CIFAR-100 reuses the CIFAR-10 statistics.
+NORMALIZATION: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)),
+    "cifar100": ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)),
+    "imagenet10": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+}
+
+# The first 10 lines of the reference's misc/class100.txt (phase 0, dseed 0), labels 0-9 in this order;
+# names from the standard ILSVRC synset list (gyromitra and window screen checked against it).
+IMAGENET10_WNIDS = (
+    "n02869837", "n01749939", "n02488291", "n02107142", "n13037406",
+    "n02091831", "n04517823", "n04589890", "n03062245", "n01773797",
+)
+IMAGENET10_NAMES = (
+    "bonnet", "green mamba", "langur", "Doberman", "gyromitra",
+    "Saluki", "vacuum cleaner", "window screen", "cocktail shaker", "garden spider",
+)
+IMAGENET10_SIZE = 224
+
+DIGITS_SPLIT_SEED = 0
+DIGITS_TEST_FRACTION = 0.3
+DIGITS_DEFAULT_SIZE = 16
+
+_IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+
+@dataclass
+class RealData:
+    """A real dataset held in memory.
+
+    Attributes
+    ----------
+    name : str
+        Dataset key (``cifar10``, ``cifar100``, ``imagenet10``, ``digits``).
+    x_train, x_test : ndarray uint8 [N, H, W, 3]
+        Images, RGB, channels last.
+    y_train, y_test : ndarray int64 [N]
+        Class indices.
+    class_names : list of str
+    mean, std : tuple of 3 floats
+        Per-channel normalisation applied to pixel values in [0, 1] before a network sees them.
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list[str]
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def image_size(self) -> int:
+        return int(self.x_train.shape[1])
+
+    def validate(self) -> "RealData":
+        """Check shapes, dtypes and label ranges; raise :class:`YocoError` naming the problem."""
+        for split in ("train", "test"):
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 4 or x.shape[-1] != 3:
+                raise YocoError(
+                    f"{self.name}: x_{split} must be a uint8 array [N, H, W, 3] (RGB, channels last), got "
+                    f"{getattr(x, 'dtype', type(x))} {getattr(x, 'shape', '')}."
+                )
+            if x.shape[1] != x.shape[2]:
+                raise YocoError(f"{self.name}: x_{split} images must be square, got {x.shape[1]}x{x.shape[2]}.")
+            if not isinstance(y, np.ndarray) or y.ndim != 1 or len(y) != len(x):
+                raise YocoError(f"{self.name}: y_{split} must be a 1-D array with one label per image.")
+            if len(y) and (y.min() < 0 or y.max() >= self.num_classes):
+                raise YocoError(
+                    f"{self.name}: y_{split} holds labels outside [0, {self.num_classes}) "
+                    f"({len(self.class_names)} class names given)."
+                )
+        if self.x_train.shape[1:] != self.x_test.shape[1:]:
+            raise YocoError(f"{self.name}: train and test images differ in shape.")
+        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
+            raise YocoError(f"{self.name}: mean and std must be 3 numbers each, std > 0.")
+        return self
+
+
+def to_tensor(x_uint8_nhwc) -> torch.Tensor:
+    """uint8 images [N, H, W, 3] (numpy or torch) -> float32 tensor [N, 3, H, W] in [0, 1]."""
+    x = torch.as_tensor(np.asarray(x_uint8_nhwc) if not isinstance(x_uint8_nhwc, torch.Tensor) else x_uint8_nhwc)
+    if x.dtype != torch.uint8 or x.dim() != 4:
+        raise YocoError(
+            f"to_tensor expects uint8 images [N, H, W, C], got {x.dtype} with shape {tuple(x.shape)}."
+        )
+    return x.permute(0, 3, 1, 2).to(torch.float32).div_(255.0).contiguous()
+
+
+def _from_float01(x: torch.Tensor) -> np.ndarray:
+    """float [N, C, H, W] in [0, 1] -> uint8 [N, H, W, C], rounding to nearest."""
+    return (x.clamp(0, 1) * 255.0).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def _resize_uint8(x: np.ndarray, size: int) -> np.ndarray:
+    """Bilinear resize of uint8 NHWC images to ``size x size`` (antialiased when shrinking)."""
+    if x.shape[1] == size and x.shape[2] == size:
+        return x
+    out = []
+    # Chunks keep the float copy small for 50 000-image sets.
+    for start in range(0, len(x), 4096):
+        t = to_tensor(x[start:start + 4096])
+        shrink = size < max(t.shape[-2:])
+        t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False, antialias=shrink)
+        out.append(_from_float01(t))
+    return np.concatenate(out) if out else x[:, :size, :size]
+
+
+def _check_size(image_size) -> None:
+    if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer))
+                                   or image_size < 1):
+        raise YocoError(f"image_size must be a positive integer or None, got {image_size!r}.")
+
+
+def _stats(x_uint8: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and (population) std of uint8 NHWC images, in [0, 1] units."""
+    v = x_uint8.reshape(-1, x_uint8.shape[-1]).astype(np.float64) / 255.0
+    return tuple(float(a) for a in v.mean(0)), tuple(float(a) for a in v.std(0))
+
+
+def load_real(name: str, root: str | os.PathLike = "data", npz: str | os.PathLike | None = None,
+              image_size: int | None = None) -> RealData:
+    """Load a real dataset.
+
+    Parameters
+    ----------
+    name : {"cifar10", "cifar100", "imagenet10", "digits"}
+    root : path
+        CIFAR: torchvision download/cache folder. ImageNet-10: the ImageNet folder holding ``train/`` and
+        ``val/`` with one sub-folder per wnid (see :data:`IMAGENET10_WNIDS`). Unused for digits.
+    npz : path, optional
+        Read the dataset from a cache written by :func:`save_real_npz` (or in the layout of
+        ``../shared/data/README.md``) instead of the original source.
+    image_size : int, optional
+        Side of the returned images. Digits: default 16. ImageNet-10: Resize + CenterCrop size, default
+        224. CIFAR / npz: by default the stored size; otherwise a bilinear resize (for small CPU runs).
+
+    Returns
+    -------
+    RealData
+    """
+    if name not in DATASETS:
+        raise unknown_choice("dataset", name, DATASETS)
+    _check_size(image_size)
+    if npz is not None:
+        data = _load_npz(name, Path(npz))
+    elif name in ("cifar10", "cifar100"):
+        data = _load_cifar(name, Path(root))
+    elif name == "imagenet10":
+        return _load_imagenet10(Path(root), image_size or IMAGENET10_SIZE).validate()
+    else:
+        return _load_digits(image_size or DIGITS_DEFAULT_SIZE).validate()
+    if image_size is not None and image_size != data.image_size:
+        data.x_train = _resize_uint8(data.x_train, image_size)
+        data.x_test = _resize_uint8(data.x_test, image_size)
+    return data.validate()
+
+
+def _load_cifar(name: str, root: Path) -> RealData:
+    try:
+        from torchvision import datasets
+    except ImportError as exc:  # pragma: no cover - torchvision is a declared dependency
+        raise YocoError("loading CIFAR needs torchvision; install it or pass npz= with a cached copy.") from exc
+    cls = datasets.CIFAR10 if name == "cifar10" else datasets.CIFAR100
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        train = cls(str(root), train=True, download=True)
+        test = cls(str(root), train=False, download=True)
+    except Exception as exc:  # network or checksum failures surface as many exception types
+        raise YocoError(
+            f"could not download or read {name} into {root} ({exc}). Run once with internet access, "
+            f"copy torchvision's {name} files into {root}, or pass npz= with a cache written by save_real_npz."
+        ) from exc
+    mean, std = NORMALIZATION[name]
+    return RealData(
+        name=name,
+        x_train=np.ascontiguousarray(train.data, dtype=np.uint8),
+        y_train=np.asarray(train.targets, dtype=np.int64),
+        x_test=np.ascontiguousarray(test.data, dtype=np.uint8),
+        y_test=np.asarray(test.targets, dtype=np.int64),
+        class_names=list(train.classes),
+        mean=mean,
+        std=std,
+    )
+
+
+def _load_npz(name: str, path: Path) -> RealData:
+    if not path.is_file():
+        raise YocoError(
+            f"real-data cache {path} does not exist; write it with yoco.data.save_real_npz or point npz= at "
+            "an archive with keys x_train, y_train, x_test, y_test, class_names."
+        )
+    with np.load(path, allow_pickle=False) as z:
+        missing = [k for k in ("x_train", "y_train", "x_test", "y_test", "class_names") if k not in z.files]
+        if missing:
+            raise YocoError(f"{path} lacks the keys {missing}; expected x_train, y_train, x_test, y_test, class_names.")
+        stored_name = str(z["name"]) if "name" in z.files else None
+        if stored_name is not None and stored_name != name:
+            raise YocoError(f"{path} holds dataset {stored_name!r}, not {name!r}; pass name={stored_name!r}.")
+        x_train, x_test = z["x_train"], z["x_test"]
+        if "mean" in z.files and "std" in z.files:
+            mean = tuple(float(v) for v in z["mean"])
+            std = tuple(float(v) for v in z["std"])
+        elif name in NORMALIZATION:
+            mean, std = NORMALIZATION[name]
+        else:
+            mean, std = _stats(x_train)
+        extras = {k: z[k] for k in z.files
+                  if k not in ("x_train", "y_train", "x_test", "y_test", "class_names", "mean", "std", "name")}
+        return RealData(
+            name=name,
+            x_train=np.ascontiguousarray(x_train),
+            y_train=z["y_train"].astype(np.int64),
+            x_test=np.ascontiguousarray(x_test),
+            y_test=z["y_test"].astype(np.int64),
+            class_names=[str(c) for c in z["class_names"]],
+            mean=mean,
+            std=std,
+            extras=extras,
+        )
+
+
+def save_real_npz(data: RealData, path: str | os.PathLike) -> Path:
+    """Write ``data`` to an uncompressed ``.npz`` atomically (temporary file, then ``os.replace``).
+
+    Keys: ``x_train``, ``y_train``, ``x_test``, ``y_test``, ``class_names`` (the layout of
+    ``../shared/data/README.md``) plus ``name``, ``mean``, ``std`` and any ``extras``
+    (e.g. ``test_is_jpeg``). Read it back with ``load_real(name, npz=path)``.
+    """
+    data.validate()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = dict(data.extras)
+    arrays.update(
+        x_train=data.x_train, y_train=data.y_train.astype(np.int64),
+        x_test=data.x_test, y_test=data.y_test.astype(np.int64),
+        class_names=np.asarray(data.class_names, dtype=str), name=np.asarray(data.name),
+        mean=np.asarray(data.mean, dtype=np.float64), std=np.asarray(data.std, dtype=np.float64),
+    )
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp.npz", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _load_digits(size: int) -> RealData:
+    from sklearn.datasets import load_digits
+
+    raw = load_digits()
+    x = torch.as_tensor(raw.images, dtype=torch.float32).div_(16.0).unsqueeze(1)  # [N, 1, 8, 8] in [0, 1]
+    if size != x.shape[-1]:
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=size < x.shape[-1])
+    images = _from_float01(x.expand(-1, 3, -1, -1))
+    labels = np.asarray(raw.target, dtype=np.int64)
+
+    rng = np.random.default_rng(DIGITS_SPLIT_SEED)
+    test_idx = []
+    for c in range(10):
+        idx = np.flatnonzero(labels == c)
+        n_test = int(round(DIGITS_TEST_FRACTION * len(idx)))
+        test_idx.append(rng.permutation(idx)[:n_test])
+    is_test = np.zeros(len(labels), dtype=bool)
+    is_test[np.concatenate(test_idx)] = True
+    # Boolean masks keep both splits in the original dataset order (mix init takes the first images).
+    x_train, y_train = images[~is_test], labels[~is_test]
+    x_test, y_test = images[is_test], labels[is_test]
+    mean, std = _stats(x_train)
+    return RealData(
+        name="digits", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
+        class_names=[str(c) for c in range(10)], mean=mean, std=std,
+    )
+
+
+def _imagenet_layout_hint(root: Path) -> str:
+    return (
+        f"ImageNet-10 expects an ImageNet folder {root} with {root}/train/<wnid>/*.JPEG and "
+        f"{root}/val/<wnid>/*.JPEG (validation images sorted into class sub-folders) for the 10 wnids "
+        f"{', '.join(IMAGENET10_WNIDS)}. Pass root= (config: imagenet_dir) pointing at it."
+    )
+
+
+def _load_imagenet10(root: Path, size: int) -> RealData:
+    from PIL import Image
+    from torchvision import transforms
+
+    for split in ("train", "val"):
+        missing = [w for w in IMAGENET10_WNIDS if not (root / split / w).is_dir()]
+        if missing:
+            raise YocoError(
+                f"ImageNet-10 class folders missing under {root / split}: {', '.join(missing)}. "
+                + _imagenet_layout_hint(root)
+            )
+    # The reference keeps Resize(224)+CenterCrop(224) uint8 images in memory (reference-spec §7).
+    tf = transforms.Compose([transforms.Resize(size), transforms.CenterCrop(size)])
+    splits = {}
+    for split in ("train", "val"):
+        xs, ys = [], []
+        for label, wnid in enumerate(IMAGENET10_WNIDS):
+            # Sorted file names reproduce ImageFolder's order within a class.
+            files = sorted(p for p in (root / split / wnid).iterdir() if p.suffix.lower() in _IMAGE_EXTENSIONS)
+            if not files:
+                raise YocoError(f"no images in {root / split / wnid}. " + _imagenet_layout_hint(root))
+            for p in files:
+                with Image.open(p) as im:
+                    xs.append(np.asarray(tf(im.convert("RGB")), dtype=np.uint8))
+            ys.extend([label] * len(files))
+        splits[split] = (np.stack(xs), np.asarray(ys, dtype=np.int64))
+    mean, std = NORMALIZATION["imagenet10"]
+    return RealData(
+        name="imagenet10", x_train=splits["train"][0], y_train=splits["train"][1],
+        x_test=splits["val"][0], y_test=splits["val"][1], class_names=list(IMAGENET10_NAMES),
+        mean=mean, std=std,
+    )
+
+
+def class_images(data: RealData, per_class: int | None = None, device: str | torch.device | None = None
+                 ) -> list[torch.Tensor]:
+    """The first ``per_class`` training images of each class, in dataset order, as float [n, 3, H, W].
+
+    This is the real-image source of IDC's "mix" initialisation (:func:`yoco.formation.mix_init`).
+    ``per_class=None`` returns all images of each class.
+    """
+    if per_class is not None and (isinstance(per_class, bool) or not isinstance(per_class, (int, np.integer))
+                                  or per_class < 1):
+        raise YocoError(f"per_class must be a positive integer or None, got {per_class!r}.")
+    out = []
+    for c in range(data.num_classes):
+        idx = np.flatnonzero(data.y_train == c)
+        if per_class is not None:
+            if len(idx) < per_class:
+                raise YocoError(
+                    f"{data.name}: class {c} ({data.class_names[c]}) has only {len(idx)} training images, "
+                    f"{per_class} requested; lower ipc or factor."
+                )
+            idx = idx[:per_class]
+        t = to_tensor(data.x_train[idx])
+        out.append(t.to(device) if device is not None else t)
+    return out

@@ -1,0 +1,146 @@
+"""The stages between a condensed set and its scores, shared by the CLI, the workflow and ``yoco.prune``.
+
+A decoded set is itself a valid condensed set with factor 1 and ``ipc = IPC_F·f²`` (its labels are still
+class-major equal blocks), so it is stored as a :class:`~yoco.condensed.CondensedSet` whose provenance
+remembers the geometry it was decoded from (needed to count ``IPC_T·f²`` patches per class).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from . import scores as _scores
+from .condensed import CondensedSet, training_tensor
+from .data import RealData, to_tensor
+from .dynamics import Dynamics
+from .errors import YocoError
+from .io import atomic_path
+from .seeding import seed_from
+from .train import NetworkSpec, TrainConfig, train_models
+
+
+def decode_set(cs: CondensedSet) -> CondensedSet:
+    """Decode a condensed set once (reference-spec §1.3); the result indexes every score and selection."""
+    cs.validate()
+    provenance = dict(cs.provenance)
+    provenance["decoded_from"] = {"ipc": cs.ipc, "factor": cs.factor}
+    return CondensedSet(images=cs.decoded(), labels=cs.decoded_labels(), ipc=cs.ipc * cs.factor ** 2, factor=1,
+                        value_space=cs.value_space, dataset=cs.dataset, condenser=cs.condenser,
+                        provenance=provenance).validate()
+
+
+def source_geometry(decoded: CondensedSet) -> tuple[int, int]:
+    """``(IPC_F, f)`` of the stored set a decoded set came from."""
+    origin = decoded.provenance.get("decoded_from")
+    if origin is None:
+        raise YocoError("this condensed set was not produced by `yoco decode`; decode it first "
+                        "(yoco decode --condensed FILE --out DECODED)")
+    return int(origin["ipc"]), int(origin["factor"])
+
+
+def test_tensors(real: RealData, device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """The real test split, normalised with the dataset's statistics."""
+    x = to_tensor(real.x_test)
+    mean = torch.tensor(real.mean).view(1, 3, 1, 1)
+    std = torch.tensor(real.std).view(1, 3, 1, 1)
+    return ((x - mean) / std).to(device), torch.as_tensor(real.y_test, dtype=torch.int64, device=device)
+
+
+def training_pool(decoded: CondensedSet, real: RealData, double_normalize: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """The decoded patches as the networks see them (normalised; see ``training_tensor``) and their labels."""
+    if decoded.dataset and real.name and decoded.dataset != real.name:
+        raise YocoError(f"the condensed set was made from {decoded.dataset!r} but the real data is {real.name!r}; "
+                        "pass the real data of the same dataset")
+    return training_tensor(decoded, real.mean, real.std, double_normalize=double_normalize), decoded.labels.clone()
+
+
+def dynamics_config(epochs: int = 1000, **overrides) -> TrainConfig:
+    """The recipe of the dynamics runs (reference-spec §2): the evaluation recipe with a per-iteration schedule."""
+    return TrainConfig(epochs=epochs, schedule="iteration", eval_points=1, **overrides)
+
+
+def dynamics_seed(seed_prefix: str, rep: int) -> int:
+    return seed_from("dynamics", seed_prefix, rep)
+
+
+def train_dynamics(decoded: CondensedSet, real: RealData, spec: NetworkSpec, config: TrainConfig, reps=(1, 2, 3),
+                   seed_prefix: str = "", double_normalize: bool = True, device: str | torch.device = "cpu",
+                   progress: Callable[[str], None] | None = None) -> list[tuple[Dynamics, dict]]:
+    """Train one network per rep on every decoded patch, recording per-epoch dynamics.
+
+    Returns ``(Dynamics, final state_dict)`` per rep; the reps train together in one batch.
+    """
+    pool_x, pool_y = training_pool(decoded, real, double_normalize)
+    test_x, test_y = test_tensors(real) if len(real.y_test) else (None, None)
+    everything = np.arange(pool_x.shape[0])
+    seeds = [dynamics_seed(seed_prefix, r) for r in reps]
+    results = train_models(spec, pool_x, pool_y, [everything] * len(seeds), seeds, config, test_x=test_x,
+                           test_y=test_y, device=device, record_dynamics=True, keep_state=True, progress=progress)
+    out = []
+    for rep, seed, res in zip(reps, seeds, results):
+        meta = {"rep": int(rep), "seed": int(seed), "epochs": config.epochs, "network": spec.name,
+                "width": spec.width, "final_test_acc": res.last_acc, "dataset": decoded.dataset,
+                "condenser": decoded.condenser, "wall_s": res.wall_s}
+        dyn = Dynamics(err_l2=res.dynamics["err_l2"], correct=res.dynamics["correct"], margin=res.dynamics["margin"],
+                       labels=pool_y.numpy(), num_classes=decoded.num_classes, meta=meta)
+        out.append((dyn, res.state_dict))
+    return out
+
+
+def save_model(state_dict: dict, spec: NetworkSpec, path: str | os.PathLike) -> Path:
+    with atomic_path(path) as tmp:
+        torch.save({"state_dict": state_dict, "spec": spec.__dict__}, tmp)
+    return Path(path)
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> torch.nn.Module:
+    blob = torch.load(path, map_location=device, weights_only=True)
+    spec = NetworkSpec(**blob["spec"])
+    model = spec.build(0).to(device)
+    model.load_state_dict(blob["state_dict"])
+    return model.eval()
+
+
+@torch.no_grad()
+def model_outputs(model: torch.nn.Module, x: torch.Tensor, batch: int = 256, device: str | torch.device = "cpu"):
+    """Softmax probabilities and embedding features of clean inputs (eval mode, batch 256, reference-spec §3.5–3.6)."""
+    model = model.to(device).eval()
+    probs, feats = [], []
+    for s in range(0, x.shape[0], batch):
+        xb = x[s:s + batch].to(device)
+        f = model.embed(xb)
+        probs.append(torch.softmax(model(xb), dim=-1).cpu())
+        feats.append(f.flatten(1).cpu())
+    return torch.cat(probs), torch.cat(feats)
+
+
+def compute_scores(dyn: Dynamics, model: torch.nn.Module, pool_x: torch.Tensor, lbpe_epochs: int, lbpe_top_k: int,
+                   device: str | torch.device = "cpu") -> dict[str, np.ndarray]:
+    """Every score of one dynamics run: the dynamics-based table plus entropy and SSP features."""
+    if lbpe_epochs > dyn.num_epochs:
+        raise YocoError(f"LBPE needs the first {lbpe_epochs} epochs but the dynamics ran only {dyn.num_epochs}; "
+                        f"lower lbpe_epochs or record longer dynamics")
+    table = dict(_scores.score_table(dyn, lbpe_epochs=lbpe_epochs, lbpe_top_k=lbpe_top_k))
+    probs, feats = model_outputs(model, pool_x, device=device)
+    table["entropy"] = _scores.entropy(probs)
+    table["features"] = feats.numpy().astype(np.float32)
+    return table
+
+
+def save_scores(table: dict[str, np.ndarray], path: str | os.PathLike, **meta) -> Path:
+    with atomic_path(path) as tmp:
+        np.savez_compressed(tmp, **{k: np.asarray(v) for k, v in table.items()},
+                            __meta__=np.array(json.dumps(meta, sort_keys=True, default=str)))
+    return Path(path)
+
+
+def load_scores(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    if not Path(path).exists():
+        raise YocoError(f"score file {path} does not exist; compute it with `yoco scores` first")
+    with np.load(path, allow_pickle=False) as f:
+        return {k: f[k] for k in f.files if k != "__meta__"}

@@ -1,0 +1,430 @@
+"""Selection rules: which decoded patches a pruned set keeps (reference-spec §1.4, §3.9).
+
+One function, :func:`select_by_score`, does every score-based selection with an explicit ``order``
+("easy" keeps the lowest scores, "hard" the highest) and ``balance`` ("class": the same number from
+every contiguous class block; "global": any class mix). The paper's pruning keys
+(``forgetting_easy_balance``, ``yoco``, ``ccs`` ...) are parsed by :func:`parse_key` into a
+:class:`SelectionRule`, and :func:`select` applies a key to a score table.
+
+Counting (§1.4), with ``f`` the multi-formation factor and ``N_F = C·IPC_F·f²`` decoded patches:
+balanced keeps ``IPC_T·f²`` patches per class, global keeps ``IPC_T/IPC_F·N_F = C·IPC_T·f²`` in total.
+The selection unit is the decoded patch, never the stored condensed image.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from . import scores as _scores
+from . import seeding
+from .dynamics import Dynamics
+from .errors import YocoError, closest
+
+__all__ = [
+    "METHODS", "methods", "SelectionRule", "parse_key", "select_by_score", "select", "keep_fraction",
+    "select_single_epoch", "class_counts",
+]
+
+ORDERS = ("easy", "hard")
+BALANCES = ("class", "global")
+TIES = ("index", "reference")
+
+#: Base pruning keys of the paper (§3.9) and what each does by default.
+METHODS: dict[str, str] = {
+    "random": "uniform random patches (seeded); global unless _balance",
+    "ssp": "k-means on final-model features, keep the patch nearest each centroid; global unless _balance",
+    "entropy": "final-model prediction entropy, keep the highest (hard); global",
+    "accumulated_margin": "AUM over all epochs, keep the lowest (hard); _easy keeps the highest; global",
+    "forgetting": "forgetting events over all epochs, keep the most (hard); global",
+    "el2n": "EL2N over epochs 0-9, keep the highest (hard); global",
+    "ccs": "EL2N with a hard cut-off, then 50-strata coverage sampling; suffixes are ignored",
+    "yoco": "LBPE over the top-K accuracy epochs, keep the lowest (easy), balanced per class",
+}
+
+# (method, score key, default difficulty, default balance) per base key.
+_DEFAULTS: dict[str, tuple[str, str | None, str | None, str]] = {
+    "random": ("random", None, None, "global"),
+    "ssp": ("ssp", "features", None, "global"),
+    "entropy": ("score", "entropy", "hard", "global"),
+    "accumulated_margin": ("score", "accumulated_margin", "hard", "global"),
+    "forgetting": ("score", "forgetting", "hard", "global"),
+    "el2n": ("score", "el2n", "hard", "global"),
+    "ccs": ("ccs", "el2n", None, "global"),
+    "yoco": ("score", "lbpe", "easy", "class"),
+}
+# Scores where a high value means easy: keeping the hard samples means keeping the lowest values (§3.4).
+_HIGH_IS_EASY = frozenset({"accumulated_margin"})
+
+_ORDER_SUFFIXES = {"_hard": "hard", "_easy": "easy"}
+_BALANCE_SUFFIXES = {"_imbalance": "global", "_balance": "class"}
+
+# How to obtain each score when the table lacks it.
+_HOW_TO = {
+    "lbpe": "compute it with yoco.scores.score_table(dynamics, lbpe_epochs=E, lbpe_top_k=K)",
+    "el2n": "compute it with yoco.scores.score_table(dynamics, ...)",
+    "forgetting": "compute it with yoco.scores.score_table(dynamics, ...)",
+    "accumulated_margin": "compute it with yoco.scores.score_table(dynamics, ...)",
+    "entropy": "add scores['entropy'] = yoco.scores.entropy(softmax of the final dynamics model over the "
+               "decoded set)",
+    "features": "add scores['features'] = the final dynamics model's embeddings of the decoded set [N, D]",
+}
+
+
+def methods() -> list[str]:
+    """The base pruning keys (each may take ``_easy``/``_hard`` and ``_balance``/``_imbalance``)."""
+    return list(METHODS)
+
+
+@dataclass(frozen=True)
+class SelectionRule:
+    """A parsed pruning key.
+
+    Attributes
+    ----------
+    key : str
+        The key as given, e.g. ``"forgetting_easy_balance"``.
+    method : {"score", "random", "ssp", "ccs"}
+    score : str or None
+        Score-table entry read (``None`` for random).
+    order : {"easy", "hard"} or None
+        Passed to :func:`select_by_score`: "easy" keeps the lowest score values, "hard" the highest.
+        ``None`` for random, ssp and ccs.
+    balance : {"class", "global"}
+    difficulty : {"easy", "hard"} or None
+        Which samples the key keeps in the paper's sense. Equal to ``order`` except for
+        ``accumulated_margin``, where a low value means hard.
+    """
+
+    key: str
+    method: str
+    score: str | None
+    order: str | None
+    balance: str
+    difficulty: str | None
+
+
+def _unknown_key(key: str, base: str) -> YocoError:
+    guess = closest(base, METHODS)
+    suffix = key[len(base):]
+    hint = f" Did you mean {guess + suffix!r}?" if guess else ""
+    return YocoError(
+        f"unknown pruning key {key!r}.{hint} Valid base keys: {', '.join(sorted(METHODS))}; each may end "
+        "in _easy or _hard and in _balance or _imbalance, in either order (e.g. 'forgetting_easy_balance')."
+    )
+
+
+def parse_key(key: str) -> SelectionRule:
+    """Parse a paper pruning key (§3.9) into a :class:`SelectionRule`.
+
+    Grammar: ``BASE [_easy|_hard] [_balance|_imbalance]`` with the two optional suffixes in either
+    order. Parsing is by exact tokens from the end of the key (the reference used substring
+    ``replace``, which also accepted keys such as ``xrandomx``). Rules:
+
+    * ``yoco`` defaults to easy + balanced; ``el2n``, ``forgetting``, ``entropy``,
+      ``accumulated_margin`` to hard + global; ``random``, ``ssp`` to global.
+    * ``accumulated_margin``: low AUM is hard, so "hard" keeps the lowest values (the reference flips
+      ``use_hard`` for this key).
+    * ``_easy``/``_hard`` have no effect on ``random`` and ``ssp``.
+    * ``ccs`` ignores every suffix (the reference replaces the whole key by ``el2n`` and forces
+      global selection).
+    """
+    if not isinstance(key, str) or not key:
+        raise YocoError(f"pruning key must be a non-empty string, got {key!r}.")
+    suffixes = {**{t: ("order", v) for t, v in _ORDER_SUFFIXES.items()},
+                **{t: ("balance", v) for t, v in _BALANCE_SUFFIXES.items()}}
+    base, order, balance = key, None, None
+    while (token := next((t for t in suffixes if base.endswith(t) and len(base) > len(t)), None)):
+        kind, value = suffixes[token]
+        if kind == "order":
+            if order is not None:
+                raise YocoError(f"pruning key {key!r} has two order suffixes; use one of _easy or _hard.")
+            order = value
+        else:
+            if balance is not None:
+                raise YocoError(f"pruning key {key!r} has two balance suffixes; use one of _balance or "
+                                "_imbalance.")
+            balance = value
+        base = base[: -len(token)]
+    if base not in _DEFAULTS:
+        raise _unknown_key(key, base)
+    method, score, default_difficulty, default_balance = _DEFAULTS[base]
+    if method == "ccs":
+        return SelectionRule(key, "ccs", score, None, "global", None)
+    balance = balance or default_balance
+    if method in ("random", "ssp"):
+        return SelectionRule(key, method, score, None, balance, None)
+    difficulty = order or default_difficulty
+    score_order = difficulty
+    if score in _HIGH_IS_EASY:
+        score_order = "easy" if difficulty == "hard" else "hard"
+    return SelectionRule(key, method, score, score_order, balance, difficulty)
+
+
+# --------------------------------------------------------------------------- the selection primitive
+def _as_score_array(scores: Any, name: str = "scores") -> np.ndarray:
+    s = scores.detach().cpu().numpy() if isinstance(scores, torch.Tensor) else np.asarray(scores)
+    if s.ndim != 1:
+        raise YocoError(f"{name} must be 1-D [samples], got shape {s.shape}.")
+    if not np.issubdtype(s.dtype, np.number) and s.dtype != bool:
+        raise YocoError(f"{name} must be numeric, got dtype {s.dtype}.")
+    s = s.astype(np.float64)
+    if not np.all(np.isfinite(s)):
+        raise YocoError(f"{name} contain NaN or inf; recompute them.")
+    return s
+
+
+def _rank(s: np.ndarray, n: int, order: str, ties: str) -> np.ndarray:
+    """The positions of the ``n`` kept entries of ``s``."""
+    idx = np.arange(s.shape[0])
+    if ties == "index":
+        # Primary key: score (ascending for easy, descending for hard); secondary: ascending index.
+        return np.lexsort((idx, s if order == "easy" else -s))[:n]
+    # "reference": one stable descending sort (what torch.argsort(descending=True) does on the CPU);
+    # hard takes its head, easy its tail, so among equal scores easy keeps the highest indices.
+    desc = np.lexsort((idx, -s))
+    return desc[:n] if order == "hard" else desc[desc.shape[0] - n:]
+
+
+def select_by_score(scores: Any, n_per_class_or_total: int, order: str = "easy", balance: str = "class",
+                    blocks: int | None = None, *, ties: str = "index") -> np.ndarray:
+    """Keep the easiest or hardest samples by score, per class block or globally.
+
+    Parameters
+    ----------
+    scores : array [N]
+    n_per_class_or_total : int
+        Samples kept per class block (``balance="class"``, ``IPC_T·f²``) or in total
+        (``balance="global"``, ``C·IPC_T·f²``).
+    order : {"easy", "hard"}
+        "easy" keeps the lowest scores, "hard" the highest.
+    balance : {"class", "global"}
+        "class" splits ``[0, N)`` into ``blocks`` contiguous equal blocks (the decoded class blocks
+        ``[c·IPC_F·f², (c+1)·IPC_F·f²)``, §1.4) and selects inside each.
+    blocks : int
+        Number of class blocks ``C``; required for ``balance="class"``.
+    ties : {"index", "reference"}
+        "index" (default, a deliberate choice): equal scores are taken in ascending index order in both
+        directions. "reference": the reference's single descending sort whose head (hard) or tail
+        (easy) is kept, so easy keeps the highest indices among ties (CPU behaviour of
+        ``torch.argsort``, which does not promise stability, §3.3).
+
+    Returns
+    -------
+    np.ndarray int64
+        Sorted indices.
+    """
+    s = _as_score_array(scores)
+    n = int(n_per_class_or_total)
+    if order not in ORDERS:
+        raise YocoError(f"order must be one of {ORDERS}, got {order!r}.")
+    if balance not in BALANCES:
+        raise YocoError(f"balance must be one of {BALANCES}, got {balance!r}.")
+    if ties not in TIES:
+        raise YocoError(f"ties must be one of {TIES}, got {ties!r}.")
+    if n < 0:
+        raise YocoError(f"number of samples to keep must be non-negative, got {n}.")
+    N = s.shape[0]
+    if balance == "global":
+        if n > N:
+            raise YocoError(f"cannot keep {n} of {N} samples.")
+        return np.sort(_rank(s, n, order, ties)).astype(np.int64)
+    if blocks is None or int(blocks) < 1:
+        raise YocoError("balance='class' needs blocks = the number of contiguous class blocks (classes).")
+    blocks = int(blocks)
+    if N % blocks:
+        raise YocoError(f"{N} samples do not split into {blocks} equal class blocks.")
+    size = N // blocks
+    if n > size:
+        raise YocoError(f"cannot keep {n} samples per class from class blocks of {size}.")
+    out = [c * size + _rank(s[c * size:(c + 1) * size], n, order, ties) for c in range(blocks)]
+    return np.sort(np.concatenate(out)).astype(np.int64) if out else np.zeros(0, dtype=np.int64)
+
+
+def class_counts(indices: Any, labels: Any, num_classes: int | None = None) -> np.ndarray:
+    """Selected samples per class (duplicates counted), int64 [C] (Fig. 2 histograms)."""
+    y = np.asarray(labels, dtype=np.int64)
+    idx = np.asarray(indices, dtype=np.int64)
+    c = int(num_classes) if num_classes is not None else int(y.max()) + 1
+    return np.bincount(y[idx], minlength=c).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- keys -> indices
+def _positive_int(value: Any, name: str) -> int:
+    try:
+        ok = not isinstance(value, bool) and int(value) == value and int(value) >= 1
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise YocoError(f"{name} must be a positive integer, got {value!r}.")
+    return int(value)
+
+
+def _class_blocks(labels: Any, ipc_from: int, factor: int) -> tuple[int, int]:
+    """Check class-major labels; return (number of classes, patches per class)."""
+    y = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    if y.ndim != 1 or y.size == 0:
+        raise YocoError(f"labels must be a non-empty 1-D array [N], got shape {y.shape}.")
+    per_class = ipc_from * factor * factor
+    if y.size % per_class:
+        raise YocoError(f"{y.size} decoded samples is not a multiple of IPC_F·f² = {ipc_from}·{factor}² = "
+                        f"{per_class}; check ipc_from and factor.")
+    C = y.size // per_class
+    if not np.array_equal(y, np.repeat(np.arange(C), per_class)):
+        raise YocoError(f"labels are not class-major: expected {C} contiguous blocks of {per_class} "
+                        "patches labelled 0, 1, ... in order (the decoded layout, reference-spec §1.3). "
+                        "Decode with yoco's decoder or reorder the set class by class.")
+    return C, per_class
+
+
+def _get_score(scores: Mapping[str, Any], name: str, key: str, n: int) -> Any:
+    if not isinstance(scores, Mapping):
+        raise YocoError(f"scores must be a mapping of score name -> array (see yoco.scores.score_table), "
+                        f"got {type(scores).__name__}.")
+    if name not in scores:
+        raise YocoError(f"pruning key {key!r} needs scores[{name!r}], which is missing; {_HOW_TO[name]}.")
+    value = scores[name]
+    rows = value.shape[0] if hasattr(value, "shape") else len(value)
+    if rows != n:
+        raise YocoError(f"scores[{name!r}] has {rows} rows but the decoded set has {n} samples.")
+    return value
+
+
+def select(key: str, scores: Mapping[str, Any], labels: Any, ipc_from: int, ipc_to: int, factor: int,
+           seed: int = 0, dataset: str | None = None, *, ties: str = "index",
+           ccs_random_within: bool = False, device: str | torch.device | None = None) -> np.ndarray:
+    """Apply a pruning key to a decoded condensed set.
+
+    Parameters
+    ----------
+    key : str
+        A paper pruning key (:func:`parse_key`), e.g. ``"yoco"``, ``"el2n_easy"``, ``"random_balance"``.
+    scores : mapping
+        As returned by :func:`yoco.scores.score_table`, plus ``'entropy'`` [N] and ``'features'`` [N, D]
+        when those keys are used.
+    labels : array [N]
+        Class-major labels of the decoded set (``C`` blocks of ``IPC_F·f²``).
+    ipc_from, ipc_to : int
+        IPC_F and IPC_T (``ipc_to <= ipc_from``).
+    factor : int
+        Multi-formation factor f.
+    seed : int
+        Seed of ``random`` (``numpy.random.default_rng``) and of the ``ssp`` k-means.
+    dataset : str, optional
+        ``cifar10``, ``cifar100`` or ``imagenet10``; required by ``ccs`` (cut-off table).
+    ties : {"index", "reference"}
+        Tie-breaking of score-based keys (see :func:`select_by_score`).
+    ccs_random_within : bool
+        CCS only: sample at random within each stratum (the original CCS) instead of the reference's
+        deterministic hardest-first (reference-spec §3.8 step 4).
+    device : optional
+        Where ``ssp`` runs k-means.
+
+    Returns
+    -------
+    np.ndarray int64
+        Sorted indices into the decoded set. ``ssp`` may repeat an index (kept as in the reference);
+        ``ccs`` may return fewer than ``C·IPC_T·f²``.
+    """
+    rule = parse_key(key)
+    ipc_from = _positive_int(ipc_from, "ipc_from")
+    ipc_to = _positive_int(ipc_to, "ipc_to")
+    factor = _positive_int(factor, "factor")
+    if ipc_to > ipc_from:
+        raise YocoError(f"ipc_to ({ipc_to}) must not exceed ipc_from ({ipc_from}): pruning only shrinks.")
+    C, block = _class_blocks(labels, ipc_from, factor)
+    N = C * block
+    per_class = ipc_to * factor * factor
+    # int(IPC_T/IPC_F · N_F) in the reference; written exactly to avoid float rounding.
+    total = C * per_class
+    n_keep = per_class if rule.balance == "class" else total
+
+    if rule.method == "score":
+        values = _get_score(scores, rule.score, key, N)
+        return select_by_score(values, n_keep, rule.order, rule.balance, blocks=C, ties=ties)
+
+    if rule.method == "random":
+        rng = np.random.default_rng(int(seed))
+        if rule.balance == "global":
+            return np.sort(rng.choice(N, size=total, replace=False)).astype(np.int64)
+        picks = [c * block + rng.choice(block, size=per_class, replace=False) for c in range(C)]
+        return np.sort(np.concatenate(picks)).astype(np.int64)
+
+    if rule.method == "ssp":
+        feats = _get_score(scores, "features", key, N)
+        if rule.balance == "global":
+            km = _scores.kmeans(feats, total, seed=seeding.seed_from("ssp", seed), device=device)
+            return np.sort(_scores.nearest_to_centroids(feats, km.centroids, device=device))
+        picks = []
+        for c in range(C):
+            part = feats[c * block:(c + 1) * block]
+            km = _scores.kmeans(part, per_class, seed=seeding.seed_from("ssp", seed, c), device=device)
+            picks.append(c * block + _scores.nearest_to_centroids(part, km.centroids, device=device))
+        return np.sort(np.concatenate(picks)).astype(np.int64)
+
+    # ccs
+    if dataset is None:
+        raise YocoError("pruning key 'ccs' needs dataset= (cifar10, cifar100 or imagenet10) to look up its "
+                        "hard cut-off ratio.")
+    ratio = _scores.ccs_cutoff(dataset, ipc_from, ipc_to)
+    el2n = _get_score(scores, "el2n", key, N)
+    return _scores.ccs_select(el2n, total, ratio, random_within=ccs_random_within, seed=seed)
+
+
+# --------------------------------------------------------------------------- figure helpers
+def keep_fraction(scores: Any, labels: Any, fraction: float, order: str, balance: str = "class", *,
+                  ties: str = "index") -> np.ndarray:
+    """Keep a fraction of the samples by score (Fig. 3: easy-first vs hard-first at each ratio).
+
+    Classes are found from the label values (not contiguous blocks), so this also works on a real
+    training set such as full CIFAR-10. With ``balance="class"`` each class keeps
+    ``round(n_c·fraction)`` samples; with ``"global"`` the set keeps ``round(N·fraction)``. Rounding is
+    half-up.
+
+    Returns
+    -------
+    np.ndarray int64
+        Sorted indices.
+    """
+    s = _as_score_array(scores)
+    y = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    if y.shape != s.shape:
+        raise YocoError(f"labels have shape {y.shape} but scores have {s.shape}.")
+    fraction = float(fraction)
+    if not 0.0 < fraction <= 1.0:
+        raise YocoError(f"fraction must lie in (0, 1], got {fraction}.")
+
+    def _n(count: int) -> int:
+        return int(np.floor(count * fraction + 0.5))
+
+    if balance == "global":
+        return select_by_score(s, _n(s.size), order, "global", ties=ties)
+    if balance != "class":
+        raise YocoError(f"balance must be one of {BALANCES}, got {balance!r}.")
+    out = []
+    for c in np.unique(y):
+        members = np.flatnonzero(y == c)
+        out.append(members[select_by_score(s[members], _n(members.size), order, "global", ties=ties)])
+    return np.sort(np.concatenate(out)).astype(np.int64)
+
+
+def select_single_epoch(dyn: Dynamics, epoch: int, ipc_from: int, ipc_to: int, factor: int, *,
+                        ties: str = "index") -> np.ndarray:
+    """Balanced easy-first selection by one epoch's error norm ``LBPE_t`` alone (Fig. 5).
+
+    Keeps the ``IPC_T·f²`` patches of every class with the lowest ``err_l2[epoch]``.
+    """
+    if not isinstance(dyn, Dynamics):
+        raise YocoError(f"expected a yoco.dynamics.Dynamics, got {type(dyn).__name__}.")
+    if not 0 <= int(epoch) < dyn.num_epochs:
+        raise YocoError(f"epoch {epoch} is outside the recorded epochs 0..{dyn.num_epochs - 1}.")
+    ipc_from = _positive_int(ipc_from, "ipc_from")
+    ipc_to = _positive_int(ipc_to, "ipc_to")
+    factor = _positive_int(factor, "factor")
+    if ipc_to > ipc_from:
+        raise YocoError(f"ipc_to ({ipc_to}) must not exceed ipc_from ({ipc_from}).")
+    C, _ = _class_blocks(dyn.labels, ipc_from, factor)
+    return select_by_score(dyn.err_l2[int(epoch)], ipc_to * factor * factor, "easy", "class", blocks=C,
+                           ties=ties)
