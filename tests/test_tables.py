@@ -1,0 +1,176 @@
+"""Tables built from runs: aggregation, merge with the published numbers, Table 6, atomic writes."""
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from yoco.errors import YocoError
+from yoco.tables import RUN_COLUMNS, build_table, check_runs, read_runs, table6, write_csv_atomic
+
+
+def make_runs(key="yoco", condenser="idc", dataset="cifar10", ipc_from=10, ipc_to=1, network="convnet",
+              best=None, offset_last=-1.0):
+    """9 runs (3 reps x 3 inits); by default best = 40..48 in (rep, init) order, last = best - 1."""
+    rows = []
+    for rep in (1, 2, 3):
+        for init in (1, 2, 3):
+            b = 40.0 + 3 * (rep - 1) + (init - 1) if best is None else best[(rep - 1) * 3 + init - 1]
+            rows.append(dict(dataset=dataset, condenser=condenser, ipc_from=ipc_from, ipc_to=ipc_to, key=key,
+                             network=network, rep=rep, init=init, seed=1000 * rep + init, n_selected=40,
+                             best_acc=b, last_acc=b + offset_last, epochs=1000, wall_s=1.0, device="cpu",
+                             torch_version="2.11", yoco_version="0.1.0", git_commit="abc"))
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+def row(table, **where):
+    hit = table
+    for k, v in where.items():
+        hit = hit[hit[k] == v]
+    assert len(hit) == 1, where
+    return hit.iloc[0]
+
+
+def test_table2_statistics_against_hand_values():
+    t = build_table(2, make_runs())
+    r = row(t, condenser="idc", key="yoco")
+    # best = 40..48: mean 44; population variance of 9 consecutive integers = (9**2 - 1) / 12.
+    assert r["n_runs"] == 9 and r["n_reps"] == 3
+    assert r["mean_best"] == pytest.approx(44.0)
+    assert r["std_best"] == pytest.approx(math.sqrt(80 / 12))
+    assert r["mean_last"] == pytest.approx(43.0)
+    assert r["std_last"] == pytest.approx(math.sqrt(80 / 12))
+    # Per-rep means 41, 44, 47; their population std is sqrt((9 + 0 + 9) / 3).
+    assert r["rep_means_best"] == "1:41.00;2:44.00;3:47.00"
+    assert r["rep_std_best"] == pytest.approx(math.sqrt(6))
+    assert r["published"] == pytest.approx(42.28)
+    assert r["diff_best"] == pytest.approx(44.0 - 42.28)
+
+
+def test_unrun_published_rows_are_kept_with_nan():
+    t = build_table(2, make_runs())
+    assert len(t) == 16
+    empty = t[t["n_runs"] == 0]
+    assert len(empty) == 15
+    assert empty["mean_best"].isna().all() and empty["published"].notna().all()
+    # Order follows the published grid: idc random is the first printed number of Table 2.
+    assert tuple(t.iloc[0][["condenser", "key"]]) == ("idc", "random")
+
+
+def test_metric_last_names_the_diff_column():
+    t = build_table(2, make_runs(), metric="last")
+    assert "diff_last" in t and "diff_best" not in t
+    assert row(t, condenser="idc", key="yoco")["diff_last"] == pytest.approx(43.0 - 42.28)
+
+
+def test_table7_carries_published_std_and_table1_does_not():
+    runs = make_runs(dataset="cifar100", ipc_from=50, ipc_to=5)
+    t7 = build_table(7, runs)
+    r = row(t7, dataset="cifar100", ipc_from=50, ipc_to=5, key="yoco")
+    assert r["published"] == pytest.approx(37.52) and r["published_std"] == pytest.approx(0.0)
+    assert r["n_runs"] == 9
+    t1 = build_table(1, runs)
+    assert "published_std" not in t1
+    assert len(t1) == 208 and len(t7) == 190
+
+
+def test_table3_rows_per_network():
+    runs = pd.concat([make_runs(network="convnet"), make_runs(network="densenet", best=[30.0] * 9)])
+    t = build_table(3, runs)
+    assert row(t, key="yoco", network="densenet")["mean_best"] == pytest.approx(30.0)
+    assert row(t, key="yoco", network="densenet")["std_best"] == pytest.approx(0.0)
+    assert row(t, key="yoco", network="densenet")["published"] == pytest.approx(34.29)
+    assert row(t, key="yoco", network="convnet")["mean_best"] == pytest.approx(44.0)
+    assert row(t, key="yoco", network="resnet10bn")["n_runs"] == 0
+
+
+def test_rows_from_config_without_published_values():
+    runs = pd.concat([make_runs(dataset="digits", ipc_to=2), make_runs(dataset="digits", ipc_to=5)])
+    rows = pd.DataFrame([dict(dataset="digits", condenser="idc", ipc_from=10, ipc_to=2, key="yoco", network="convnet")])
+    t = build_table(1, runs, rows=rows)
+    assert len(t) == 1  # runs of cells not in rows are ignored
+    assert t.loc[0, "mean_best"] == pytest.approx(44.0)
+    assert math.isnan(t.loc[0, "published"]) and math.isnan(t.loc[0, "diff_best"])
+
+
+def test_no_runs_gives_the_published_grid():
+    t = build_table(5, None)
+    assert len(t) == 42 and (t["n_runs"] == 0).all() and t["mean_best"].isna().all()
+    assert t["mean_best"].dtype == float
+
+
+def test_duplicates_exact_are_dropped_and_conflicting_raise():
+    runs = make_runs()
+    t = build_table(2, pd.concat([runs, runs]))
+    assert row(t, condenser="idc", key="yoco")["n_runs"] == 9
+    clash = runs.copy()
+    clash.loc[0, "best_acc"] = 99.0
+    with pytest.raises(YocoError, match="disagree"):
+        build_table(2, pd.concat([runs, clash.iloc[[0]]]))
+
+
+def test_bad_input_errors():
+    with pytest.raises(YocoError, match="best_acc"):
+        build_table(2, make_runs().drop(columns="best_acc"))
+    bad = make_runs()
+    bad.loc[0, "best_acc"] = 142.0
+    with pytest.raises(YocoError, match="percentage"):
+        check_runs(bad)
+    with pytest.raises(YocoError, match="metric"):
+        build_table(2, make_runs(), metric="mean")
+    with pytest.raises(YocoError, match="no Table 8"):
+        build_table(8, make_runs())
+    with pytest.raises(YocoError, match="rows lack"):
+        build_table(2, make_runs(), rows=pd.DataFrame({"dataset": ["cifar10"]}))
+
+
+def test_table6_paper_entries_and_reference_truth():
+    t = build_table(6, None)
+    assert list(t["method"]) == ["SSP", "Entropy", "AUM", "Forg.", "EL2N", "Ours"]
+    ssp, el2n, ours = row(t, key="ssp"), row(t, key="el2n"), row(t, key="yoco")
+    # Paper Table 6: SSP needs a model, full training, no labels; EL2N and Ours: dynamics, early, labels.
+    assert (ssp["model"], ssp["training_dynamics"], ssp["training_time"], ssp["label"]) == ("✓", "", "Full", "")
+    assert (el2n["model"], el2n["training_dynamics"], el2n["training_time"], el2n["label"]) == ("", "✓", "Early", "✓")
+    assert (ours["training_dynamics"], ours["training_time"]) == ("✓", "Early")
+    assert (t["reference_dynamics_epochs"] == 1000).all()
+
+
+def test_table6_reads_a_score_registry():
+    scores = {
+        "el2n": {"needs_model": False, "needs_dynamics": True, "training": "full", "needs_labels": True},
+        "lbpe": SimpleNamespace(needs_model=False, needs_dynamics=True, training="early", needs_labels=True),
+    }
+    t = table6(scores)
+    el2n, ours, ssp = row(t, key="el2n"), row(t, key="yoco"), row(t, key="ssp")
+    assert el2n["metadata_source"] == "yoco.scores.SCORES" and el2n["training"] == "full"
+    assert not el2n["matches_paper"]  # the registry says full training, the paper says early
+    assert ours["metadata_source"] == "yoco.scores.SCORES" and ours["matches_paper"]
+    assert ssp["metadata_source"].startswith("yoco.tables.METHOD_METADATA")
+
+
+def test_write_csv_atomic_and_read_runs(tmp_path):
+    runs = make_runs()
+    path = write_csv_atomic(runs, tmp_path / "sub" / "runs.csv")
+    write_csv_atomic(runs.iloc[:3], path)  # overwrite in place
+    assert sorted(p.name for p in path.parent.iterdir()) == ["runs.csv"]  # no temp file left behind
+    back = read_runs([path, tmp_path / "sub" / "runs.csv"])  # same file twice: exact duplicates dropped
+    assert len(back) == 3
+    assert np.allclose(back["best_acc"], runs["best_acc"].iloc[:3])
+    with pytest.raises(YocoError, match="does not exist"):
+        read_runs([tmp_path / "missing.csv"])
+
+
+def test_unpruned_cell_matches_full_and_random_spellings():
+    # The workflow evaluates Table 1's "IPC_F Acc." as key random with ipc_to == ipc_from.
+    runs = make_runs(key="random", ipc_from=10, ipc_to=10, best=[67.0] * 9)
+    t = build_table(1, runs)  # published grid: key "full"
+    r = row(t, dataset="cifar10", ipc_from=10, ipc_to=10)
+    assert r["key"] == "full" and r["n_runs"] == 9 and r["diff_best"] == pytest.approx(67.0 - 67.5)
+    rows = pd.DataFrame([dict(dataset="cifar10", condenser="idc", ipc_from=10, ipc_to=10, key="random", network="convnet")])
+    r = build_table(1, runs, rows=rows).iloc[0]
+    assert r["key"] == "random" and r["n_runs"] == 9 and r["published"] == pytest.approx(67.5)
+    # random at a pruned IPC is an ordinary cell, never the unpruned one
+    assert row(build_table(1, runs), dataset="cifar10", ipc_from=10, ipc_to=1, condenser="idc", key="random")["n_runs"] == 0

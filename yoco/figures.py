@@ -1,0 +1,273 @@
+"""Data behind Figures 2, 3, 5 and 7, as tidy frames the figure notebooks only have to plot.
+
+Each ``figN_data`` function turns runs, selections or dynamics into a long CSV-ready frame; the
+notebooks in ``notebooks/`` read that CSV and draw. Keeping the computation here means it is tested
+and reusable without Jupyter.
+
+* Fig. 2, class histograms with and without balanced construction: :func:`fig2_data`.
+* Fig. 3, easy-first vs hard-first as the pruning ratio grows: :func:`fig3_data`, with
+  :func:`zero_crossing` for the turning point (the paper's: 24 %, 38 %, 72 % for IDC IPC10, IPC50
+  and the full CIFAR-10 set).
+* Fig. 5, accuracy of selections made with LBPE from a single epoch: :func:`fig5_data`.
+* Fig. 7, per-class LBPE distributions at a few epochs: :func:`fig7_data`.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from yoco.errors import YocoError
+from yoco.published import DEFAULT_NETWORK
+from yoco.tables import METRICS, check_runs
+
+#: Display names of condensers in figure labels.
+CONDENSER_LABELS = {"idc": "IDC", "dream": "DREAM", "mtt": "MTT", "dsa": "DSA", "kip": "KIP", "full": "Full", "real": "Full"}
+
+_CELL = ["dataset", "condenser", "ipc_from", "ipc_to"]
+_SELECTION_FIELDS = ("key", "rep", "dataset", "condenser", "ipc_from", "ipc_to", "class_counts")
+
+
+def _need(df: pd.DataFrame, cols: Iterable[str], what: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise YocoError(f"{what} lacks column(s) {', '.join(missing)}; it needs {', '.join(cols)}.")
+
+
+def _pick_network(cell_runs: pd.DataFrame, dataset: str, network: str | None) -> str | None:
+    """The network whose runs give a panel's accuracy: the one asked for, else the dataset's
+    evaluation network, else the only one present."""
+    nets = sorted(cell_runs["network"].unique())
+    if network is not None:
+        return network
+    if not nets:
+        return None
+    default = DEFAULT_NETWORK.get(dataset)
+    if default in nets:
+        return default
+    if len(nets) == 1:
+        return nets[0]
+    raise YocoError(f"runs of {dataset} use several networks ({', '.join(nets)}); pass network= to choose one.")
+
+
+def fig2_data(
+    selection_jsons: Sequence[Mapping[str, object]],
+    runs: pd.DataFrame | None,
+    *,
+    keys: Sequence[str] = ("yoco_imbalance", "yoco"),
+    metric: str = "best",
+    network: str | None = None,
+) -> pd.DataFrame:
+    """Per-class counts of selected patches, with and without balanced construction (Fig. 2).
+
+    Parameters
+    ----------
+    selection_jsons : sequence of dict
+        Selections as written by ``yoco select``: at least ``key, rep, dataset, condenser,
+        ipc_from, ipc_to, class_counts`` (counts of selected decoded patches per class, in class
+        order). Selections of keys not in ``keys`` are ignored.
+    runs : pandas.DataFrame or None
+        Evaluation runs; the legend accuracy of a (cell, key) is the mean of its runs. Cells
+        without runs get NaN.
+    keys : sequence of str
+        The keys compared; the paper's are LBPE without (``yoco_imbalance``) and with (``yoco``)
+        balanced construction.
+    metric : {"best", "last"}
+        Which accuracy; names the ``accuracy_{metric}`` column.
+    network : str, optional
+        Network of the accuracies; by default the dataset's evaluation network
+        (ConvNet for CIFAR, ResNetAP-10 for ImageNet-10) or the only one run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``dataset, condenser, ipc_from, ipc_to, key, rep, class, count, accuracy_{metric}``, one row
+        per selection and class.
+    """
+    if metric not in METRICS:
+        raise YocoError(f"metric must be one of {METRICS}, got {metric!r}.")
+    runs = check_runs(runs)
+    rows = []
+    for i, sel in enumerate(selection_jsons):
+        missing = [f for f in _SELECTION_FIELDS if f not in sel]
+        if missing:
+            raise YocoError(f"selection #{i} lacks field(s) {', '.join(missing)}; pass the JSON written by 'yoco select'.")
+        if sel["key"] not in keys:
+            continue
+        counts = [int(c) for c in sel["class_counts"]]
+        if "indices" in sel and sum(counts) != len(sel["indices"]):
+            raise YocoError(
+                f"selection #{i} ({sel['key']}, rep {sel['rep']}): class_counts sum to {sum(counts)} "
+                f"but it has {len(sel['indices'])} indices; the file is inconsistent, re-run 'yoco select'."
+            )
+        for cls, n in enumerate(counts):
+            rows.append(dict(dataset=str(sel["dataset"]), condenser=str(sel["condenser"]),
+                             ipc_from=int(sel["ipc_from"]), ipc_to=int(sel["ipc_to"]), key=str(sel["key"]),
+                             rep=int(sel["rep"]), **{"class": cls}, count=n))
+    acc_col = f"accuracy_{metric}"
+    out = pd.DataFrame(rows, columns=_CELL + ["key", "rep", "class", "count"])
+    if out.empty:
+        out[acc_col] = pd.Series(dtype=float)
+        return out
+    accs = {}
+    for cell, _ in out.groupby(_CELL, sort=False):
+        cell_runs = runs[(runs[_CELL] == pd.Series(cell, index=_CELL)).all(axis=1)]
+        net = _pick_network(cell_runs, cell[0], network)
+        for key in keys:
+            hit = cell_runs[(cell_runs["network"] == net) & (cell_runs["key"] == key)]
+            accs[(*cell, key)] = float(hit[f"{metric}_acc"].mean()) if len(hit) else math.nan
+    out[acc_col] = [accs[(r.dataset, r.condenser, r.ipc_from, r.ipc_to, r.key)] for r in out.itertuples()]
+    return out.sort_values(_CELL + ["key", "rep", "class"], kind="stable").reset_index(drop=True)
+
+
+def dataset_label(condenser: str, ipc_from: int | str) -> str:
+    """Label of one Fig. 3 curve, e.g. ``"IDC IPC10"`` or, for the real training set, ``"Full IPC5000"``."""
+    name = CONDENSER_LABELS.get(str(condenser), str(condenser))
+    try:
+        return f"{name} IPC{int(ipc_from)}"
+    except (TypeError, ValueError):  # e.g. "all" for the whole real training set
+        return name
+
+
+def fig3_data(runs: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy after easy-first and hard-first pruning at each pruning ratio (Fig. 3).
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        Rows of ``yoco evaluate-fractions``: ``dataset, condenser, ipc_from, order`` (``easy`` or
+        ``hard``), ``rep, init, best_acc, last_acc`` and the pruning ratio as ``fraction_pruned``
+        or ``fraction`` (the fraction of the set removed, Fig. 3's x-axis). A ``fraction_kept``
+        column is accepted too and converted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``dataset, dataset_label, fraction_pruned, order, rep, init, best_acc, last_acc``.
+    """
+    runs = runs.copy()
+    if "fraction_pruned" not in runs.columns:
+        if "fraction" in runs.columns:
+            runs["fraction_pruned"] = runs["fraction"]
+        elif "fraction_kept" in runs.columns:
+            runs["fraction_pruned"] = 1.0 - runs["fraction_kept"].astype(float)
+    _need(runs, ["dataset", "condenser", "ipc_from", "fraction_pruned", "order", "rep", "init", "best_acc", "last_acc"],
+          "Fig. 3 runs")
+    bad = sorted(set(runs["order"]) - {"easy", "hard"})
+    if bad:
+        raise YocoError(f"Fig. 3 order must be 'easy' or 'hard', found {', '.join(map(str, bad))}.")
+    fr = runs["fraction_pruned"].astype(float)
+    if ((fr < 0) | (fr >= 1)).any():
+        raise YocoError("fraction_pruned must lie in [0, 1): it is the fraction of the set removed, e.g. 0.1 ... 0.9.")
+    out = pd.DataFrame({
+        "dataset": runs["dataset"].astype(str),
+        "dataset_label": [dataset_label(c, i) for c, i in zip(runs["condenser"], runs["ipc_from"])],
+        "fraction_pruned": fr.round(6),
+        "order": runs["order"].astype(str),
+        "rep": runs["rep"].astype(int),
+        "init": runs["init"].astype(int),
+        "best_acc": runs["best_acc"].astype(float),
+        "last_acc": runs["last_acc"].astype(float),
+    })
+    order = ["dataset", "dataset_label", "fraction_pruned", "order", "rep", "init"]
+    return out.sort_values(order, kind="stable").reset_index(drop=True)
+
+
+def zero_crossing(x: Sequence[float], y: Sequence[float]) -> float:
+    """The first ``x`` where ``y`` changes sign from negative to non-negative, by linear interpolation.
+
+    In Fig. 3, ``y`` is easy-first minus hard-first accuracy against the pruning ratio ``x``; the
+    crossing is the "turning point" from preferring hard samples to preferring easy ones.
+
+    Returns
+    -------
+    float
+        NaN when ``y`` never goes from below zero to zero or above (it may start above zero,
+        which means easy-first wins from the smallest ratio on).
+
+    Examples
+    --------
+    >>> zero_crossing([0.1, 0.2, 0.3], [-2.0, -1.0, 1.0])
+    0.25
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if x.shape != y.shape:
+        raise YocoError(f"x and y must have the same length, got {x.shape} and {y.shape}.")
+    order = np.argsort(x, kind="stable")
+    x, y = x[order], y[order]
+    for i in range(len(x) - 1):
+        if y[i] < 0 <= y[i + 1]:
+            return float(x[i] + (x[i + 1] - x[i]) * (-y[i]) / (y[i + 1] - y[i]))
+    return math.nan
+
+
+def fig5_data(runs: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy of selections made with the LBPE score of one epoch (Fig. 5).
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        Rows of ``yoco evaluate-epochs``: ``lbpe_epoch`` (the training epoch whose LBPE selected
+        the set, counted from 0 like the dynamics arrays), ``rep, init, best_acc, last_acc`` and,
+        for the caption, ``dataset, condenser, ipc_from, ipc_to, key`` when present.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``dataset, condenser, ipc_from, ipc_to, key`` (those present), ``lbpe_epoch, rep, init,
+        best_acc, last_acc`` sorted by epoch.
+    """
+    _need(runs, ["lbpe_epoch", "rep", "init", "best_acc", "last_acc"], "Fig. 5 runs")
+    context = [c for c in ("dataset", "condenser", "ipc_from", "ipc_to", "key") if c in runs.columns]
+    out = runs[context + ["lbpe_epoch", "rep", "init", "best_acc", "last_acc"]].copy()
+    out["lbpe_epoch"] = out["lbpe_epoch"].astype(int)
+    for c in ("rep", "init"):
+        out[c] = out[c].astype(int)
+    return out.sort_values(context + ["lbpe_epoch", "rep", "init"], kind="stable").reset_index(drop=True)
+
+
+def fig7_data(err_l2: np.ndarray, labels: Sequence[int], epochs: Sequence[int] | None = None) -> pd.DataFrame:
+    """Each class's LBPE values at a few epochs, sorted ascending (Fig. 7).
+
+    Parameters
+    ----------
+    err_l2 : array of shape [E, N]
+        Per-epoch LBPE (``||onehot(y) - softmax||_2``) of every decoded sample, as stored by the
+        dynamics job; row ``t`` is training epoch ``t + 1``.
+    labels : sequence of int, length N
+        Class of each decoded sample.
+    epochs : sequence of int, optional
+        Epochs to show, counted from 0 like the rows of ``err_l2`` (and ``lbpe_epoch`` of Fig. 5).
+        The paper's ``LBPE_90`` is epoch 89 here, its ``LBPE_1000`` epoch 999. Default: 0, 89 and
+        the last epoch (the ones the paper's text discusses), keeping those that exist.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``class, epoch, rank, lbpe`` (``epoch`` counted from 0; the notebook labels it ``epoch + 1``
+        in the paper's notation): ``rank`` 0 is the class's smallest value at that epoch.
+    """
+    err = np.asarray(err_l2, dtype=float)
+    labels = np.asarray(labels, dtype=int)
+    if err.ndim != 2:
+        raise YocoError(f"err_l2 must be a 2-D [epochs, samples] array, got shape {err.shape}.")
+    n_epochs, n = err.shape
+    if labels.shape != (n,):
+        raise YocoError(f"labels must have one entry per sample ({n}), got shape {labels.shape}.")
+    if epochs is None:
+        epochs = sorted({e for e in (0, 89, n_epochs - 1) if 0 <= e < n_epochs})
+    bad = [e for e in epochs if not 0 <= int(e) < n_epochs]
+    if bad:
+        raise YocoError(f"epochs {bad} are outside 0..{n_epochs - 1} (epochs count from 0; the dynamics hold {n_epochs}).")
+    frames = []
+    for e in epochs:
+        for c in np.unique(labels):
+            vals = np.sort(err[int(e), labels == c], kind="stable")
+            frames.append(pd.DataFrame({"class": int(c), "epoch": int(e), "rank": np.arange(len(vals)), "lbpe": vals}))
+    return pd.concat(frames, ignore_index=True)
+
+
+__all__ = ["CONDENSER_LABELS", "dataset_label", "fig2_data", "fig3_data", "fig5_data", "fig7_data", "zero_crossing"]
