@@ -1,0 +1,37 @@
+# Two commands set everything up on a fresh machine:
+#   make quickstart   creates .venv if needed, then runs the whole DAG on embedded data (CPU, minutes)
+#   make test         creates .venv if needed, then runs the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+STAMP := $(VENV)/.installed
+CORES ?= 2
+# Snakemake and the rules call the `yoco` command of this environment.
+RUN := PATH="$(BIN):$$PATH"
+
+.PHONY: env test quickstart lint dryrun clean-quickstart
+
+env: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(RUN) $(BIN)/python -m pytest
+
+quickstart: $(STAMP)
+	$(RUN) snakemake --cores $(CORES) --configfile config/quickstart.yaml --printshellcmds
+	@echo "Tables: results/quickstart/table*.csv   Figures: figures/quickstart/fig*.png"
+
+lint: $(STAMP)
+	$(RUN) snakemake --lint
+
+dryrun: $(STAMP)
+	$(RUN) snakemake -n --cores 8 all
+
+clean-quickstart:
+	rm -rf results/quickstart figures/quickstart

@@ -1,0 +1,97 @@
+"""The CLI end to end on tiny digits: every stage reads the previous stage's files."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from yoco.cli import main
+from yoco.data import class_images, load_real
+from yoco.formation import mix_init
+
+TRAIN = ["--width", "8", "--epochs", "3", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    assert main(["data", "--dataset", "digits", "--image-size", "8", "--out", str(d / "digits.npz")]) == 0
+    real = load_real("digits", npz=d / "digits.npz")
+    # An IDC-format file ([images, targets]) as the authors release them: IPC 4, factor 2.
+    images = mix_init(class_images(real, 16), 4, 2)
+    torch.save([images, torch.arange(10).repeat_interleave(4)], d / "idc.pt")
+    assert main(["import", "--format", "idc", "--path", str(d / "idc.pt"), "--dataset", "digits", "--factor", "2",
+                 "--out", str(d / "condensed.pt")]) == 0
+    assert main(["decode", "--condensed", str(d / "condensed.pt"), "--out", str(d / "decoded.pt")]) == 0
+    assert main(["dynamics", "--decoded", str(d / "decoded.pt"), "--real", str(d / "digits.npz"), "--reps", "2",
+                 "--out-dir", str(d / "dyn"), *TRAIN]) == 0
+    for rep in (1, 2):
+        assert main(["scores", "--dynamics", str(d / f"dyn/rep{rep}.npz"), "--model", str(d / f"dyn/rep{rep}.model.pt"),
+                     "--decoded", str(d / "decoded.pt"), "--real", str(d / "digits.npz"), "--lbpe-epochs", "3",
+                     "--lbpe-top-k", "2", "--device", "cpu", "--out", str(d / f"scores{rep}.npz")]) == 0
+    return d
+
+
+def test_dynamics_and_scores_files(chain):
+    with np.load(chain / "dyn/rep1.npz") as f:
+        assert f["err_l2"].shape == (3, 160)  # 3 epochs x (10 classes * 4 IPC * 2^2 patches)
+    with np.load(chain / "scores1.npz") as f:
+        assert {"lbpe", "el2n", "forgetting", "accumulated_margin", "entropy", "features"} <= set(f.files)
+        assert f["lbpe"].shape == (160,)
+
+
+@pytest.mark.parametrize("key,per_class", [("yoco", [4] * 10), ("random_balance", [4] * 10), ("ssp_balance", [4] * 10)])
+def test_select_writes_a_balanced_selection(chain, key, per_class):
+    out = chain / f"{key}.json"
+    assert main(["select", "--key", key, "--ipc-to", "1", "--decoded", str(chain / "decoded.pt"),
+                 "--scores", str(chain / "scores1.npz"), "--out", str(out)]) == 0
+    rec = json.loads(out.read_text())
+    assert rec["class_counts"] == per_class
+    assert rec["ipc_from"] == 4 and rec["factor"] == 2 and rec["n_selected"] == 40
+
+
+def test_select_is_reproducible_and_global_keys_keep_the_total(chain):
+    for name in ("a", "b"):
+        assert main(["select", "--key", "random", "--ipc-to", "2", "--decoded", str(chain / "decoded.pt"),
+                     "--rep", "2", "--out", str(chain / f"r_{name}.json")]) == 0
+    a, b = (json.loads((chain / f"r_{n}.json").read_text()) for n in "ab")
+    assert a["indices"] == b["indices"] and a["seed"] == b["seed"]
+    assert sum(a["class_counts"]) == 10 * 2 * 4
+
+
+def test_evaluate_and_table(chain):
+    sels = []
+    for key in ("yoco", "random_balance"):
+        for rep in (1, 2):
+            out = chain / f"eval_{key}_{rep}.json"
+            assert main(["select", "--key", key, "--ipc-to", "1", "--decoded", str(chain / "decoded.pt"),
+                         "--scores", str(chain / f"scores{rep}.npz"), "--rep", str(rep), "--out", str(out)]) == 0
+            sels.append(str(out))
+    runs_csv = chain / "runs.csv"
+    assert main(["evaluate", "--decoded", str(chain / "decoded.pt"), "--real", str(chain / "digits.npz"),
+                 "--selections", *sels, "--inits", "2", "--eval-points", "1", *TRAIN, "--out", str(runs_csv)]) == 0
+    runs = pd.read_csv(runs_csv)
+    assert len(runs) == 2 * 2 * 2  # keys x reps x inits
+    assert runs.seed.nunique() == len(runs)
+    assert runs.best_acc.between(0, 100).all() and (runs.n_selected == 40).all()
+    assert {"dataset", "condenser", "key", "rep", "init", "git_commit", "torch_version"} <= set(runs.columns)
+
+
+def test_errors_name_the_fix(chain, capsys):
+    assert main(["select", "--key", "forgeting_easy", "--ipc-to", "1", "--decoded", str(chain / "decoded.pt"),
+                 "--scores", str(chain / "scores1.npz"), "--out", str(chain / "x.json")]) == 2
+    assert "forgetting_easy" in capsys.readouterr().err
+    assert main(["decode", "--condensed", str(chain / "missing.pt"), "--out", str(chain / "y.pt")]) == 2
+    assert "yoco import" in capsys.readouterr().err
+    assert not (chain / "x.json").exists() and not (chain / "y.pt").exists()
+
+
+def test_help_lists_every_subcommand():
+    out = subprocess.run([sys.executable, "-m", "yoco", "--help"], capture_output=True, text=True, check=True).stdout
+    for cmd in ("data", "condense", "import", "decode", "dynamics", "scores", "select", "evaluate", "prune", "table"):
+        assert cmd in out
