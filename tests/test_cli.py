@@ -50,7 +50,7 @@ def test_select_writes_a_balanced_selection(chain, key, per_class):
     out = chain / f"{key}.json"
     assert main(["select", "--key", key, "--ipc-to", "1", "--decoded", str(chain / "decoded.pt"),
                  "--scores", str(chain / "scores1.npz"), "--out", str(out)]) == 0
-    rec = json.loads(out.read_text())
+    (rec,) = json.loads(out.read_text())
     assert rec["class_counts"] == per_class
     assert rec["ipc_from"] == 4 and rec["factor"] == 2 and rec["n_selected"] == 40
 
@@ -59,22 +59,25 @@ def test_select_is_reproducible_and_global_keys_keep_the_total(chain):
     for name in ("a", "b"):
         assert main(["select", "--key", "random", "--ipc-to", "2", "--decoded", str(chain / "decoded.pt"),
                      "--rep", "2", "--out", str(chain / f"r_{name}.json")]) == 0
-    a, b = (json.loads((chain / f"r_{n}.json").read_text()) for n in "ab")
+    (a,), (b,) = (json.loads((chain / f"r_{n}.json").read_text()) for n in "ab")
     assert a["indices"] == b["indices"] and a["seed"] == b["seed"]
     assert sum(a["class_counts"]) == 10 * 2 * 4
 
 
-def test_evaluate_and_table(chain):
-    sels = []
-    for key in ("yoco", "random_balance"):
-        for rep in (1, 2):
-            out = chain / f"eval_{key}_{rep}.json"
-            assert main(["select", "--key", key, "--ipc-to", "1", "--decoded", str(chain / "decoded.pt"),
-                         "--scores", str(chain / f"scores{rep}.npz"), "--rep", str(rep), "--out", str(out)]) == 0
-            sels.append(str(out))
+def test_one_select_job_for_a_whole_cell_then_evaluate(chain):
+    cell = chain / "cell.json"
+    pairs = [f"{k}@{r}" for k in ("yoco", "random_balance", "el2n") for r in (1, 2)]
+    assert main(["select", "--pairs", *pairs, "--ipc-to", "1", "--decoded", str(chain / "decoded.pt"),
+                 "--scores", str(chain / "scores1.npz"), str(chain / "scores2.npz"), "--out", str(cell)]) == 0
+    records = json.loads(cell.read_text())
+    assert [(r["key"], r["rep"]) for r in records] == [(k, r) for k in ("yoco", "random_balance", "el2n") for r in (1, 2)]
+    # rep 2 of a score key ranks by rep 2's scores, so the two reps' yoco selections differ in general,
+    # while each is balanced.
+    assert all(r["class_counts"] == [4] * 10 for r in records if r["key"] != "el2n")
     runs_csv = chain / "runs.csv"
     assert main(["evaluate", "--decoded", str(chain / "decoded.pt"), "--real", str(chain / "digits.npz"),
-                 "--selections", *sels, "--inits", "2", "--eval-points", "1", *TRAIN, "--out", str(runs_csv)]) == 0
+                 "--selections", str(cell), "--keys", "yoco", "random_balance", "--inits", "2",
+                 "--eval-points", "1", *TRAIN, "--out", str(runs_csv)]) == 0
     runs = pd.read_csv(runs_csv)
     assert len(runs) == 2 * 2 * 2  # keys x reps x inits
     assert runs.seed.nunique() == len(runs)

@@ -106,15 +106,19 @@ def cmd_data(a) -> None:
 
 def cmd_condense(a) -> None:
     from .condense import CondenseConfig, condense
-    from .data import load_real
 
-    real = load_real(Path(a.real).stem, npz=a.real)
-    config = CondenseConfig.paper(real.name, a.ipc) if a.paper else CondenseConfig.paper(real.name, a.ipc)
-    overrides = {k: v for k, v in dict(outer=a.outer, inner=a.inner, net_epochs_data=a.net_epochs_data,
-                                         lr_img=a.lr_img, width=a.width).items() if v is not None}
-    config = config.replace(**overrides) if hasattr(config, "replace") else config
+    real = _load_real(a.real)
+    try:
+        config = CondenseConfig.paper(real.name, a.ipc, a.method)
+    except YocoError:
+        # No published recipe for this dataset (digits, ...): IDC's CIFAR settings, shrunk by the flags below.
+        config = CondenseConfig()
+    overrides = {k: v for k, v in dict(outer=a.outer, inner=a.inner, n_data=a.net_epochs_data, lr_img=a.lr_img,
+                                         width=a.width).items() if v is not None}
+    config = config.replace(**overrides)
     cs = condense(real, method=a.method, ipc=a.ipc, factor=a.factor, config=config, seed=a.seed,
-                  device=_device(a.device), snapshot_path=a.snapshot, progress=_log)
+                  device=_device(a.device), snapshot_path=a.snapshot,
+                  progress=lambda info: _log(" ".join(f"{k}={v}" for k, v in info.items())))
     cs.save(a.out)
     _log(f"condensed {a.method} IPC {a.ipc} -> {a.out}")
 
@@ -122,7 +126,12 @@ def cmd_condense(a) -> None:
 def cmd_import(a) -> None:
     from .condensed import load_condensed
 
-    cs = load_condensed(a.path, a.format, a.dataset, ipc=a.ipc, factor=a.factor)
+    if a.format == "real":
+        from .pipeline import real_as_condensed
+
+        cs = real_as_condensed(_load_real(a.path), per_class=a.ipc)
+    else:
+        cs = load_condensed(a.path, a.format, a.dataset, ipc=a.ipc, factor=a.factor)
     cs.save(a.out)
     _log(f"imported {a.format} set {a.path}: {len(cs.labels)} images, IPC {cs.ipc}, factor {cs.factor} -> {a.out}")
 
@@ -182,7 +191,33 @@ def _selection_record(sel_indices, key, rep, seed, decoded, ipc_from, factor, ip
             "class_counts": class_counts(idx, decoded.labels.numpy(), decoded.num_classes).tolist(), **extra}
 
 
+def _parse_pairs(a) -> list[tuple[str, int]]:
+    if a.pairs:
+        pairs = []
+        for item in a.pairs:
+            key, sep, rep = item.rpartition("@")
+            if not sep or not rep.isdigit():
+                raise YocoError(f"--pairs takes KEY@REP items such as yoco@1; got {item!r}")
+            pairs.append((key, int(rep)))
+        return pairs
+    if not a.key:
+        raise YocoError("give --key KEY (with --rep) or --pairs KEY@REP ...")
+    return [(a.key, a.rep)]
+
+
+def _score_files(a) -> dict[int, str]:
+    """Rep -> score file. A single file serves every rep (a user pruning with one dynamics run)."""
+    files = list(a.scores or [])
+    if len(files) == 1 and not a.score_reps:
+        return {None: files[0]}
+    reps = a.score_reps or list(range(1, len(files) + 1))
+    if len(reps) != len(files):
+        raise YocoError(f"{len(files)} score files but {len(reps)} --score-reps; give one rep per file")
+    return dict(zip(reps, files))
+
+
 def cmd_select(a) -> None:
+    """Every (key, rep) selection of one cell into one JSON list (one record per selection)."""
     from .io import write_json
     from .pipeline import load_scores, source_geometry
     from .seeding import seed_from
@@ -192,26 +227,47 @@ def cmd_select(a) -> None:
     ipc_from, factor = source_geometry(decoded)
     if a.ipc_from is not None and a.ipc_from != ipc_from:
         raise YocoError(f"--ipc-from {a.ipc_from} but the decoded set was stored at IPC {ipc_from}")
-    rule = parse_key(a.key)
-    scores = load_scores(a.scores) if a.scores else {}
-    if rule.method != "random" and not a.scores:
-        raise YocoError(f"key {a.key!r} needs a score file: pass --scores (made by `yoco scores`)")
-    seed = seed_from("select", a.seed_prefix, a.key, a.ipc_to, a.rep)
-    idx = select(a.key, scores, decoded.labels.numpy(), ipc_from=ipc_from, ipc_to=a.ipc_to, factor=factor,
-                 seed=seed, dataset=a.dataset or decoded.dataset, ties=a.tie_breaking,
-                 ccs_random_within=a.ccs_random_within_strata)
-    write_json(_selection_record(idx, a.key, a.rep, seed, decoded, ipc_from, factor, a.ipc_to), a.out)
-    _log(f"{a.key} IPC {ipc_from}->{a.ipc_to} rep {a.rep}: {len(idx)} patches -> {a.out}")
+    pairs = _parse_pairs(a)
+    files = _score_files(a)
+    loaded: dict[str, dict] = {}
+    labels = decoded.labels.numpy()
+    records = []
+    for key, rep in pairs:
+        rule = parse_key(key)
+        scores = {}
+        if rule.method != "random":
+            path = files.get(rep, files.get(None))
+            if path is None:
+                raise YocoError(f"key {key!r} (rep {rep}) needs a score file made by `yoco scores`: pass --scores")
+            scores = loaded.setdefault(path, load_scores(path))
+        seed = seed_from("select", a.seed_prefix, key, a.ipc_to, rep)
+        idx = select(key, scores, labels, ipc_from=ipc_from, ipc_to=a.ipc_to, factor=factor, seed=seed,
+                     dataset=a.dataset or decoded.dataset, ties=a.tie_breaking,
+                     ccs_random_within=a.ccs_random_within_strata)
+        records.append(_selection_record(idx, key, rep, seed, decoded, ipc_from, factor, a.ipc_to))
+        _log(f"{key} IPC {ipc_from}->{a.ipc_to} rep {rep}: {len(idx)} patches")
+    write_json(records, a.out)
+    _log(f"{len(records)} selections -> {a.out}")
 
 
-def _selections_from_json(paths):
+def _read_selection_files(paths) -> list[dict]:
+    records = []
+    for p in paths:
+        if not Path(p).exists():
+            raise YocoError(f"selection file {p} does not exist; make it with `yoco select`")
+        records.extend(json.loads(Path(p).read_text()))
+    return records
+
+
+def _selections_from_json(paths, keys=None):
     import numpy as np
 
     from .evaluate import Selection
 
     sels = []
-    for p in paths:
-        rec = json.loads(Path(p).read_text())
+    for rec in _read_selection_files(paths):
+        if keys and rec["key"] not in keys:
+            continue
         sels.append(Selection(key=rec["key"], rep=rec["rep"], indices=np.asarray(rec["indices"], dtype=np.int64),
                               dataset=rec["dataset"], condenser=rec["condenser"], ipc_from=rec["ipc_from"],
                               ipc_to=rec["ipc_to"], factor=rec["factor"], seed=rec["seed"]))
@@ -237,7 +293,11 @@ def _evaluate(a, selections, decoded, real):
 
 
 def cmd_evaluate(a) -> None:
-    _evaluate(a, _selections_from_json(a.selections), _load_decoded(a.decoded), _load_real(a.real))
+    selections = _selections_from_json(a.selections, a.keys)
+    if a.keys and {s.key for s in selections} != set(a.keys):
+        missing = sorted(set(a.keys) - {s.key for s in selections})
+        raise YocoError(f"the selection files hold no selections for {missing}; rerun `yoco select` for them")
+    _evaluate(a, selections, _load_decoded(a.decoded), _load_real(a.real))
 
 
 def cmd_evaluate_fractions(a) -> None:
@@ -325,7 +385,7 @@ def cmd_figure_data(a) -> None:
     from .io import write_csv
 
     if a.figure == 2:
-        sels = [json.loads(Path(p).read_text()) for p in a.selections]
+        sels = _read_selection_files(a.selections)
         runs = pd.concat([pd.read_csv(p) for p in a.runs], ignore_index=True)
         frame = figures.fig2_data(sels, runs)
     elif a.figure == 3:
@@ -370,12 +430,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--snapshot", default=None, help="resume from / save snapshots to this file")
-    p.add_argument("--paper", action="store_true", help="use the paper's budget (the default when no override is given)")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_condense)
 
-    p = sub.add_parser("import", help="convert an external condensed file (idc, dream, mtt, dsa, kip) to the canonical form")
+    p = sub.add_parser("import", help="convert an external condensed file (idc, dream, mtt, dsa, kip) to the canonical "
+                       "form; `--format real` takes a real training set (an npz of `yoco data`) whole")
     p.add_argument("--format", required=True)
     p.add_argument("--path", required=True)
     p.add_argument("--dataset", required=True)
@@ -412,12 +472,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_scores)
 
-    p = sub.add_parser("select", help="select decoded patches by a pruning key (yoco, el2n_easy, random_balance, ...)")
-    p.add_argument("--key", required=True)
+    p = sub.add_parser("select", help="select decoded patches by pruning keys (yoco, el2n_easy, random_balance, ...)")
+    p.add_argument("--key", default=None, help="one pruning key (with --rep)")
+    p.add_argument("--pairs", nargs="+", default=None, metavar="KEY@REP", help="several selections, e.g. yoco@1 yoco@2")
     p.add_argument("--ipc-from", type=int, default=None)
     p.add_argument("--ipc-to", type=int, required=True)
     p.add_argument("--decoded", required=True)
-    p.add_argument("--scores", default=None)
+    p.add_argument("--scores", nargs="+", default=None, help="score files (made by `yoco scores`), one per rep")
+    p.add_argument("--score-reps", type=int, nargs="+", default=None, help="the rep of each --scores file (default 1, 2, ...)")
     p.add_argument("--rep", type=int, default=1)
     p.add_argument("--seed-prefix", default="")
     p.add_argument("--dataset", default=None)
@@ -431,6 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--decoded", required=True)
     p.add_argument("--real", required=True)
     p.add_argument("--selections", nargs="+", required=True)
+    p.add_argument("--keys", nargs="+", default=None, help="train only these keys of the selection files")
     p.add_argument("--inits", type=int, default=3)
     p.add_argument("--eval-points", type=int, default=4)
     p.add_argument("--out", required=True)

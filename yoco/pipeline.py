@@ -34,6 +34,25 @@ def decode_set(cs: CondensedSet) -> CondensedSet:
                         provenance=provenance).validate()
 
 
+def real_as_condensed(real: RealData, per_class: int | None = None) -> CondensedSet:
+    """The real training set as a factor-1 "condensed" set, for Fig. 3's full-data curve.
+
+    Selections count per class in equal class blocks, so every class keeps its first ``per_class``
+    images in dataset order (default: as many as the smallest class has; CIFAR's classes are equal,
+    digits' differ by a few images).
+    """
+    labels = np.asarray(real.y_train)
+    counts = np.bincount(labels, minlength=real.num_classes)
+    n = int(counts.min()) if per_class is None else int(per_class)
+    if n < 1 or n > counts.min():
+        raise YocoError(f"per_class must lie in [1, {int(counts.min())}] (the smallest class), got {n}")
+    order = np.concatenate([np.flatnonzero(labels == c)[:n] for c in range(real.num_classes)])
+    images = to_tensor(real.x_train[order])
+    return CondensedSet(images=images, labels=torch.as_tensor(labels[order], dtype=torch.int64), ipc=n, factor=1,
+                        value_space="pixel01", dataset=real.name, condenser="full",
+                        provenance={"format": "real", "per_class": n}).validate()
+
+
 def source_geometry(decoded: CondensedSet) -> tuple[int, int]:
     """``(IPC_F, f)`` of the stored set a decoded set came from."""
     origin = decoded.provenance.get("decoded_from")

@@ -1,0 +1,36 @@
+# YOCO companion: every table and figure of "You Only Condense Once" (NeurIPS 2023).
+#
+#   snakemake --cores 8 results/table1.csv                 # one table of the paper's grid
+#   snakemake --cores 8                                    # everything enabled in the config
+#   snakemake --cores 2 --configfile config/quickstart.yaml  # the CPU quickstart on digits
+#
+# The grid (which condensed sets, dynamics, scores, selections and evaluations a target needs) is
+# computed by yoco/grid.py from the config; the rules below only wire files to `yoco` commands.
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/condense.smk"
+include: "workflow/rules/decode.smk"
+include: "workflow/rules/dynamics.smk"
+include: "workflow/rules/scores.smk"
+include: "workflow/rules/select.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/tables.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    input:
+        grid.targets(config),
+    default_target: True

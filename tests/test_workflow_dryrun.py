@@ -1,0 +1,261 @@
+"""The Snakemake workflow: lint, dry runs of the paper grid with job counts derived from the paper,
+and early, clear failures for bad configs and missing condensed files.
+
+Snakemake runs are subprocesses (the venv's ``snakemake``); they are all started at once on first
+use so that the file stays fast on a 2-core machine. The grid's own functions are tested in-process.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from yoco import grid
+from yoco.errors import YocoError
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+TABLES = [f"results/table{n}.csv" for n in range(1, 8)]
+FIGURES = [f"figures/fig{n}.{ext}" for n in (2, 3, 5, 7) for ext in ("png", "pdf")]
+
+BAD_KEY = """
+tables:
+  table2:
+    cells: [{dataset: cifar10, ipc_from: 10, ipc_to: [1]}]
+    methods:
+      - {condenser: idc, keys: [random, forgeting_easy]}
+"""
+MALFORMED = "reps: three\n"
+
+
+def _load(name: str) -> dict:
+    return yaml.safe_load((REPO / "config" / name).read_text())
+
+
+def _merge(base: dict, over: dict) -> dict:
+    """Snakemake's layering of --configfile onto the Snakefile's configfile: mappings merge."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+@pytest.fixture(scope="module")
+def paper():
+    return _load("config.yaml")
+
+
+@pytest.fixture(scope="module")
+def external(tmp_path_factory):
+    """An external_root holding stand-in files for MTT, DSA and KIP at the reference's paths (§1.1)."""
+    root = tmp_path_factory.mktemp("raid")
+    for rel in ("mtt/ConvNet_baseline/images_best.pt", "dsa/res_DSA_CIFAR10_ConvNet_ipc10/data.pt",
+                "kip/kip_ipc10/data.pt"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"")
+    return root
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, external):
+    """Start every Snakemake invocation concurrently; each test waits for the one it needs."""
+    tmp = tmp_path_factory.mktemp("configs")
+    (tmp / "bad_key.yaml").write_text(BAD_KEY)
+    (tmp / "malformed.yaml").write_text(MALFORMED)
+    empty = tmp / "no_external_files"
+    empty.mkdir()
+    out = tmp / "out"
+    fake = f"external_root={external}"
+    commands = {
+        "lint": ["--lint"],
+        "table1": ["results/table1.csv", "-n", "--cores", "8", "--quiet", "rules", "--config",
+                   f"external_root={empty}"],
+        "everything": [*TABLES, *FIGURES, "-n", "--cores", "8", "--quiet", "rules", "--config", fake],
+        "missing": ["results/table2.csv", "-n", "--cores", "8", "--quiet", "rules", "--config",
+                    f"external_root={empty}"],
+        # Not a dry run: a bad key must stop Snakemake before any job writes anything.
+        "bad_key": ["results/table2.csv", "--cores", "1", "--configfile", str(tmp / "bad_key.yaml"),
+                    "--config", f"output_root={out}", fake],
+        "malformed": ["-n", "--cores", "1", "--configfile", str(tmp / "malformed.yaml")],
+        "quickstart": ["-n", "--cores", "2", "--quiet", "rules", "--configfile", "config/quickstart.yaml"],
+    }
+    procs = {name: subprocess.Popen([SNAKEMAKE, *args], cwd=REPO, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True)
+             for name, args in commands.items()}
+    results = {}
+
+    def get(name):
+        if name not in results:
+            text, _ = procs[name].communicate(timeout=300)
+            results[name] = (procs[name].returncode, text)
+        return results[name]
+
+    get.out = out
+    yield get
+    for p in procs.values():
+        if p.poll() is None:
+            p.kill()
+
+
+def _job_counts(text: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run as {rule: count}."""
+    block = text[text.index("Job stats:"):]
+    counts = {}
+    for line in block.splitlines()[3:]:
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if not m:
+            break
+        counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+# ------------------------------------------------------------------------------------ Snakemake runs
+def test_lint_is_clean(runs):
+    rc, text = runs("lint")
+    assert rc == 0, text
+    assert "Lints for" not in text, text
+    assert "Congratulations" in text
+
+
+def test_table1_dry_run_matches_the_paper_grid(runs, paper):
+    rc, text = runs("table1")
+    assert rc == 0, text
+    reps = 3
+    # Table 1 cells (§5): CIFAR-10 10→{1,2,5}, 50→{1,2,5,10}; CIFAR-100 10/20→{1,2,5}, 50→{1,2,5,10};
+    # ImageNet-10 10/20→{1,2,5}.
+    cifar_cells, imagenet_cells = 3 + 4 + 3 + 3 + 4, 3 + 3
+    cells = cifar_cells + imagenet_cells
+    assert cells == 23
+    idc_sets, dream_sets = 2 + 3 + 2, 2 + 3          # IPC_F values per dataset; DREAM only for CIFAR
+    idc_keys = 8                                     # the 9 methods minus DREAM's random row
+    # A cell's evaluation covers every key any enabled table or figure needs there, so IDC
+    # CIFAR-10 10→T also carries Tables 2, 4, 5 and Fig. 2's keys, and DREAM CIFAR-10 10→1 carries
+    # Tables 2 and 4 (which need DREAM dynamics).
+    t2_t4_t5_extra_10to1 = 2 + 3 + (14 - 2)           # random_balance, yoco_imbalance; *_easy ×3; Table 5's others
+    t5_extra_10to2_10to5 = 2 * 14
+    fig2_extra = 6 - 1                               # yoco_imbalance on Fig. 2's other five cells
+    dream_10to1_extra = 3 + 6                        # Table 2's other three keys, Table 4's six non-yoco keys
+    unpruned = idc_sets                              # the "IPC_F Acc." column: 1 selection each
+    selections = (reps * (cells * idc_keys + cifar_cells * 1 + t2_t4_t5_extra_10to1 + t5_extra_10to2_10to5
+                          + fig2_extra + dream_10to1_extra) + unpruned)
+    expected = {
+        "real_data": 3,
+        "condense": idc_sets + dream_sets,           # no authors' files present: all in-house
+        "decode": idc_sets + dream_sets,
+        "dynamics": idc_sets + 1,                    # + DREAM CIFAR-10 IPC10
+        "scores": (idc_sets + 1) * reps,
+        # One select job per cell writes all of that cell's selections.
+        "select": cells + cifar_cells + unpruned,
+        "evaluate": cells + cifar_cells + unpruned,  # IDC cells, DREAM-random cells, IPC_F column
+        "table_rows": 1,
+        "table": 1,
+    }
+    expected["total"] = sum(expected.values())
+    assert selections == 787
+    # Those of the dry run's cells (Tables 2 and 4 also select from MTT/KIP/DSA sets, not built here).
+    assert len([s for s in grid.selections(paper) if s[0] in ("idc", "dream")]) == selections
+    assert _job_counts(text) == expected
+
+
+def test_every_table_and_figure_dry_runs(runs):
+    rc, text = runs("everything")
+    assert rc == 0, text
+    counts = _job_counts(text)
+    # §9.1: 33 dynamics runs for the tables = 11 sets × 3 reps, plus Fig. 3's full training set.
+    assert counts["dynamics"] == 11 and counts["dynamics_full"] == 1
+    assert counts["scores"] == 11 * 3 + 1
+    # Table 1's 47 jobs + MTT and KIP 10→1 (Table 2) + ResNet-10-BN and DenseNet (Table 3) + DSA (Table 4).
+    assert counts["evaluate"] == 47 + 2 + 2 + 1
+    assert counts["import_condensed"] == 3 + 1      # MTT, DSA, KIP + the real set of Fig. 3
+    assert counts["evaluate_fractions"] == 3 and counts["evaluate_epochs"] == 1
+    assert counts["table"] == 7 and counts["table_rows"] == 6          # Table 6 has no rows
+    assert counts["figure_data"] == 4
+    assert all(counts[f"fig{n}"] == 1 for n in (2, 3, 5, 7))
+
+
+def test_missing_external_file_names_path_format_and_source(runs):
+    rc, text = runs("missing")
+    assert rc != 0
+    # Table 2 needs MTT and KIP; whichever Snakemake reaches first is reported.
+    assert re.search(r"(mtt/ConvNet_baseline/images_best\.pt|kip/kip_ipc10/data\.pt)' does not exist", text), text
+    assert "no in-house condenser" in text and "format:" in text
+    assert "Google-Drive" in text
+
+
+def test_unknown_key_fails_before_any_job(runs):
+    rc, text = runs("bad_key")
+    assert rc != 0
+    assert "forgeting_easy" in text and "forgetting_easy" in text     # the closest valid key
+    assert "tables.table2" in text
+    assert not Path(runs.out).exists()
+
+
+def test_malformed_config_fails_schema_validation(runs):
+    rc, text = runs("malformed")
+    assert rc != 0
+    assert "'three' is not of type 'integer'" in text
+
+
+def test_quickstart_dry_runs_on_digits_only(runs):
+    rc, text = runs("quickstart")
+    assert rc == 0, text
+    counts = _job_counts(text)
+    assert counts["real_data"] == 1                 # digits only: no CIFAR download
+    assert counts["condense"] == 4                  # IDC and DREAM at IPC_F 10 and 20
+    assert counts["table"] == 7 and all(counts[f"fig{n}"] == 1 for n in (2, 3, 5, 7))
+
+
+# ------------------------------------------------------------------------------------ grid, in-process
+def test_table_rows_follow_the_paper(paper):
+    rows = {n: grid.table_rows(n, paper) for n in range(1, 8)}
+    # Table 1: 17 CIFAR cells × 9 methods + 6 ImageNet cells × 8 (no DREAM) + 7 IPC_F-column rows.
+    assert len(rows[1]) == 17 * 9 + 6 * 8 + 7
+    assert rows[7].equals(rows[1])
+    assert len(rows[2]) == 4 * 4 and len(rows[3]) == 7 * 3 and len(rows[4]) == 4 * 7
+    assert len(rows[5]) == 3 * 14 and len(rows[6]) == 0
+    assert list(rows[1].columns) == ["dataset", "condenser", "ipc_from", "ipc_to", "key", "network"]
+    imagenet = rows[1][rows[1].dataset == "imagenet10"]
+    assert set(imagenet.network) == {"resnetap10"} and "dream" not in set(imagenet.condenser)
+    unpruned = rows[1][rows[1].ipc_from == rows[1].ipc_to]
+    assert len(unpruned) == 7 and set(unpruned.key) == {"random"} and set(unpruned.condenser) == {"idc"}
+
+
+def test_condensed_set_sources(paper, tmp_path):
+    config = _merge(paper, {"external_root": str(tmp_path)})
+    assert grid.condensed_set(config, "idc", "cifar10", 10).source == "inhouse"
+    assert grid.condensed_set(config, "mtt", "cifar10", 10).source == "missing"
+    with pytest.raises(YocoError, match="images_best.pt"):
+        grid.condensed_file(config, "mtt", "cifar10", "10")
+    path = tmp_path / "idc/cifar10/conv3in_grad_mse_nd2000_cut_niter2000_factor2_lr0.005_mix_ipc10/data.pt"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"")
+    cs = grid.condensed_set(config, "idc", "cifar10", 10)
+    assert (cs.source, cs.path) == ("external", str(path))
+    assert grid.condensed_file(config, "idc", "cifar10", "10").endswith("imported/idc/cifar10/ipc10.pt")
+    assert grid.condensed_file(config, "idc", "cifar10", "50").endswith("condensed/idc/cifar10/ipc50.pt")
+
+
+def test_condense_lr_img_follows_idc_scaling(paper):
+    # §6.1: 0.005 × IPC/10 at 32 px → 0.025 for IPC 50; ImageNet 0.003 × IPC/10 → 0.006 for IPC 20.
+    assert "--lr-img 0.025 " in grid.condense_args(paper, "idc", "cifar10", "50")
+    assert "--lr-img 0.006 " in grid.condense_args(paper, "idc", "imagenet10", "20")
+
+
+def test_lbpe_settings_per_condenser(paper):
+    assert grid.lbpe(paper, "idc", "cifar10") == (100, 10)
+    assert grid.lbpe(paper, "dream", "cifar10") == (200, 10)
+    assert grid.lbpe(paper, "dsa", "cifar10") == (10, 3)            # quirks.dsa_lbpe_epochs
+    assert grid.lbpe(_merge(paper, {"quirks": {"dsa_lbpe_epochs": 100}}), "dsa", "cifar10") == (100, 3)
+
+
+def test_validate_rejects_epochs_outside_the_dynamics(paper):
+    bad = _merge(paper, {"figures": {"fig7": {"epochs": [0, 1000]}}})
+    with pytest.raises(YocoError, match="fig7.epochs"):
+        grid.validate(bad)
+    grid.validate(paper)
+    grid.validate(_merge(paper, _load("quickstart.yaml")))
+    grid.validate(_merge(paper, _load("test.yaml")))

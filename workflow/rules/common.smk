@@ -1,0 +1,117 @@
+# Shared set-up: the grid module, paths, wildcard constraints and resource helpers.
+import os
+import sys
+
+# Import yoco from this checkout even when the package is not installed.
+sys.path.insert(0, workflow.basedir)
+
+from yoco import grid  # noqa: E402
+from yoco.errors import YocoError  # noqa: E402
+
+# Semantic checks (names, keys, epochs) before any job is scheduled; a bad config stops here.
+try:
+    grid.validate(config)
+except YocoError as error:
+    raise WorkflowError(f"invalid config: {error}") from None
+
+ROOT = config["output_root"].rstrip("/")
+FIGROOT = config["figures_root"].rstrip("/")
+LOGS = f"{ROOT}/logs"
+BENCH = f"{ROOT}/benchmarks"
+CLI = config["cli"]
+REPS = grid.reps(config)
+GPU = grid.uses_gpu(config)
+
+
+wildcard_constraints:
+    ck="idc|dream|mtt|dsa|kip|full",
+    ds="[a-z][a-z0-9]*",
+    ipcf=r"\d+|all",
+    ipct=r"\d+",
+    rep=r"\d+",
+    key="[a-z0-9_]+",
+    net="convnet|resnet10bn|densenet|resnetap10",
+    number="[1-7]",
+
+
+def mem_mb(kind):
+    return config["resources"][kind]["mem_mb"]
+
+
+def runtime(kind):
+    return config["resources"][kind]["runtime"]
+
+
+def seed_prefix(wildcards):
+    """Identity of a condensed set, hashed by the CLI into every seed of the jobs that use it."""
+    return f"{wildcards.ck}/{wildcards.ds}/{wildcards.ipcf}"
+
+
+def write_atomically(path, text):
+    """Write ``text`` to ``path`` through a temporary name, so no partial file is ever an output."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+# Input and parameter functions of the rules (kept here, as the Snakemake style guide asks).
+
+
+def import_source(wildcards):
+    """The authors' file (or the real set, for ck=full); a missing file stops the DAG with a YocoError."""
+    cs = grid.condensed_set(config, wildcards.ck, wildcards.ds, wildcards.ipcf)
+    if cs.source not in ("external", "real"):
+        raise grid.missing_condensed_error(config, wildcards.ck, wildcards.ds, wildcards.ipcf)
+    return cs.path
+
+
+def condensed_input(wildcards):
+    return grid.condensed_file(config, wildcards.ck, wildcards.ds, wildcards.ipcf)
+
+
+def selection_input(wildcards):
+    return grid.selection_inputs(config, wildcards.ck, wildcards.ds, wildcards.ipcf, wildcards.ipct)
+
+
+def scores_flag(wildcards, input):
+    return f"--scores {input.scores}" if "scores" in input.keys() else ""
+
+
+def evaluate_selections(wildcards):
+    return grid.eval_selection_paths(config, wildcards.ck, wildcards.ds, wildcards.ipcf, wildcards.ipct, wildcards.net)
+
+
+def fig3_scores(wildcards):
+    return [grid.score_path(config, wildcards.ck, wildcards.ds, wildcards.ipcf, r) for r in grid.fig3_reps(config)]
+
+
+def fig5_dynamics(wildcards):
+    d = grid.dynamics_dir(config, wildcards.ck, wildcards.ds, wildcards.ipcf)
+    return [f"{d}/rep{r}.npz" for r in config["figures"]["fig5"]["reps"]]
+
+
+def table_input(wildcards):
+    number = int(wildcards.number)
+    if number == 6:
+        return {}
+    return {
+        "rows": grid.table_rows_path(config, number),
+        "runs": grid.table_inputs(config, number),
+    }
+
+
+def table_flags(wildcards, input):
+    if "rows" not in input.keys():
+        return ""
+    return f"--rows {input.rows} --runs {' '.join(input.runs)}"
+
+
+def figure_data_input(wildcards):
+    return grid.figure_inputs(config, int(wildcards.number))
+
+
+def figure_data_flags(wildcards, input):
+    names = grid.figure_inputs(config, int(wildcards.number)).keys()
+    return " ".join(f"--{name} {' '.join(input[name])}" for name in names)
