@@ -15,7 +15,7 @@ from .train import NetworkSpec
 
 def prune(images, labels, ipc_to: int, factor: int = 1, key: str = "yoco", dynamics: Dynamics | None = None,
           seed: int = 0, *, epochs: int = 1000, lbpe_epochs: int | None = None, lbpe_top_k: int = 10,
-          network: str = "convnet", width: int = 128, value_space: str = "pixel01", dataset: str = "cifar10",
+          network: str = "convnet", width: int | None = None, value_space: str = "pixel01", dataset: str = "cifar10",
           mean=None, std=None, device: str | torch.device = "cpu") -> np.ndarray:
     """Prune a condensed set to ``ipc_to`` images per class; return indices into its decoded set.
 

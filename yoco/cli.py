@@ -46,7 +46,8 @@ def _device(name: str):
 def _add_train_args(p: argparse.ArgumentParser, epochs_default: int = 1000) -> None:
     g = p.add_argument_group("training recipe (reference-spec §4.2)")
     g.add_argument("--network", default="convnet", help="convnet | resnetap10 | resnet10bn | densenet")
-    g.add_argument("--width", type=int, default=128, help="ConvNet width (128 in the paper)")
+    g.add_argument("--width", type=int, default=None,
+                   help="ConvNet channels / ResNet first-stage channels / DenseNet growth (default: the paper's)")
     g.add_argument("--depth", type=int, default=3, help="ConvNet depth (3 in the paper)")
     g.add_argument("--epochs", type=int, default=epochs_default)
     g.add_argument("--batch-size", type=int, default=64)

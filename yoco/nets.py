@@ -375,22 +375,25 @@ class ResNet10BN(nn.Module):
     channels : int, default 3
     norm : {"batch", "instance"}, default "batch"
         "instance" gives a vmap-friendly variant that is *not* the network of Table 3.
+    width : int, default 32
+        First-stage channels (the stages have 1, 2, 4, 8 times as many); 32 is the reference's.
     """
 
-    def __init__(self, num_classes: int, channels: int = 3, norm: str = "batch") -> None:
+    def __init__(self, num_classes: int, channels: int = 3, norm: str = "batch", width: int = 32) -> None:
         super().__init__()
         num_classes = _check_positive("num_classes", num_classes)
         channels = _check_positive("channels", channels)
+        width = _check_positive("width", width)
         _check_norm(norm, ("batch", "instance"))
         self.norm = norm
-        self.inplanes = 32
-        self.layer0 = _IntroBlockCifar(32, norm, channels)
-        self.layer1 = self._make_layer(32, stride=1)
-        self.layer2 = self._make_layer(64, stride=2)
-        self.layer3 = self._make_layer(128, stride=2)
-        self.layer4 = self._make_layer(256, stride=2)
-        self.num_features = 256
-        self.fc = nn.Linear(256, num_classes)
+        self.inplanes = width
+        self.layer0 = _IntroBlockCifar(width, norm, channels)
+        self.layer1 = self._make_layer(width, stride=1)
+        self.layer2 = self._make_layer(2 * width, stride=2)
+        self.layer3 = self._make_layer(4 * width, stride=2)
+        self.layer4 = self._make_layer(8 * width, stride=2)
+        self.num_features = 8 * width
+        self.fc = nn.Linear(8 * width, num_classes)
         _conv_init_(self)
 
     def _make_layer(self, planes: int, stride: int) -> nn.Sequential:
@@ -535,12 +538,15 @@ NETWORKS: dict[str, type[nn.Module]] = {
     "densenet": DenseNetCifar,
 }
 
+# The paper's width of each network: ConvNet channels, ResNet first-stage channels, DenseNet growth rate.
+DEFAULT_WIDTH = {"convnet": 128, "resnetap10": 64, "resnet10bn": 32, "densenet": 12}
+
 # How the common build_network arguments map onto each constructor.
 _FACTORIES: dict[str, Callable[..., nn.Module]] = {
     "convnet": lambda c, size, width, depth, ch: ConvNet(c, width=width, depth=depth, image_size=size, channels=ch),
-    "resnetap10": lambda c, size, width, depth, ch: ResNetAP(c, depth=10, image_size=size, channels=ch),
-    "resnet10bn": lambda c, size, width, depth, ch: ResNet10BN(c, channels=ch),
-    "densenet": lambda c, size, width, depth, ch: DenseNetCifar(c, channels=ch),
+    "resnetap10": lambda c, size, width, depth, ch: ResNetAP(c, depth=10, width=width, image_size=size, channels=ch),
+    "resnet10bn": lambda c, size, width, depth, ch: ResNet10BN(c, channels=ch, width=width),
+    "densenet": lambda c, size, width, depth, ch: DenseNetCifar(c, channels=ch, growth_rate=width),
 }
 
 _BATCHNORM = frozenset({"resnet10bn", "densenet"})
@@ -561,7 +567,7 @@ def build_network(
     name: str,
     num_classes: int,
     image_size: int = 32,
-    width: int = 128,
+    width: int | None = None,
     depth: int = 3,
     channels: int = 3,
 ) -> nn.Module:
@@ -574,8 +580,11 @@ def build_network(
     image_size : int, default 32
         Input side. Sets ConvNet's classifier width and ResNetAP's stem (see :class:`ResNetAP`); the
         other two networks pool globally and accept any size their strides divide.
-    width, depth : int, default 128, 3
-        ConvNet only (the paper's ConvNet-D3 of width 128); ignored by the other networks.
+    width : int, optional
+        ConvNet channels, ResNet first-stage channels or DenseNet growth rate; default the paper's
+        (``DEFAULT_WIDTH``: 128, 64, 32, 12). Smaller widths serve quick CPU configurations.
+    depth : int, default 3
+        ConvNet only (the paper's ConvNet-D3).
     channels : int, default 3
 
     Returns
@@ -584,7 +593,7 @@ def build_network(
         On the CPU; move it with ``.to(device)``. Use :func:`init_network` for reproducible weights.
     """
     _check_name(name)
-    return _FACTORIES[name](num_classes, image_size, width, depth, channels)
+    return _FACTORIES[name](num_classes, image_size, DEFAULT_WIDTH[name] if width is None else width, depth, channels)
 
 
 def init_network(name: str, num_classes: int, seed: int, device: str | torch.device | None = None, **kw) -> nn.Module:

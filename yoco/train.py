@@ -43,7 +43,7 @@ class NetworkSpec:
     name: str = "convnet"
     num_classes: int = 10
     image_size: int = 32
-    width: int = 128
+    width: int | None = None  # None: the paper's width of that network (nets.DEFAULT_WIDTH)
     depth: int = 3
 
     def build(self, seed: int) -> torch.nn.Module:
