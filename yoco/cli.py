@@ -244,7 +244,7 @@ def cmd_select(a) -> None:
         seed = seed_from("select", a.seed_prefix, key, a.ipc_to, rep)
         idx = select(key, scores, labels, ipc_from=ipc_from, ipc_to=a.ipc_to, factor=factor, seed=seed,
                      dataset=a.dataset or decoded.dataset, ties=a.tie_breaking,
-                     ccs_random_within=a.ccs_random_within_strata)
+                     ccs_random_within=a.ccs_random_within_strata, ccs_ratio=a.ccs_cutoff)
         records.append(_selection_record(idx, key, rep, seed, decoded, ipc_from, factor, a.ipc_to))
         _log(f"{key} IPC {ipc_from}->{a.ipc_to} rep {rep}: {len(idx)} patches")
     write_json(records, a.out)
@@ -378,6 +378,19 @@ def cmd_table(a) -> None:
     _log(f"table {a.number}: {len(frame)} rows -> {a.out}")
 
 
+def cmd_claims(a) -> None:
+    from . import tables
+    from .claims import claims, format_claims
+    from .io import write_csv
+
+    frame = claims(tables.read_runs(a.runs), metric=a.metric, dataset=a.dataset, ipc_from=a.ipc_from,
+                   network=a.network)
+    write_csv(frame, a.out)
+    # The report goes to stdout (the workflow shows it at the end of a run); the log line to stderr.
+    print(format_claims(frame), flush=True)
+    _log(f"claims: {len(frame)} rows -> {a.out}")
+
+
 def cmd_figure_data(a) -> None:
     import numpy as np
     import pandas as pd
@@ -487,6 +500,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tie-breaking", choices=["index", "reference"], default="index",
                    help="index: equal scores keep ascending index order; reference: as the original torch.argsort")
     p.add_argument("--ccs-random-within-strata", action=argparse.BooleanOptionalAction, default=False)
+    p.add_argument("--ccs-cutoff", type=float, default=None,
+                   help="CCS hard cut-off ratio for cells outside the reference's table (reference-spec §3.8)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_select)
 
@@ -559,6 +574,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, nargs="*", default=[0, 89, 999])
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_figure_data)
+
+    p = sub.add_parser("claims", help="test the paper's ordering claims (Tables 1, 2, 4, 5) on run CSVs; "
+                       "see yoco.claims")
+    p.add_argument("--runs", nargs="+", required=True, help="run CSVs written by `yoco evaluate`")
+    p.add_argument("--metric", choices=["best", "last"], default="best")
+    p.add_argument("--dataset", default="cifar10", help="the setting of the claims (the paper: cifar10, 10, convnet)")
+    p.add_argument("--ipc-from", type=int, default=10)
+    p.add_argument("--network", default="convnet")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_claims)
     return parser
 
 

@@ -670,7 +670,18 @@ def select_pairs_args(config: Mapping, ck: str, ds: str, ipcf: str, ipct: str) -
     score_reps = sorted({rep for key, rep in pairs if needs_scores(key)})
     if score_reps:
         args += ["--score-reps", *[str(r) for r in score_reps]]
+    cutoff = ccs_cutoff(config, ds, ipcf, ipct)
+    if cutoff is not None and any(key_base(key) == "ccs" for key, _ in pairs):
+        args += ["--ccs-cutoff", str(cutoff)]
     return " ".join(args)
+
+
+def ccs_cutoff(config: Mapping, ds: str, ipcf: str, ipct: str) -> float | None:
+    """The config's CCS cut-off for a cell outside the reference's table (None: use the table)."""
+    table = _dataset(config, ds).get("ccs_cutoff") or {}
+    row = table.get(int(ipcf), table.get(str(ipcf), {}))
+    value = row.get(int(ipct), row.get(str(ipct)))
+    return None if value is None else float(value)
 
 
 def eval_selection_paths(config: Mapping, ck: str, ds: str, ipcf: str, ipct: str, net: str) -> list[str]:
@@ -757,6 +768,45 @@ def table_inputs(config: Mapping, number: int) -> list[str]:
     rows = table_rows(number, config)
     cells = sorted({(r.condenser, r.dataset, r.ipc_from, r.ipc_to, r.network) for r in rows.itertuples(index=False)})
     return [runs_path(config, *c) for c in cells]
+
+
+# The setting of the paper's ordering claims (yoco.claims): CIFAR-10, IPC_F 10, ConvNet-D3, on the
+# runs of Tables 1, 2, 4 and 5 (Table 7 reports Table 1's runs).
+CLAIMS_SETTING = ("cifar10", "10", "convnet")
+CLAIMS_TABLES = (1, 2, 4, 5)
+
+
+def claims_path(config: Mapping) -> str:
+    return f"{_root(config)}/claims.csv"
+
+
+def claims_inputs(config: Mapping, required: bool = False) -> list[str]:
+    """Run CSVs the ordering claims compare, sorted: the enabled tables' pruned CIFAR-10 IPC_F 10
+    ConvNet cells (the unpruned IPC_F column takes part in no claim).
+
+    With ``required``, a config that evaluates no such cell raises :class:`YocoError` instead of
+    returning ``[]`` (the ``claims`` rule asks for this, so a request for ``claims.csv`` fails clearly).
+    """
+    ds, ipcf, net = CLAIMS_SETTING
+    tables = set(enabled_tables(config))
+    if 7 in tables:
+        tables.add(1)
+    paths = set()
+    for number in sorted(tables & set(CLAIMS_TABLES)):
+        for r in table_rows(number, config).itertuples(index=False):
+            if (r.dataset, r.ipc_from, r.network) == (ds, ipcf, net) and r.ipc_to != r.ipc_from:
+                paths.add(runs_path(config, r.condenser, r.dataset, r.ipc_from, r.ipc_to, r.network))
+    if required and not paths:
+        raise YocoError(
+            f"no enabled table ({', '.join(f'table{n}' for n in CLAIMS_TABLES)}) evaluates a {ds} IPC_F {ipcf} cell "
+            f"on {net}, so the paper's claims have no runs to compare; enable one (see config/cifar10-lite.yaml)."
+        )
+    return sorted(paths)
+
+
+def claims_targets(config: Mapping) -> list[str]:
+    """``[claims_path]`` when the config runs something the claims compare, else ``[]`` (rule all)."""
+    return [claims_path(config)] if claims_inputs(config) else []
 
 
 def targets(config: Mapping) -> list[str]:

@@ -294,7 +294,8 @@ def _get_score(scores: Mapping[str, Any], name: str, key: str, n: int) -> Any:
 
 def select(key: str, scores: Mapping[str, Any], labels: Any, ipc_from: int, ipc_to: int, factor: int,
            seed: int = 0, dataset: str | None = None, *, ties: str = "index",
-           ccs_random_within: bool = False, device: str | torch.device | None = None) -> np.ndarray:
+           ccs_random_within: bool = False, ccs_ratio: float | None = None,
+           device: str | torch.device | None = None) -> np.ndarray:
     """Apply a pruning key to a decoded condensed set.
 
     Parameters
@@ -319,6 +320,8 @@ def select(key: str, scores: Mapping[str, Any], labels: Any, ipc_from: int, ipc_
     ccs_random_within : bool
         CCS only: sample at random within each stratum (the original CCS) instead of the reference's
         deterministic hardest-first (reference-spec §3.8 step 4).
+    ccs_ratio : float, optional
+        CCS only: the hard cut-off ratio, for cells outside the reference's table (default: the table).
     device : optional
         Where ``ssp`` runs k-means.
 
@@ -365,10 +368,13 @@ def select(key: str, scores: Mapping[str, Any], labels: Any, ipc_from: int, ipc_
         return np.sort(np.concatenate(picks)).astype(np.int64)
 
     # ccs
-    if dataset is None:
+    if ccs_ratio is not None:
+        ratio = float(ccs_ratio)
+    elif dataset is None:
         raise YocoError("pruning key 'ccs' needs dataset= (cifar10, cifar100 or imagenet10) to look up its "
-                        "hard cut-off ratio.")
-    ratio = _scores.ccs_cutoff(dataset, ipc_from, ipc_to)
+                        "hard cut-off ratio, or ccs_ratio= for another dataset.")
+    else:
+        ratio = _scores.ccs_cutoff(dataset, ipc_from, ipc_to)
     el2n = _get_score(scores, "el2n", key, N)
     return _scores.ccs_select(el2n, total, ratio, random_within=ccs_random_within, seed=seed)
 
