@@ -98,3 +98,12 @@ def test_help_lists_every_subcommand():
     out = subprocess.run([sys.executable, "-m", "yoco", "--help"], capture_output=True, text=True, check=True).stdout
     for cmd in ("data", "condense", "import", "decode", "dynamics", "scores", "select", "evaluate", "prune", "table"):
         assert cmd in out
+
+
+def test_prune_command_on_an_idc_file(chain):
+    out = chain / "keep.json"
+    assert main(["prune", "--condensed", str(chain / "idc.pt"), "--format", "idc", "--dataset", "cifar10",
+                 "--ipc-to", "1", "--epochs", "2", "--width", "8", "--device", "cpu", "--out", str(out)]) == 0
+    rec = json.loads(out.read_text())
+    counts = np.bincount(np.asarray(rec["indices"]) // 16, minlength=10)
+    assert counts.tolist() == [4] * 10 and rec["factor"] == 2 and rec["ipc_from"] == 4

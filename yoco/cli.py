@@ -354,7 +354,8 @@ def cmd_prune(a) -> None:
 
     cs = load_condensed(a.condensed, a.format, a.dataset)
     idx = prune(cs.images, cs.labels, a.ipc_to, factor=cs.factor, key=a.key, seed=a.seed, epochs=a.epochs,
-                device=_device(a.device), value_space=cs.value_space, dataset=cs.dataset)
+                network=a.network, width=a.width, device=_device(a.device), value_space=cs.value_space,
+                dataset=cs.dataset)
     write_json({"key": a.key, "ipc_from": cs.ipc, "ipc_to": a.ipc_to, "factor": cs.factor, "seed": a.seed,
                 "indices": np.asarray(idx).tolist()}, a.out)
     _log(f"kept {len(idx)} of {cs.num_decoded} decoded patches -> {a.out}")
@@ -552,6 +553,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ipc-to", type=int, required=True)
     p.add_argument("--key", default="yoco")
     p.add_argument("--epochs", type=int, default=1000, help="epochs of the dynamics run")
+    p.add_argument("--network", default="convnet")
+    p.add_argument("--width", type=int, default=None, help="network width (default: the paper's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True)
