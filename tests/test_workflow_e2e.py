@@ -42,8 +42,8 @@ def test_every_table_is_written_with_runs_in_range(run):
         assert len(ran) == len(table), f"table{n} has rows without runs"
         assert ran.mean_best.between(0, 100).all() and ran.mean_last.between(0, 100).all()
     t1 = pd.read_csv(results / "table1.csv")
-    # test.yaml: 7 IDC keys + DREAM random at 10→1, plus the unpruned IPC_F column; 2 reps x 2 inits each.
-    assert set(t1.key) == {"random", "ssp", "entropy", "accumulated_margin", "forgetting", "el2n", "yoco"}
+    # test.yaml: 8 IDC keys + DREAM random at 10→1, plus the unpruned IPC_F column; 2 reps x 2 inits each.
+    assert set(t1.key) == {"random", "ssp", "entropy", "accumulated_margin", "forgetting", "el2n", "ccs", "yoco"}
     pruned = t1[t1.ipc_to == 1]
     assert (pruned.n_runs == 4).all()
     t3 = pd.read_csv(results / "table3.csv")

@@ -1,5 +1,4 @@
 # Shared set-up: the grid module, paths, wildcard constraints and resource helpers.
-import os
 import sys
 
 # Import yoco from this checkout even when the package is not installed.
@@ -45,15 +44,6 @@ def runtime(kind):
 def seed_prefix(wildcards):
     """Identity of a condensed set, hashed by the CLI into every seed of the jobs that use it."""
     return f"{wildcards.ck}/{wildcards.ds}/{wildcards.ipcf}"
-
-
-def write_atomically(path, text):
-    """Write ``text`` to ``path`` through a temporary name, so no partial file is ever an output."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 # Input and parameter functions of the rules (kept here, as the Snakemake style guide asks).
