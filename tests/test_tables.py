@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from yoco.errors import YocoError
-from yoco.tables import RUN_COLUMNS, build_table, check_runs, read_runs, table6, write_csv_atomic
+from yoco.io import write_csv as write_csv_atomic
+from yoco.tables import RUN_COLUMNS, build_table, check_runs, read_runs, table6
 
 
 def make_runs(key="yoco", condenser="idc", dataset="cifar10", ipc_from=10, ipc_to=1, network="convnet",

@@ -60,6 +60,7 @@ from torch.func import functional_call, grad, vmap
 from . import augment, nets, rng
 from .formation import decode as decode_images, mix_init
 from .data import RealData
+from .io import atomic_path
 from .errors import YocoError, unknown_choice
 from .seeding import seed_from
 
@@ -776,10 +777,8 @@ class _Condenser:
                  "config": self.cfg.to_dict(), "next_outer": next_outer, "loss_history": list(history),
                  "images": self.images.detach().cpu().clone(), "targets": self.targets.clone(),
                  "optimizer": self.opt.state_dict()}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, path)  # atomic: an interrupted save never leaves a truncated snapshot
+        with atomic_path(path) as tmp:  # an interrupted save never leaves a truncated snapshot
+            torch.save(state, tmp)
 
     def load_snapshot(self, path: Path) -> tuple[int, list[float]]:
         try:

@@ -15,7 +15,6 @@ splits keep the original dataset order. Its mean/std are the per-channel statist
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .io import atomic_path
 from .errors import YocoError, unknown_choice
 
 DATASETS = ("cifar10", "cifar100", "imagenet10", "digits")
@@ -273,14 +273,8 @@ def save_real_npz(data: RealData, path: str | os.PathLike) -> Path:
         class_names=np.asarray(data.class_names, dtype=str), name=np.asarray(data.name),
         mean=np.asarray(data.mean, dtype=np.float64), std=np.asarray(data.std, dtype=np.float64),
     )
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp.npz", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
     return path
 
 

@@ -152,8 +152,8 @@ def compute_scores(dyn: Dynamics, model: torch.nn.Module, pool_x: torch.Tensor, 
 
 
 def save_scores(table: dict[str, np.ndarray], path: str | os.PathLike, **meta) -> Path:
-    with atomic_path(path) as tmp:
-        np.savez_compressed(tmp, **{k: np.asarray(v) for k, v in table.items()},
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **{k: np.asarray(v) for k, v in table.items()},
                             __meta__=np.array(json.dumps(meta, sort_keys=True, default=str)))
     return Path(path)
 

@@ -30,7 +30,6 @@ column saying what the reference code really does (its dynamics always run 1000 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -384,33 +383,7 @@ def _score_fields(scores: Mapping[str, object], key: str) -> dict[str, object] |
     return None
 
 
-def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write ``df`` as CSV so that ``path`` is either absent or complete, never half written.
-
-    The frame goes to a temporary file in the same directory, which is then renamed over ``path``
-    (``os.replace`` is atomic within one file system). Parent directories are created.
-
-    Returns
-    -------
-    pathlib.Path
-        ``path``.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            df.to_csv(fh, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
 __all__ = [
     "METHOD_METADATA", "METRICS", "NUMERIC_TABLES", "REFERENCE_DYNAMICS_EPOCHS", "REQUIRED_RUN_COLUMNS",
     "RUN_COLUMNS", "TABLES", "aggregate_runs", "build_table", "check_runs", "merge_key", "read_runs", "table6",
-    "write_csv_atomic",
 ]
