@@ -420,6 +420,19 @@ def cmd_figure_data(a) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- parser
+def _evaluate_parser(sub, name: str, help: str, func) -> argparse.ArgumentParser:
+    """A subcommand that trains ``--inits`` networks per selection: the arguments all three share."""
+    p = sub.add_parser(name, help=help)
+    p.add_argument("--decoded", required=True)
+    p.add_argument("--real", required=True)
+    p.add_argument("--inits", type=int, default=3)
+    p.add_argument("--eval-points", type=int, default=4)
+    p.add_argument("--out", required=True)
+    _add_train_args(p)
+    p.set_defaults(func=func)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="yoco", description=(
         "You Only Condense Once: prune condensed datasets by LBPE score, easy samples first, classes balanced."))
@@ -506,33 +519,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_select)
 
-    p = sub.add_parser("evaluate", help="train networks on selections (inits x selections, batched)")
-    p.add_argument("--decoded", required=True)
-    p.add_argument("--real", required=True)
+    p = _evaluate_parser(sub, "evaluate", "train networks on selections (inits x selections, batched)", cmd_evaluate)
     p.add_argument("--selections", nargs="+", required=True)
     p.add_argument("--keys", nargs="+", default=None, help="train only these keys of the selection files")
-    p.add_argument("--inits", type=int, default=3)
-    p.add_argument("--eval-points", type=int, default=4)
-    p.add_argument("--out", required=True)
-    _add_train_args(p)
-    p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("evaluate-fractions", help="Fig. 3: easy- vs hard-first at pruning ratios")
-    p.add_argument("--decoded", required=True)
-    p.add_argument("--real", required=True)
+    p = _evaluate_parser(sub, "evaluate-fractions", "Fig. 3: easy- vs hard-first at pruning ratios",
+                         cmd_evaluate_fractions)
     p.add_argument("--scores", nargs="+", required=True, help="one score file per rep")
     p.add_argument("--key", default="yoco")
     p.add_argument("--fractions", type=float, nargs="+", required=True, help="pruning ratios, e.g. 0.1 ... 0.9")
     p.add_argument("--orders", nargs="+", default=["easy", "hard"])
-    p.add_argument("--inits", type=int, default=3)
-    p.add_argument("--eval-points", type=int, default=4)
-    p.add_argument("--out", required=True)
-    _add_train_args(p)
-    p.set_defaults(func=cmd_evaluate_fractions)
 
-    p = sub.add_parser("evaluate-epochs", help="Fig. 5: selections by the LBPE of single epochs")
-    p.add_argument("--decoded", required=True)
-    p.add_argument("--real", required=True)
+    p = _evaluate_parser(sub, "evaluate-epochs", "Fig. 5: selections by the LBPE of single epochs", cmd_evaluate_epochs)
     p.add_argument("--dynamics", nargs="+", required=True, help="one dynamics file per rep")
     p.add_argument("--key", default="yoco")
     p.add_argument("--ipc-from", type=int, default=None)
@@ -540,11 +538,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs-from", type=int, default=0)
     p.add_argument("--epochs-to", type=int, required=True)
     p.add_argument("--dataset", default=None)
-    p.add_argument("--inits", type=int, default=3)
-    p.add_argument("--eval-points", type=int, default=4)
-    p.add_argument("--out", required=True)
-    _add_train_args(p)
-    p.set_defaults(func=cmd_evaluate_epochs)
 
     p = sub.add_parser("prune", help="apply YOCO to your own condensed set (trains the dynamics itself)")
     p.add_argument("--condensed", required=True)
