@@ -125,3 +125,13 @@ def test_batchnorm_networks_take_the_sequential_path():
                        test_x=x, test_y=y)
     assert [r.models_in_batch for r in res] == [1, 1]
     assert all(0 <= r.last_acc <= 100 for r in res)
+
+
+def test_imagenet_transforms_are_applied_and_seeded():
+    x, y = _pool(12)
+    base = dict(epochs=1, batch_size=6, eval_points=0, augment=None, cutmix_p=1.0)
+    with_tf = TrainConfig(imagenet_transforms=True, **base)
+    a, b = (train_models(SPEC, x, y, [np.arange(12)], [3], with_tf, keep_state=True)[0] for _ in range(2))
+    plain = train_models(SPEC, x, y, [np.arange(12)], [3], TrainConfig(**base), keep_state=True)[0]
+    assert torch.equal(_weights(a), _weights(b))
+    assert not torch.equal(_weights(a), _weights(plain))

@@ -261,3 +261,12 @@ def test_validate_rejects_epochs_outside_the_dynamics(paper):
     grid.validate(paper)
     grid.validate(_merge(paper, _load("quickstart.yaml")))
     grid.validate(_merge(paper, _load("test.yaml")))
+
+
+def test_imagenet_recipes_use_the_tensor_transforms(paper):
+    assert "--imagenet-transforms" in grid.evaluate_args(paper, "imagenet10", "resnetap10")
+    assert "--imagenet-transforms" in grid.dynamics_args(paper, "idc", "imagenet10")
+    assert "--imagenet-transforms" not in grid.evaluate_args(paper, "cifar10", "convnet")
+    # Evaluation on ImageNet-10: CutMix on every batch and no DiffAug (reference-spec §4.2).
+    args = grid.evaluate_args(paper, "imagenet10", "resnetap10").split()
+    assert args[args.index("--cutmix-p") + 1] == "1.0" and args[args.index("--diffaug") + 1] == "none"

@@ -56,6 +56,11 @@ def _add_train_args(p: argparse.ArgumentParser, epochs_default: int = 1000) -> N
     g.add_argument("--weight-decay", type=float, default=5e-4)
     g.add_argument("--cutmix-p", type=float, default=0.5)
     g.add_argument("--diffaug", default=DIFFAUG_DEFAULT, help="DiffAug strategy, or 'none'")
+    g.add_argument("--imagenet-transforms", action="store_true",
+                   help="ImageNet-10's per-image RandomResizedCrop/flip/jitter/lighting before DiffAug (§4.4)")
+    g.add_argument("--engine", default="auto", help="auto | stacked | loop | vmap | sequential (yoco/train.py)")
+    g.add_argument("--tf32", action=argparse.BooleanOptionalAction, default=None,
+                   help="allow TF32 on CUDA (default: torch's defaults, as the reference ran)")
     g.add_argument("--max-models", type=int, default=None, help="bound on models trained in one batch")
     g.add_argument("--double-normalize", action=argparse.BooleanOptionalAction, default=True,
                    help="normalise already-normalised MTT/DSA/KIP sets again, as the reference does (§8 item 9)")
@@ -67,7 +72,8 @@ def _train_config(a, **over):
 
     fields = dict(epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, momentum=a.momentum,
                   weight_decay=a.weight_decay, cutmix_p=a.cutmix_p,
-                  augment=None if a.diffaug in ("none", "") else a.diffaug, max_models=a.max_models)
+                  augment=None if a.diffaug in ("none", "") else a.diffaug, max_models=a.max_models,
+                  imagenet_transforms=a.imagenet_transforms, engine=a.engine, tf32=a.tf32)
     fields.update(over)
     return TrainConfig(**fields)
 

@@ -61,6 +61,7 @@ from . import augment, nets, rng
 from .formation import decode as decode_images, mix_init
 from .data import RealData
 from .io import atomic_path
+from .optim import SGD
 from .errors import YocoError, unknown_choice
 from .seeding import seed_from
 
@@ -626,9 +627,8 @@ class _Condenser:
                                 image_size=self.size, width=self.cfg.width, depth=self.cfg.depth)
         return net.to(self.device).train()
 
-    def net_optimizer(self, net) -> torch.optim.Optimizer:
-        return torch.optim.SGD(net.parameters(), lr=self.cfg.lr_net, momentum=self.cfg.mom_net,
-                               weight_decay=self.cfg.wd_net)
+    def net_optimizer(self, net) -> SGD:
+        return SGD(net.parameters(), lr=self.cfg.lr_net, momentum=self.cfg.mom_net, weight_decay=self.cfg.wd_net)
 
     def train_batches(self, net, opt, order: torch.Tensor, counters: tuple[int, ...], aug_purpose: int,
                       cut_purpose: int) -> None:

@@ -279,8 +279,13 @@ def dynamics_args(config: Mapping, ck: str, ds: str) -> str:
     net = dynamics_network(config, ck, ds)
     args = ["--reps", str(len(dynamics_reps(config, ck))), "--epochs", str(recipe["epochs"]), "--network", net,
             "--width", str(network_width(config, net))]
-    args += _flags(recipe, _TRAIN_FLAGS) + [_quirk_flag(config, "double_normalize")]
+    args += _flags(recipe, _TRAIN_FLAGS) + _switches(recipe) + [_quirk_flag(config, "double_normalize")]
     return " ".join(args)
+
+
+def _switches(recipe: Mapping) -> list[str]:
+    """On/off recipe entries that are plain CLI flags."""
+    return ["--imagenet-transforms"] if recipe.get("imagenet_transforms") else []
 
 
 def evaluate_args(config: Mapping, ds: str, net: str, ck: str | None = None, inits: int | None = None) -> str:
@@ -289,7 +294,7 @@ def evaluate_args(config: Mapping, ds: str, net: str, ck: str | None = None, ini
     inits = recipe["inits"] if inits is None else inits
     args = ["--network", net, "--width", str(network_width(config, net)), "--inits", str(inits),
             "--epochs", str(recipe["epochs"]), "--eval-points", str(recipe["eval_points"])]
-    args += _flags(recipe, _TRAIN_FLAGS) + [_quirk_flag(config, "double_normalize")]
+    args += _flags(recipe, _TRAIN_FLAGS) + _switches(recipe) + [_quirk_flag(config, "double_normalize")]
     return " ".join(args)
 
 

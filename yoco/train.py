@@ -2,8 +2,7 @@
 
 YOCO's cost is thousands of short trainings of small networks on tiny sets (design.md §4). Trained one
 at a time, each step is dominated by launch and host overhead. Here M models of one architecture are
-trained together: their parameters are stacked (``torch.func.stack_module_state``) and one ``vmap``-ed
-forward/backward serves all of them. Every model keeps its own
+trained together as one program. Every model keeps its own
 
 * initialisation (``nets.init_network`` with its seed),
 * subset of the shared sample pool (subsets may differ; runs with equal subset sizes share a batch),
@@ -11,17 +10,39 @@ forward/backward serves all of them. Every model keeps its own
   which other models share its batch, so a model trained alone gives the same weights),
 
 and the optimiser (SGD with momentum and weight decay) acts element-wise, so stacking changes nothing
-mathematically. Networks with BatchNorm cannot be ``vmap``-ed with running statistics; they take the
-sequential path, which runs the same loop with ordinary modules, one model after another.
+mathematically. Four engines run the models (``TrainConfig.engine``; ``auto`` picks per device, see
+:func:`resolve_engine`):
+
+``stacked`` (CUDA default for the paper's ConvNet)
+    ConvNets with instance norm: the M networks *are* one network with M times the channels, grouped
+    convolutions (``groups=M``), a group norm with one group per channel, and a batched matmul for the
+    M classifiers. Every operator is one native kernel for all models; no ``vmap``.
+``vmap`` (CUDA default for other networks without BatchNorm)
+    Parameters stacked with ``torch.func.stack_module_state`` and one ``vmap``-ed forward/backward.
+``loop`` (CPU default)
+    The same stacked parameters and optimiser, but each model's forward runs on its own: on a CPU the
+    step is compute-bound and plain kernels beat grouped ones.
+``sequential``
+    BatchNorm networks cannot be ``vmap``-ed with running statistics: ordinary modules, one model after
+    another, in the same loop.
+
+The loop keeps everything on the device: the pool, the indices, augmentation and CutMix, the learning
+rate (a Python float, so setting it never synchronises), and it reads nothing back to the host until a
+validation point. Models are trained in chunks sized from the memory one model's training step needs
+(:func:`step_memory_per_model`: measured on CUDA, estimated on the CPU).
 
 The recipe is the reference's (reference-spec §4.2 for evaluation, §2 for dynamics): SGD lr 0.01,
 momentum 0.9, weight decay 5e-4, batch 64 with the last partial batch kept, MultiStepLR at ⌊2E/3⌋ and
 ⌊5E/6⌋ with γ 0.2 (stepped per epoch for evaluation, per iteration for dynamics), DiffAug
 ``color_crop_flip_scale_rotate`` per sample, CutMix with probability 0.5, validation at E/4, E/2, 3E/4, E.
+``benchmarks/throughput.py`` measures this trainer against a re-creation of the reference's loop
+(:mod:`yoco.reference_loop`).
 """
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -29,11 +50,15 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.func import functional_call, stack_module_state, vmap
 
 from . import augment, nets, rng
 from .dynamics import per_sample_stats
-from .errors import YocoError
+from .optim import SGD
+from .errors import YocoError, unknown_choice
+
+ENGINES = ("auto", "stacked", "vmap", "loop", "sequential")
 
 
 @dataclass(frozen=True)
@@ -43,7 +68,7 @@ class NetworkSpec:
     name: str = "convnet"
     num_classes: int = 10
     image_size: int = 32
-    width: int | None = None  # None: the paper's width of that network (nets.DEFAULT_WIDTH)
+    width: int = 128
     depth: int = 3
 
     def build(self, seed: int) -> torch.nn.Module:
@@ -53,7 +78,7 @@ class NetworkSpec:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hyper-parameters of one training run (the reference's defaults)."""
+    """Hyper-parameters of one training run (the reference's defaults), plus how to run it."""
 
     epochs: int = 1000
     batch_size: int = 64
@@ -65,12 +90,23 @@ class TrainConfig:
     # every iteration with milestones at 2/3 and 5/6 of all iterations (reference-spec §2).
     schedule: str = "epoch"
     augment: str | None = "color_crop_flip_scale_rotate"
+    # ImageNet-10: the reference's per-image tensor transforms (RandomResizedCrop, flip, colour jitter,
+    # PCA lighting; reference-spec §4.4) before DiffAug. The pool must be normalised with ImageNet's
+    # statistics; the transforms run in pixel space and normalise again.
+    imagenet_transforms: bool = False
     cutmix_p: float = 0.5
     # Validation every epochs // eval_points epochs (the reference's num_val = 4); 0 = only at the end.
     eval_points: int = 4
     eval_batch: int = 500
     # Upper bound on models trained in one batch; None = as many as memory allows.
     max_models: int | None = None
+    # How the models run (module docstring): "auto" picks stacked > vmap > sequential.
+    engine: str = "auto"
+    # TF32 on CUDA: None keeps torch's defaults (cuDNN convolutions TF32, matmuls full fp32: what the
+    # reference ran with), True allows TF32 for both (faster on Ampere and newer), False forbids it.
+    tf32: bool | None = None
+    # channels-last activations for the stacked engine (a layout choice; results equal up to rounding).
+    channels_last: bool = False
 
     def __post_init__(self):
         if self.epochs < 1:
@@ -81,6 +117,12 @@ class TrainConfig:
             raise YocoError(f"schedule must be 'epoch' or 'iteration', got {self.schedule!r}")
         if not 0.0 <= self.cutmix_p <= 1.0:
             raise YocoError(f"cutmix_p is a probability in [0, 1], got {self.cutmix_p}")
+        if self.engine not in ENGINES:
+            raise unknown_choice("engine", self.engine, ENGINES)
+        if self.eval_batch < 1:
+            raise YocoError(f"eval_batch must be at least 1, got {self.eval_batch}")
+        if self.max_models is not None and self.max_models < 1:
+            raise YocoError(f"max_models must be at least 1 (or None for 'as many as fit'), got {self.max_models}")
 
     def eval_epochs(self) -> list[int]:
         """1-based epochs after which the test accuracy is measured."""
@@ -109,11 +151,15 @@ class TrainResult:
     seed: int
     n_train: int
     accuracies: dict[int, float]  # 1-based epoch -> test accuracy in %
-    wall_s: float  # wall time of the batch this run was trained in
+    wall_s: float  # wall time of the batch this run was trained in (setup, training and validation)
     models_in_batch: int
     state_dict: dict[str, torch.Tensor] | None = None
     # Per-epoch training dynamics over the pool (only with record_dynamics): err_l2, correct, margin [E, P].
     dynamics: dict[str, np.ndarray] | None = None
+    eval_s: float = 0.0  # part of wall_s spent in validation
+    steps: int = 0  # optimiser steps this run took
+    # How the batch ran: engine, device, TF32 and layout settings in force (for benchmark records).
+    settings: dict[str, object] = field(default_factory=dict)
 
     @property
     def best_acc(self) -> float:
@@ -124,10 +170,76 @@ class TrainResult:
         return self.accuracies[max(self.accuracies)] if self.accuracies else float("nan")
 
 
+# --------------------------------------------------------------------------------------------------
+# Engines: M networks behind one interface (train_forward [M,B,...] -> [M,B,K], eval_forward shared x)
+# --------------------------------------------------------------------------------------------------
+
+
+def _stackable(model: torch.nn.Module) -> bool:
+    """A ConvNet whose layers act on every channel separately (instance norm or none): stackable."""
+    return type(model) is nets.ConvNet and model.norm in ("instance", "none")
+
+
+class _StackedConvNet:
+    """M ConvNets as one ConvNet with M·width channels.
+
+    Instance norm, ReLU and average pooling act on every channel on its own, and a convolution with
+    ``groups=M`` applies model m's kernels to model m's channels only. So with the M batches laid side
+    by side along the channel axis (``[B, M·C, H, W]``), one grouped convolution, one group norm with
+    M·width groups, one ReLU and one pooling per layer compute all M networks, and a batched matmul
+    their classifiers. Unlike ``vmap``, which reaches the same grouped convolution through per-operator
+    batching rules, every step here is a single native kernel with no layout shuffling in between
+    (1.4x less CPU time per step for ConvNet-D3 width 32, benchmarks/README.md).
+
+    For evaluation all models see the same images, so the first layer is an ordinary convolution with
+    the M kernels concatenated (no copies of the input).
+    """
+
+    def __init__(self, models: list[torch.nn.Module], device, channels_last: bool = False):
+        base = models[0]
+        self.depth = base.depth
+        self.eps = [n.eps for n in base.layers["norm"]] if base.norm == "instance" else None
+        params, _ = stack_module_state([m.to(device) for m in models])  # leaf tensors [M, ...]
+        self.params = params
+        self.m = len(models)
+        self.channels_last = channels_last
+
+    def parameters(self) -> list[torch.Tensor]:
+        return list(self.params.values())
+
+    def _forward(self, h: torch.Tensor, shared_input: bool) -> torch.Tensor:
+        p, m = self.params, self.m
+        n = h.shape[0]
+        if self.channels_last:
+            h = h.contiguous(memory_format=torch.channels_last)
+        for d in range(self.depth):
+            w = p[f"layers.conv.{d}.weight"]
+            h = F.conv2d(h, w.flatten(0, 1), p[f"layers.conv.{d}.bias"].flatten(), padding=1,
+                         groups=1 if (d == 0 and shared_input) else m)
+            if self.eps is not None:
+                h = F.group_norm(h, h.shape[1], p[f"layers.norm.{d}.weight"].flatten(),
+                                 p[f"layers.norm.{d}.bias"].flatten(), self.eps[d])
+            h = F.avg_pool2d(F.relu(h), kernel_size=2, stride=2)
+        # [n, M·C, h, w] -> [M, n, C·h·w]: each model's features in the ConvNet's own flatten order.
+        feat = h.reshape(n, m, -1).transpose(0, 1)
+        return torch.baddbmm(p["classifier.bias"].unsqueeze(1), feat, p["classifier.weight"].transpose(1, 2))
+
+    def train_forward(self, x: torch.Tensor) -> torch.Tensor:
+        m, b = x.shape[:2]
+        return self._forward(x.transpose(0, 1).reshape(b, m * x.shape[2], *x.shape[3:]), shared_input=False)
+
+    @torch.no_grad()
+    def eval_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._forward(x, shared_input=True)
+
+    def state_dict(self, i: int) -> dict[str, torch.Tensor]:
+        return {k: v[i].detach().cpu().clone() for k, v in self.params.items()}
+
+
 class _VmapEnsemble:
     """M networks as one functional module: stacked parameters, vmapped forward."""
 
-    def __init__(self, models: list[torch.nn.Module], device):
+    def __init__(self, models: list[torch.nn.Module], device, channels_last: bool = False):
         params, buffers = stack_module_state([m.to(device) for m in models])
         self.params = params
         self.buffers = buffers
@@ -157,10 +269,45 @@ class _VmapEnsemble:
         return out
 
 
+class _LoopEnsemble:
+    """Stacked parameters (one optimiser over [M, ...] tensors), but each model's forward runs on its
+    own with ordinary kernels. Measured against the stacked engine on the CPU (benchmarks/README.md)."""
+
+    def __init__(self, models: list[torch.nn.Module], device, channels_last: bool = False):
+        params, buffers = stack_module_state([m.to(device) for m in models])
+        self.params = params
+        self.buffers = buffers
+        self.base = copy.deepcopy(models[0]).to("meta")
+        self.m = len(models)
+
+    def parameters(self) -> list[torch.Tensor]:
+        return list(self.params.values())
+
+    def _per_model(self) -> list[tuple[dict, dict]]:
+        # unbind: one backward node per parameter that stacks the M gradients, not M scatters.
+        p = {k: v.unbind(0) for k, v in self.params.items()}
+        b = {k: v.unbind(0) for k, v in self.buffers.items()}
+        return [({k: v[i] for k, v in p.items()}, {k: v[i] for k, v in b.items()}) for i in range(self.m)]
+
+    def train_forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.base.train()
+        return torch.stack([functional_call(self.base, pb, (x[i],)) for i, pb in enumerate(self._per_model())])
+
+    @torch.no_grad()
+    def eval_forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.base.eval()
+        return torch.stack([functional_call(self.base, pb, (x,)) for pb in self._per_model()])
+
+    def state_dict(self, i: int) -> dict[str, torch.Tensor]:
+        out = {k: v[i].detach().cpu().clone() for k, v in self.params.items()}
+        out.update({k: v[i].detach().cpu().clone() for k, v in self.buffers.items()})
+        return out
+
+
 class _SequentialEnsemble:
     """The same interface for networks that cannot be vmapped (BatchNorm): ordinary modules in a loop."""
 
-    def __init__(self, models: list[torch.nn.Module], device):
+    def __init__(self, models: list[torch.nn.Module], device, channels_last: bool = False):
         self.models = [m.to(device) for m in models]
 
     def parameters(self) -> list[torch.Tensor]:
@@ -181,7 +328,50 @@ class _SequentialEnsemble:
         return {k: v.detach().cpu().clone() for k, v in self.models[i].state_dict().items()}
 
 
+_ENGINE_CLASSES = {"stacked": _StackedConvNet, "vmap": _VmapEnsemble, "loop": _LoopEnsemble,
+                   "sequential": _SequentialEnsemble}
+
+
+def resolve_engine(spec: NetworkSpec, config: TrainConfig, device: str | torch.device = "cpu") -> str:
+    """The engine ``train_models`` uses for ``spec`` under ``config`` on ``device``.
+
+    ``auto``: BatchNorm networks -> ``sequential``; on CUDA, instance-norm ConvNets -> ``stacked`` and
+    other networks -> ``vmap`` (a step is launch-bound there, so fewer, larger kernels win); on the CPU
+    -> ``loop`` (a step is compute-bound there, and plain per-model kernels beat grouped ones:
+    benchmarks/README.md).
+    """
+    if nets.uses_batchnorm(spec.name):
+        if config.engine not in ("auto", "sequential"):
+            raise YocoError(f"{spec.name} has BatchNorm layers, which only the 'sequential' engine can train; "
+                            f"set engine='auto' or 'sequential' (got {config.engine!r})")
+        return "sequential"
+    if config.engine == "stacked" and not _stackable(spec.build(0)):
+        raise YocoError(f"the 'stacked' engine handles ConvNets with instance or no normalisation, not "
+                        f"{spec.name!r}; use engine='auto', 'vmap' or 'loop'")
+    if config.engine != "auto":
+        return config.engine
+    if torch.device(device).type != "cuda":
+        return "loop"
+    return "stacked" if _stackable(spec.build(0)) else "vmap"
+
+
+@contextlib.contextmanager
+def _tf32(flag: bool | None):
+    """Set TF32 for the duration of a training (None: leave torch's settings alone)."""
+    if flag is None:
+        yield
+        return
+    old = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = bool(flag)
+    torch.backends.cudnn.allow_tf32 = bool(flag)
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
+
+
 def _accuracy(ens, test_x: torch.Tensor, test_y: torch.Tensor, batch: int) -> torch.Tensor:
+    """Test accuracy in % of every model, ``[M]`` float64 on the device; one forward serves all models."""
     correct = None
     for s in range(0, test_x.shape[0], batch):
         logits = ens.eval_forward(test_x[s:s + batch])
@@ -190,14 +380,31 @@ def _accuracy(ens, test_x: torch.Tensor, test_y: torch.Tensor, batch: int) -> to
     return correct.double() * (100.0 / test_x.shape[0])
 
 
-def models_per_batch(spec: NetworkSpec, config: TrainConfig, n_models: int, device) -> int:
-    """How many models to train at once: the config's bound, else what memory comfortably holds.
+def _eval_chunk(config: TrainConfig) -> int:
+    """Images per validation forward, bounded so that validation needs no more memory than training.
 
-    The estimate is the measured rule of thumb of benchmarks/README.md: activations of one training
-    step dominate (about 12 floats per activation element for forward, backward and augmentation).
+    A training step keeps about two floats per activation element of *every* layer for its batch; a
+    forward without autograd keeps about two tensors of the *largest* layer alive. For ConvNet-D3 the
+    largest layer holds a quarter of all activation elements, so four training batches per model fit
+    in the footprint that chunking sized for training.
     """
-    if config.max_models:
-        return max(1, min(config.max_models, n_models))
+    return max(1, min(config.eval_batch, 4 * config.batch_size))
+
+
+# --------------------------------------------------------------------------------------------------
+# Memory: how many models fit
+# --------------------------------------------------------------------------------------------------
+
+
+def estimate_step_memory(spec: NetworkSpec, config: TrainConfig) -> int:
+    """Analytic bytes of one model's training step (the CPU's figure; no device needed).
+
+    Activations dominate: 3 floats per activation element of the batch (the outputs autograd keeps
+    for the backward pass plus the gradient being formed), plus 4 copies of the parameters (weights,
+    gradients, momentum, update temporaries). Measured on the CPU (max RSS growth per added model,
+    ConvNet-D3, batch 64, 32 px): 57 MiB at width 32 and 205 MiB at width 128, i.e. 1.6 floats per
+    element; the factor 3 leaves a margin for allocator fragmentation (benchmarks/README.md).
+    """
     probe = spec.build(0)
     elements = 0
 
@@ -208,18 +415,70 @@ def models_per_batch(spec: NetworkSpec, config: TrainConfig, n_models: int, devi
 
     handles = [m.register_forward_hook(hook) for m in probe.modules() if m is not probe]
     with torch.no_grad():
+        probe.eval()
         probe(torch.zeros(1, 3, spec.image_size, spec.image_size))
     for h in handles:
         h.remove()
     n_params = sum(p.numel() for p in probe.parameters())
-    per_model = 4 * (12 * elements * config.batch_size + 4 * n_params)
+    return 4 * (3 * elements * config.batch_size + 4 * n_params)
+
+
+@functools.lru_cache(maxsize=32)
+def _measured_step_memory(spec: NetworkSpec, config: TrainConfig, device_str: str) -> int:
+    device = torch.device(device_str)
+    probe_models = 2
+    n = config.batch_size
+    g = torch.Generator().manual_seed(0)
+    pool_x = torch.randn(n, 3, spec.image_size, spec.image_size, generator=g).to(device)
+    pool_y = (torch.arange(n) % spec.num_classes).to(device)
+    probe = TrainConfig(epochs=1, batch_size=n, augment=config.augment, cutmix_p=config.cutmix_p, eval_points=0,
+                        engine=config.engine, tf32=config.tf32, channels_last=config.channels_last)
+    torch.cuda.synchronize(device)
+    base = torch.cuda.memory_allocated(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    _train_chunk(spec, pool_x, pool_y, [np.arange(n)] * probe_models, list(range(probe_models)), probe,
+                 None, None, device, False, False, resolve_engine(spec, config, device), None)
+    torch.cuda.synchronize(device)
+    # The probe's pool is part of `base`; the peak above it is what the two models' step added
+    # (activations, parameters, gradients, momentum, cuDNN workspace: counted twice, a safe margin).
+    peak = torch.cuda.max_memory_allocated(device) - base
+    return int(max(peak, 1) / probe_models)
+
+
+def step_memory_per_model(spec: NetworkSpec, config: TrainConfig, device="cpu") -> int:
+    """Peak bytes one model adds to a batched training step.
+
+    On CUDA this is measured once per (network, recipe, device): two models train one step and
+    ``torch.cuda.max_memory_allocated`` gives the peak (cached). Elsewhere it is
+    :func:`estimate_step_memory`.
+    """
     device = torch.device(device)
+    if device.type == "cuda":
+        return _measured_step_memory(spec, config, str(device))
+    return estimate_step_memory(spec, config)
+
+
+def models_per_batch(spec: NetworkSpec, config: TrainConfig, n_models: int, device) -> int:
+    """How many models to train at once: the config's bound, else what memory comfortably holds.
+
+    CUDA: 60 % of the free memory divided by the measured per-model peak of a training step. CPU: a
+    4 GiB budget (so several jobs fit side by side on a 24 GiB machine) divided by the estimate.
+    """
+    if config.max_models:
+        return max(1, min(config.max_models, n_models))
+    device = torch.device(device)
+    per_model = step_memory_per_model(spec, config, device)
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         budget = 0.6 * free
     else:
-        budget = 4 * 2 ** 30  # keep CPU jobs within a few GiB so several can run side by side
+        budget = 4 * 2 ** 30
     return int(max(1, min(n_models, budget // max(per_model, 1))))
+
+
+# --------------------------------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------------------------------
 
 
 def train_models(
@@ -244,8 +503,9 @@ def train_models(
     pool_x, pool_y : the sample pool ``[P, 3, h, w]`` (already normalised) and its labels ``[P]``.
     subsets : per run, the indices into the pool it trains on (duplicates allowed, as SSP produces).
     seeds : per run, the seed of its initialisation and of all its random draws.
-    config : the training recipe.
+    config : the training recipe (and engine, TF32 and layout settings).
     test_x, test_y : the test set (normalised); without it no accuracy is measured.
+    device : where to train; the pool and test set are moved there once.
     record_dynamics : record per-epoch err_l2 / correct / margin of every pool sample from the training
         forward pass (before the update, on augmented inputs, as the reference logs them). Requires
         every subset to be the whole pool.
@@ -276,53 +536,64 @@ def train_models(
         test_x = test_x.to(device, torch.float32)
         test_y = test_y.to(device, torch.int64)
 
+    engine = resolve_engine(spec, config, device)
     results: list[TrainResult | None] = [None] * len(subsets)
     by_size: dict[int, list[int]] = {}
     for i, s in enumerate(subsets):
         by_size.setdefault(len(s), []).append(i)
-    sequential = nets.uses_batchnorm(spec.name)
-    for size, runs in sorted(by_size.items()):
-        chunk = 1 if sequential else models_per_batch(spec, config, len(runs), device)
-        for start in range(0, len(runs), chunk):
-            ids = runs[start:start + chunk]
-            out = _train_chunk(spec, pool_x, pool_y, [subsets[i] for i in ids], [int(seeds[i]) for i in ids],
-                               config, test_x, test_y, device, record_dynamics, keep_state, sequential, progress)
-            for i, r in zip(ids, out):
-                results[i] = r
+    with _tf32(config.tf32):
+        for size, runs in sorted(by_size.items()):
+            chunk = 1 if engine == "sequential" else models_per_batch(spec, config, len(runs), device)
+            for start in range(0, len(runs), chunk):
+                ids = runs[start:start + chunk]
+                out = _train_chunk(spec, pool_x, pool_y, [subsets[i] for i in ids], [int(seeds[i]) for i in ids],
+                                   config, test_x, test_y, device, record_dynamics, keep_state, engine, progress)
+                for i, r in zip(ids, out):
+                    results[i] = r
     return results  # type: ignore[return-value]
 
 
 def _train_chunk(spec, pool_x, pool_y, subsets, seeds, config, test_x, test_y, device,
-                 record_dynamics, keep_state, sequential, progress) -> list[TrainResult]:
+                 record_dynamics, keep_state, engine, progress) -> list[TrainResult]:
     t0 = time.perf_counter()
     m = len(seeds)
     n = len(subsets[0])
     models = [spec.build(s) for s in seeds]
-    ens = (_SequentialEnsemble if sequential else _VmapEnsemble)(models, device)
-    opt = torch.optim.SGD(ens.parameters(), lr=config.lr, momentum=config.momentum,
-                          weight_decay=config.weight_decay)
+    ens = _ENGINE_CLASSES[engine](models, device, channels_last=config.channels_last)
+    opt = SGD(ens.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     seed_t = torch.tensor(seeds, dtype=torch.int64, device=device)
     subset_t = torch.as_tensor(np.stack(subsets), device=device)
     bs = config.batch_size
     iters = math.ceil(n / bs)
     eval_at = set(config.eval_epochs()) if test_x is not None else set()
+    eval_chunk = _eval_chunk(config)
     accs: list[dict[int, float]] = [{} for _ in range(m)]
+    eval_s = 0.0
     if record_dynamics:
         p = pool_x.shape[0]
         dyn = {"err_l2": torch.zeros(m, config.epochs, p, device=device),
                "correct": torch.zeros(m, config.epochs, p, dtype=torch.bool, device=device),
                "margin": torch.zeros(m, config.epochs, p, device=device)}
         rows = torch.arange(m, device=device).unsqueeze(1)
+    lr_now = config.lr
+    in_mean = torch.tensor(augment.IMAGENET_MEAN, device=device).view(3, 1, 1)
+    in_std = torch.tensor(augment.IMAGENET_STD, device=device).view(3, 1, 1)
     iteration = 0
+    # Nothing in this loop reads a device value on the host: the lr is a Python float, the counters are
+    # Python ints, and results stay on the device until a validation point.
     for epoch in range(config.epochs):
         order = subset_t.gather(1, rng.permutation(seed_t, (rng.SHUFFLE, epoch), n))
         for b in range(iters):
             lr = config.lr_at(epoch, iteration, iters)
-            for group in opt.param_groups:
-                group["lr"] = lr
+            if lr != lr_now:
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                lr_now = lr
             idx = order[:, b * bs:(b + 1) * bs]
             x = pool_x[idx]
             y = pool_y[idx]
+            if config.imagenet_transforms:
+                x = augment.imagenet_augment(x * in_std + in_mean, seed_t, (epoch, b))
             if config.augment:
                 x = augment.diffaug(x, seed_t, (epoch, b), config.augment)
             if config.cutmix_p > 0:
@@ -342,18 +613,25 @@ def _train_chunk(spec, pool_x, pool_y, subsets, seeds, config, test_x, test_y, d
                 dyn["margin"][:, epoch][rows, idx] = margin
             iteration += 1
         if epoch + 1 in eval_at:
-            acc = _accuracy(ens, test_x, test_y, config.eval_batch).tolist()
+            te = time.perf_counter()
+            acc = _accuracy(ens, test_x, test_y, eval_chunk).tolist()
+            eval_s += time.perf_counter() - te
             for i in range(m):
                 accs[i][epoch + 1] = acc[i]
             if progress:
                 progress(f"epoch {epoch + 1}/{config.epochs}: {m} models of {n} samples, "
                          f"test accuracy {np.mean(acc):.2f}% (mean)")
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)  # so that wall_s covers the queued work
     wall = time.perf_counter() - t0
+    settings = {"engine": engine, "device": str(device), "channels_last": config.channels_last,
+                "tf32_matmul": torch.backends.cuda.matmul.allow_tf32, "tf32_cudnn": torch.backends.cudnn.allow_tf32}
     out = []
     for i in range(m):
         out.append(TrainResult(
             seed=seeds[i], n_train=n, accuracies=accs[i], wall_s=wall, models_in_batch=m,
             state_dict=ens.state_dict(i) if keep_state else None,
             dynamics={k: v[i].cpu().numpy() for k, v in dyn.items()} if record_dynamics else None,
+            eval_s=eval_s, steps=config.epochs * iters, settings=dict(settings),
         ))
     return out
