@@ -409,7 +409,7 @@ class ResNet10BN(nn.Module):
         return nn.Sequential(block)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Globally average-pooled last-stage features, ``[N, 256]``."""
+        """Globally average-pooled last-stage features, ``[N, 8 width]`` (256 at the reference width)."""
         x = self.layer4(self.layer3(self.layer2(self.layer1(self.layer0(x)))))
         return x.mean(dim=(-2, -1))
 
