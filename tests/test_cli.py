@@ -13,6 +13,7 @@ import torch
 from yoco.cli import main
 from yoco.data import class_images, load_real
 from yoco.formation import mix_init
+from yoco.tables import RUN_COLUMNS
 
 TRAIN = ["--width", "8", "--epochs", "3", "--device", "cpu"]
 
@@ -82,7 +83,7 @@ def test_one_select_job_for_a_whole_cell_then_evaluate(chain):
     assert len(runs) == 2 * 2 * 2  # keys x reps x inits
     assert runs.seed.nunique() == len(runs)
     assert runs.best_acc.between(0, 100).all() and (runs.n_selected == 40).all()
-    assert {"dataset", "condenser", "key", "rep", "init", "git_commit", "torch_version"} <= set(runs.columns)
+    assert set(RUN_COLUMNS) <= set(runs.columns)  # what the tables read, plus provenance
 
 
 def test_errors_name_the_fix(chain, capsys):

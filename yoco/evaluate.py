@@ -20,11 +20,6 @@ from . import __version__
 from .seeding import seed_from
 from .train import NetworkSpec, TrainConfig, train_models
 
-RUN_COLUMNS = ["dataset", "condenser", "ipc_from", "ipc_to", "key", "network", "rep", "init", "seed",
-               "n_selected", "best_acc", "last_acc", "epochs", "wall_s", "models_in_batch", "device",
-               "torch_version", "yoco_version", "git_commit"]
-
-
 @dataclass(frozen=True)
 class Selection:
     """One selection of decoded patches: what a ``yoco select`` JSON file holds."""
@@ -70,7 +65,11 @@ def evaluate_selections(
     device: str | torch.device = "cpu",
     progress: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
-    """Train ``inits`` networks on every selection; one row per trained network (``RUN_COLUMNS``)."""
+    """Train ``inits`` networks on every selection; one row per trained network.
+
+    The rows carry ``yoco.tables.RUN_COLUMNS`` plus ``models_in_batch`` and any figure columns
+    (``Selection.extra``); ``yoco.tables.aggregate_runs`` turns them into means and stds.
+    """
     runs = [(s, init) for s in selections for init in range(1, inits + 1)]
     seeds = [run_seed(s, spec.name, init) for s, init in runs]
     results = train_models(spec, pool_x, pool_y, [s.indices for s, _ in runs], seeds, config,
@@ -88,19 +87,3 @@ def evaluate_selections(
         row.update(sel.extra or {})
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def summarize(runs: pd.DataFrame, by: Sequence[str] = ("dataset", "condenser", "ipc_from", "ipc_to", "key", "network")) -> pd.DataFrame:
-    """Mean and std (ddof 0, as the reference's ``np.std``) of best and last accuracy, and per-rep means."""
-    by = list(by)
-
-    def one(group: pd.DataFrame) -> pd.Series:
-        per_rep = group.groupby("rep")["best_acc"].mean()
-        return pd.Series({
-            "mean_best": group["best_acc"].mean(), "std_best": group["best_acc"].std(ddof=0),
-            "mean_last": group["last_acc"].mean(), "std_last": group["last_acc"].std(ddof=0),
-            "n_runs": len(group),
-            "rep_means_best": ";".join(f"{v:.2f}" for v in per_rep.values),
-        })
-
-    return runs.groupby(by, sort=False).apply(one, include_groups=False).reset_index()
