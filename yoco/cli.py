@@ -67,15 +67,12 @@ def _add_train_args(p: argparse.ArgumentParser, epochs_default: int = 1000) -> N
     g.add_argument("--device", default="auto", help="cpu | cuda | cuda:N | auto")
 
 
-def _train_config(a, **over):
-    from .train import TrainConfig
-
-    fields = dict(epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, momentum=a.momentum,
-                  weight_decay=a.weight_decay, cutmix_p=a.cutmix_p,
-                  augment=None if a.diffaug in ("none", "") else a.diffaug, max_models=a.max_models,
-                  imagenet_transforms=a.imagenet_transforms, engine=a.engine, tf32=a.tf32)
-    fields.update(over)
-    return TrainConfig(**fields)
+def _train_fields(a) -> dict:
+    """The TrainConfig fields the training flags set (the schedule and validation are per command)."""
+    return dict(epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, momentum=a.momentum,
+                weight_decay=a.weight_decay, cutmix_p=a.cutmix_p,
+                augment=None if a.diffaug in ("none", "") else a.diffaug, max_models=a.max_models,
+                imagenet_transforms=a.imagenet_transforms, engine=a.engine, tf32=a.tf32)
 
 
 def _spec(a, decoded):
@@ -155,11 +152,11 @@ def cmd_decode(a) -> None:
 
 
 def cmd_dynamics(a) -> None:
-    from .pipeline import save_model, train_dynamics
+    from .pipeline import dynamics_config, save_model, train_dynamics
 
     decoded, real = _load_decoded(a.decoded), _load_real(a.real)
     spec = _spec(a, decoded)
-    config = _train_config(a, schedule="iteration", eval_points=1)
+    config = dynamics_config(**_train_fields(a))
     reps = list(range(1, a.reps + 1))
     out = Path(a.out_dir)
     _log(f"dynamics: {len(reps)} reps x {a.epochs} epochs of {spec.name} on {len(decoded.labels)} patches")
@@ -289,7 +286,9 @@ def _evaluate(a, selections, decoded, real):
     pool_x, pool_y = training_pool(decoded, real, a.double_normalize)
     test_x, test_y = test_tensors(real)
     spec = _spec(a, decoded)
-    config = _train_config(a, eval_points=a.eval_points)
+    from .train import TrainConfig
+
+    config = TrainConfig(**_train_fields(a), eval_points=a.eval_points)
     _log(f"evaluate: {len(selections)} selections x {a.inits} inits of {spec.name}, {a.epochs} epochs")
     runs = evaluate_selections(selections, pool_x, pool_y, test_x, test_y, spec, config, inits=a.inits,
                                device=_device(a.device), progress=_log)

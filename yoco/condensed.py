@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from . import formation as _decode
+from .augment import normalize
 from .io import atomic_path
 from .errors import YocoError, unknown_choice
 
@@ -458,13 +459,7 @@ def training_tensor(cs: CondensedSet, mean, std, double_normalize: bool = True) 
     x = cs.decoded()
     if not double_normalize and cs.value_space != "pixel01":
         return x
-    m = torch.as_tensor(mean, dtype=x.dtype, device=x.device)
-    s = torch.as_tensor(std, dtype=x.dtype, device=x.device)
-    if m.shape != (x.shape[1],) or s.shape != (x.shape[1],):
-        raise YocoError(f"mean and std need {x.shape[1]} values each, got {tuple(m.shape)} and {tuple(s.shape)}.")
-    if bool((s <= 0).any()):
-        raise YocoError("std values must be > 0.")
-    return (x - m.view(1, -1, 1, 1)) / s.view(1, -1, 1, 1)
+    return normalize(x, mean, std)
 
 
 def save_idc(cs: CondensedSet, path: str | os.PathLike) -> Path:

@@ -660,19 +660,23 @@ def score_files(config: Mapping) -> list[str]:
 
 def selection_inputs(config: Mapping, ck: str, ds: str, ipcf: str, ipct: str) -> dict[str, object]:
     """Inputs of a cell's ``yoco select``: the decoded set, plus every rep's score file if a key needs scores."""
-    pairs = cell_pairs(config, ck, ds, ipcf, ipct)
     inputs: dict[str, object] = {"decoded": decoded_path(config, ck, ds, ipcf)}
-    score_reps = sorted({rep for key, rep in pairs if needs_scores(key)})
+    score_reps = _score_reps(cell_pairs(config, ck, ds, ipcf, ipct))
     if score_reps:
         inputs["scores"] = [score_path(config, ck, ds, ipcf, rep) for rep in score_reps]
     return inputs
+
+
+def _score_reps(pairs: list[tuple[str, int]]) -> list[int]:
+    """The reps whose score files a cell's selections read, in the order the select rule passes them."""
+    return sorted({rep for key, rep in pairs if needs_scores(key)})
 
 
 def select_pairs_args(config: Mapping, ck: str, ds: str, ipcf: str, ipct: str) -> str:
     """``--pairs key@rep ...`` and, when scores are used, ``--score-reps`` in the order of the score inputs."""
     pairs = cell_pairs(config, ck, ds, ipcf, ipct)
     args = ["--pairs", *[f"{key}@{rep}" for key, rep in pairs]]
-    score_reps = sorted({rep for key, rep in pairs if needs_scores(key)})
+    score_reps = _score_reps(pairs)
     if score_reps:
         args += ["--score-reps", *[str(r) for r in score_reps]]
     cutoff = ccs_cutoff(config, ds, ipcf, ipct)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from . import scores as _scores
+from .augment import normalize
 from .condensed import CondensedSet, training_tensor
 from .data import RealData, to_tensor
 from .dynamics import Dynamics
@@ -64,10 +65,8 @@ def source_geometry(decoded: CondensedSet) -> tuple[int, int]:
 
 def test_tensors(real: RealData, device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """The real test split, normalised with the dataset's statistics."""
-    x = to_tensor(real.x_test)
-    mean = torch.tensor(real.mean).view(1, 3, 1, 1)
-    std = torch.tensor(real.std).view(1, 3, 1, 1)
-    return ((x - mean) / std).to(device), torch.as_tensor(real.y_test, dtype=torch.int64, device=device)
+    x = normalize(to_tensor(real.x_test), real.mean, real.std)
+    return x.to(device), torch.as_tensor(real.y_test, dtype=torch.int64, device=device)
 
 
 def training_pool(decoded: CondensedSet, real: RealData, double_normalize: bool = True) -> tuple[torch.Tensor, torch.Tensor]:

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from .errors import YocoError
+from .train import AccuracyHistory
 
 __all__ = ["ReferenceDiffAug", "rand_bbox", "topk_accuracy", "ReferenceResult", "train_reference"]
 
@@ -139,7 +140,7 @@ def topk_accuracy(output: torch.Tensor, target: torch.Tensor, topk=(1,)) -> list
 
 
 @dataclass
-class ReferenceResult:
+class ReferenceResult(AccuracyHistory):
     """Outcome of one reference-style training."""
 
     seed: int
@@ -148,14 +149,6 @@ class ReferenceResult:
     steps: int  # optimiser steps taken
     train_s: float  # wall time of the training steps (data loading included, validation excluded)
     eval_s: float  # wall time of the validations
-
-    @property
-    def best_acc(self) -> float:
-        return max(self.accuracies.values()) if self.accuracies else float("nan")
-
-    @property
-    def last_acc(self) -> float:
-        return self.accuracies[max(self.accuracies)] if self.accuracies else float("nan")
 
 
 def _sync(device: torch.device) -> None:

@@ -144,8 +144,22 @@ class TrainConfig:
         return self.lr * self.gamma ** sum(t >= m for m in milestones)
 
 
+class AccuracyHistory:
+    """Best and last of a run's validations (``accuracies``: 1-based epoch -> test accuracy in %)."""
+
+    accuracies: dict[int, float]
+
+    @property
+    def best_acc(self) -> float:
+        return max(self.accuracies.values()) if self.accuracies else float("nan")
+
+    @property
+    def last_acc(self) -> float:
+        return self.accuracies[max(self.accuracies)] if self.accuracies else float("nan")
+
+
 @dataclass
-class TrainResult:
+class TrainResult(AccuracyHistory):
     """Outcome of one trained network."""
 
     seed: int
@@ -160,14 +174,6 @@ class TrainResult:
     steps: int = 0  # optimiser steps this run took
     # How the batch ran: engine, device, TF32 and layout settings in force (for benchmark records).
     settings: dict[str, object] = field(default_factory=dict)
-
-    @property
-    def best_acc(self) -> float:
-        return max(self.accuracies.values()) if self.accuracies else float("nan")
-
-    @property
-    def last_acc(self) -> float:
-        return self.accuracies[max(self.accuracies)] if self.accuracies else float("nan")
 
 
 # --------------------------------------------------------------------------------------------------
