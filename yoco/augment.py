@@ -139,22 +139,23 @@ def _parse_strategy(strategy: str) -> _Plan:
     return _Plan("flip" in ops, "color" in ops, "cutout" in ops, choice)
 
 
-def _translate(x: torch.Tensor, th: torch.Tensor, tw: torch.Tensor) -> torch.Tensor:
+def _translate(x: torch.Tensor, th: torch.Tensor, tw: torch.Tensor, pad: int) -> torch.Tensor:
     """Shift every image by integer offsets: ``out[i, j] = x[i + th, j + tw]``, 0 outside the image.
 
-    Same result as the reference's 1-pixel zero pad plus clamped index gather; ``th``/``tw`` are
-    int64 ``[M, n]`` with ``n`` 1 or B.
+    Same result as the reference's zero pad plus clamped index gather; ``th``/``tw`` are int64
+    ``[M, n]`` with ``n`` 1 or B and ``|th|, |tw| <= pad`` (a bound known without reading them, which
+    would stall a GPU). Each output image is one window of the zero-padded image: a view of
+    all windows (``unfold``) indexed once per image copies just the result (an index-tensor ``gather``
+    over every pixel was 5x slower on the CPU).
     """
     M, B, C, H, W = x.shape
-    rows = torch.arange(H, device=x.device) + th[..., None]  # [M, n, H]
-    cols = torch.arange(W, device=x.device) + tw[..., None]  # [M, n, W]
-    row_ok = (rows >= 0) & (rows < H)
-    col_ok = (cols >= 0) & (cols < W)
-    rows = rows.clamp(0, H - 1)[:, :, None, :, None].expand(M, B, C, H, W)
-    cols = cols.clamp(0, W - 1)[:, :, None, None, :].expand(M, B, C, H, W)
-    out = x.gather(-2, rows).gather(-1, cols)
-    inside = row_ok[:, :, None, :, None] & col_ok[:, :, None, None, :]
-    return torch.where(inside, out, out.new_zeros(()))
+    padded = F.pad(x, (pad, pad, pad, pad))
+    windows = padded.unfold(-2, H, 1).unfold(-2, W, 1)  # [M, B, C, 2p+1, 2p+1, H, W], a view
+    th, tw = (t.expand(M, B) + pad for t in (th, tw))
+    models = torch.arange(M, device=x.device)[:, None]
+    images = torch.arange(B, device=x.device)[None, :]
+    # Advanced indices around the channel slice: the result is [M, B, C, H, W].
+    return windows[models, images, :, th, tw]
 
 
 def _affine(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
@@ -277,10 +278,11 @@ def _one_geometric_op(
                 hit |= pick == k
         return hit
 
-    out = x
     shift_ops = tuple(op for op in op_of_model if op in ("crop", "translate"))
+    affine_ops = tuple(op for op in op_of_model if op in ("scale", "rotate"))
+    th = tw = theta = None
+    sh, sw = int(H * RATIO_CROP_PAD + 0.5), int(W * RATIO_CROP_PAD + 0.5)
     if shift_ops:
-        sh, sw = int(H * RATIO_CROP_PAD + 0.5), int(W * RATIO_CROP_PAD + 0.5)
         th = rng.integers(seeds, (rng.CROP, 0, *counters), (n,), -sh, sh)
         tw = rng.integers(seeds, (rng.CROP, 1, *counters), (n,), -sw, sw)
         if "translate" in shift_ops:
@@ -290,11 +292,6 @@ def _one_geometric_op(
                 th = torch.zeros_like(th)
             else:
                 th = torch.where(is_translate[:, None], torch.zeros_like(th), th)
-        shifted = _translate(x, th, tw)
-        hit = chosen(shift_ops)
-        out = shifted if hit is None else torch.where(_view(hit[:, None]), shifted, out)
-
-    affine_ops = tuple(op for op in op_of_model if op in ("scale", "rotate"))
     if affine_ops:
         theta = x.new_zeros(M, n, 2, 3, dtype=torch.float32)
         if "scale" in affine_ops:
@@ -314,6 +311,26 @@ def _one_geometric_op(
                 theta = rot
             else:
                 theta = torch.where(is_rotate[:, None, None, None], rot, theta)
+
+    if x.device.type == "cpu" and shift_ops and affine_ops:
+        # Reading the draws costs nothing on the CPU: shift only the models that drew a shift and warp
+        # only the others (per-image ops, so the values equal the select-from-both path below).
+        hit = chosen(shift_ops)
+        shifted_models, warped_models = hit.nonzero().squeeze(1), (~hit).nonzero().squeeze(1)
+        out = torch.empty_like(x)
+        if len(shifted_models):
+            out[shifted_models] = _translate(x[shifted_models], th[shifted_models], tw[shifted_models], max(sh, sw))
+        if len(warped_models):
+            out[warped_models] = _affine(x[warped_models], theta[warped_models])
+        return out
+    # Elsewhere (CUDA) reading them would stall the device: compute every listed op for all models and
+    # let each model keep its own.
+    out = x
+    if shift_ops:
+        shifted = _translate(x, th, tw, max(sh, sw))
+        hit = chosen(shift_ops)
+        out = shifted if hit is None else torch.where(_view(hit[:, None]), shifted, out)
+    if affine_ops:
         warped = _affine(x, theta)
         hit = chosen(affine_ops)
         out = warped if hit is None else torch.where(_view(hit[:, None]), warped, out)
@@ -392,9 +409,11 @@ def cutmix(
         (cols >= w1[:, None]) & (cols < w2[:, None])
     )[:, None, :]  # [M, H, W]
     in_box = in_box & mix[:, None, None]
-    partner = torch.take_along_dim(x, perm[:, :, None, None, None], dim=1)
+    # Plain indexing copies whole images; take_along_dim would first expand perm to x's shape.
+    models = torch.arange(M, device=x.device)[:, None]
+    partner = x[models, perm]
     x_mixed = torch.where(in_box[:, None, None], partner, x)
-    y_partner = torch.where(mix[:, None], torch.take_along_dim(y, perm, dim=1), y)
+    y_partner = torch.where(mix[:, None], y[models, perm], y)
     area = ((h2 - h1) * (w2 - w1)).to(torch.float32)
     ratio = torch.where(mix, 1.0 - area / float(H * W), torch.ones_like(area))
     return x_mixed, y_partner, ratio
