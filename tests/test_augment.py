@@ -140,6 +140,21 @@ def test_one_geometric_op_is_drawn_per_model():
     assert set(picked) == {"crop", "scale", "rotate"}
 
 
+@pytest.mark.parametrize("strategy", ["color_crop_flip_scale_rotate", "translate_rotate", "crop_scale_cutout"])
+@pytest.mark.parametrize("shared", [False, True])
+def test_cpu_path_warps_only_what_each_model_drew_with_the_same_values(monkeypatch, strategy, shared):
+    """On the CPU each model's drawn op runs on that model alone; the GPU path computes every listed
+    op for all models and selects. Per-image ops, so the two must agree exactly."""
+    x = torch.randn(12, 5, 3, 16, 16)
+    seeds = torch.arange(12) * 7 + 1
+    for step in range(4):
+        cpu_path = A.diffaug(x, seeds, (2, step), strategy, shared=shared)
+        monkeypatch.setattr(A, "_reading_is_free", lambda device: False)
+        select_path = A.diffaug(x, seeds, (2, step), strategy, shared=shared)
+        monkeypatch.undo()
+        assert torch.equal(cpu_path, select_path)
+
+
 def test_shared_parameters_are_the_same_for_the_whole_batch():
     one = _images(m=4, b=1)
     x = one.expand(4, 6, 3, 32, 32).contiguous()  # the same image six times per model

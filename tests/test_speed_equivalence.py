@@ -47,6 +47,7 @@ def _digits():
 
 
 def test_batched_trainer_matches_reference_loop_accuracy(one_thread):
+    """Eager and compiled (the CPU path of paper-length trainings) both learn what the reference learns."""
     x, y, xt, yt = _digits()
     rng = np.random.default_rng(0)
     labels = y.numpy()
@@ -55,12 +56,15 @@ def test_batched_trainer_matches_reference_loop_accuracy(one_thread):
     runs, epochs = 8, 30
     ref = [train_reference(spec.build(s), x[subset], y[subset], epochs, seed=s, test_x=xt, test_y=yt,
                            eval_points=1).last_acc for s in range(runs)]
-    ours = [r.last_acc for r in train_models(spec, x, y, [subset] * runs, list(range(100, 100 + runs)),
-                                             TrainConfig(epochs=epochs, eval_points=1), test_x=xt, test_y=yt)]
-    # Both must actually learn (chance is 10 %), else agreeing would mean nothing.
-    assert min(np.mean(ref), np.mean(ours)) > 50, (ref, ours)
-    pooled_se = math.sqrt(np.var(ref, ddof=1) / runs + np.var(ours, ddof=1) / runs)
-    assert abs(np.mean(ours) - np.mean(ref)) < 3 * pooled_se + 1.0, (ref, ours)
+    for compiled in (False, True):
+        results = train_models(spec, x, y, [subset] * runs, list(range(100, 100 + runs)),
+                               TrainConfig(epochs=epochs, eval_points=1, compile=compiled), test_x=xt, test_y=yt)
+        assert results[0].settings["compiled"] is compiled
+        ours = [r.last_acc for r in results]
+        # Both must actually learn (chance is 10 %), else agreeing would mean nothing.
+        assert min(np.mean(ref), np.mean(ours)) > 50, (compiled, ref, ours)
+        pooled_se = math.sqrt(np.var(ref, ddof=1) / runs + np.var(ours, ddof=1) / runs)
+        assert abs(np.mean(ours) - np.mean(ref)) < 3 * pooled_se + 1.0, (compiled, ref, ours)
 
 
 def _pool(n=24, seed=0):
@@ -99,6 +103,63 @@ def test_stacked_engine_model_in_a_batch_equals_model_alone():
     for i in range(3):
         alone = train_models(spec, x, y, [subsets[i]], [seeds[i]], cfg, keep_state=True)[0]
         torch.testing.assert_close(_weights(together[i]), _weights(alone), rtol=1e-4, atol=1e-5)
+
+
+def test_compiled_training_equals_eager_training():
+    """torch.compile fuses kernels (other rounding), nothing else: same weights and accuracies."""
+    spec = NetworkSpec("convnet", 3, 8, width=4, depth=3)
+    x, y = _pool()
+    subsets, seeds = [np.arange(0, 16), np.arange(8, 24)], [5, 6]
+
+    def run(compiled):
+        cfg = TrainConfig(epochs=2, batch_size=8, eval_points=1, compile=compiled)
+        return train_models(spec, x, y, subsets, seeds, cfg, test_x=x, test_y=y, keep_state=True)
+
+    eager, compiled = run(False), run(True)
+    assert [r.settings["compiled"] for r in eager + compiled] == [False, False, True, True]
+    for a, b in zip(eager, compiled):
+        torch.testing.assert_close(_weights(a), _weights(b), rtol=1e-4, atol=1e-5)
+        assert a.accuracies == b.accuracies
+
+
+def test_failed_compilation_warns_and_trains_eagerly(monkeypatch):
+    """No C++ compiler (say): the first step says so and training goes on, as if compile=False."""
+    def broken(_spec):
+        def forward(params, buffers, x):
+            raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found")
+        return forward
+
+    monkeypatch.setattr(T, "compiled_forward", broken)
+    spec = NetworkSpec("convnet", 3, 8, width=4, depth=3)
+    x, y = _pool()
+    run = lambda compiled: train_models(spec, x, y, [np.arange(16)], [7],  # noqa: E731
+                                        TrainConfig(epochs=2, batch_size=8, eval_points=0, compile=compiled),
+                                        keep_state=True)[0]
+    with pytest.warns(UserWarning, match="torch.compile failed.*C\\+\\+ compiler.*compile=False"):
+        fallback = run(True)
+    assert fallback.settings["compiled"] is False
+    assert torch.equal(_weights(fallback), _weights(run(False)))
+
+
+def test_compile_is_automatic_only_for_long_cpu_trainings():
+    paper = NetworkSpec("convnet", 10, 32, width=128, depth=3)
+    auto = TrainConfig()
+    # One cell of Table 1 on the CPU: 81 models x 1000 epochs x 40 images: hours eager, so compile.
+    assert T.use_compile(paper, auto, "loop", "cpu", 81 * 1000 * 40)
+    # A quickstart-sized call (width 16, 16 px, 15 epochs): seconds, so compiling would not pay.
+    small = NetworkSpec("convnet", 10, 16, width=16, depth=3)
+    assert not T.use_compile(small, TrainConfig(epochs=15), "loop", "cpu", 9 * 15 * 400)
+    # Never automatically on CUDA or for other engines; an explicit choice wins.
+    assert not T.use_compile(paper, auto, "loop", "cuda", 81 * 1000 * 40)
+    assert not T.use_compile(paper, auto, "stacked", "cpu", 81 * 1000 * 40)
+    assert not T.use_compile(paper, TrainConfig(compile=False), "loop", "cpu", 81 * 1000 * 40)
+    assert T.use_compile(small, TrainConfig(compile=True), "loop", "cpu", 1)
+    # compile=True picks the engine that has a compiled path, and refuses those that have none.
+    assert T.resolve_engine(paper, TrainConfig(compile=True), "cuda") == "loop"
+    with pytest.raises(YocoError, match="no compiled path"):
+        TrainConfig(compile=True, engine="stacked")
+    with pytest.raises(YocoError, match="BatchNorm.*drop --compile"):
+        T.resolve_engine(NetworkSpec("resnet10bn", 3, 8), TrainConfig(compile=True))
 
 
 def test_auto_engine_choice_and_errors():
@@ -157,10 +218,20 @@ def test_step_memory_estimate_by_hand_and_models_per_batch():
     cfg = TrainConfig(batch_size=64)
     expected = 4 * (3 * 1095 * 64 + 4 * 447)
     assert estimate_step_memory(spec, cfg) == expected
+    # The loop engine holds one model's activations at a time: a model adds its parameter state and
+    # 8 input-sized copies of its batch (3 * 8 * 8 floats per image).
+    assert estimate_step_memory(spec, cfg, "loop") == 4 * (4 * 447 + 8 * 192 * 64)
     assert models_per_batch(spec, cfg, 10, "cpu") == 10  # 4 GiB hold thousands of these
     assert models_per_batch(spec, TrainConfig(max_models=3), 10, "cpu") == 3
     huge = NetworkSpec("convnet", 10, 256, width=256, depth=3)
-    assert models_per_batch(huge, cfg, 10, "cpu") == max(1, min(10, 4 * 2 ** 30 // estimate_step_memory(huge, cfg)))
+    stacked = TrainConfig(engine="stacked")
+    assert models_per_batch(huge, stacked, 10, "cpu") == max(1, min(10, 4 * 2 ** 30 // estimate_step_memory(huge, stacked)))
+    # CPU default (loop): the budget less one model's activations, over the per-model state and inputs.
+    paper = NetworkSpec("convnet", 10, 32, width=128, depth=3)
+    activations = estimate_step_memory(paper, cfg) - 4 * 4 * sum(p.numel() for p in paper.build(0).parameters())
+    per_model = estimate_step_memory(paper, cfg, "loop")
+    assert 0 < activations < 2 ** 30 and per_model < estimate_step_memory(paper, cfg) / 10
+    assert models_per_batch(paper, cfg, 1000, "cpu") == (4 * 2 ** 30 - activations) // per_model
 
 
 def test_reference_diffaug_crop_is_an_integer_shift_with_zeros_moved_in():

@@ -257,6 +257,11 @@ def diffaug(
     return x
 
 
+def _reading_is_free(device: torch.device) -> bool:
+    """Whether the host may read drawn values without stalling the device (a CPU has nothing to stall)."""
+    return device.type == "cpu"
+
+
 def _one_geometric_op(
     x: torch.Tensor, seeds: torch.Tensor, counters: tuple[int, ...], choice: tuple[str, ...], n: int
 ) -> torch.Tensor:
@@ -312,7 +317,7 @@ def _one_geometric_op(
             else:
                 theta = torch.where(is_rotate[:, None, None, None], rot, theta)
 
-    if x.device.type == "cpu" and shift_ops and affine_ops:
+    if _reading_is_free(x.device) and shift_ops and affine_ops:
         # Reading the draws costs nothing on the CPU: shift only the models that drew a shift and warp
         # only the others (per-image ops, so the values equal the select-from-both path below).
         hit = chosen(shift_ops)

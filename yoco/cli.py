@@ -59,6 +59,9 @@ def _add_train_args(p: argparse.ArgumentParser, epochs_default: int = 1000) -> N
     g.add_argument("--imagenet-transforms", action="store_true",
                    help="ImageNet-10's per-image RandomResizedCrop/flip/jitter/lighting before DiffAug (§4.4)")
     g.add_argument("--engine", default="auto", help="auto | stacked | loop | vmap | sequential (yoco/train.py)")
+    g.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="torch.compile each model's forward (loop engine; default: only CPU trainings long "
+                        "enough to repay ~20 s of compiling per batch shape, yoco/train.py:use_compile)")
     g.add_argument("--tf32", action=argparse.BooleanOptionalAction, default=None,
                    help="allow TF32 on CUDA (default: torch's defaults, as the reference ran)")
     g.add_argument("--max-models", type=int, default=None, help="bound on models trained in one batch")
@@ -72,7 +75,7 @@ def _train_fields(a) -> dict:
     return dict(epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, momentum=a.momentum,
                 weight_decay=a.weight_decay, cutmix_p=a.cutmix_p,
                 augment=None if a.diffaug in ("none", "") else a.diffaug, max_models=a.max_models,
-                imagenet_transforms=a.imagenet_transforms, engine=a.engine, tf32=a.tf32)
+                imagenet_transforms=a.imagenet_transforms, engine=a.engine, compile=a.compile, tf32=a.tf32)
 
 
 def _spec(a, decoded):

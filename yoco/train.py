@@ -510,15 +510,13 @@ def _eval_chunk(config: TrainConfig) -> int:
 # --------------------------------------------------------------------------------------------------
 
 
-def estimate_step_memory(spec: NetworkSpec, config: TrainConfig) -> int:
-    """Analytic bytes of one model's training step (the CPU's figure; no device needed).
+# Input-sized tensors a model's batch occupies during a step: the gathered batch, flip/colour/geometric
+# and CutMix results and their temporaries (DiffAug keeps ~6 alive at its peak).
+_INPUT_COPIES = 8
 
-    Activations dominate: 3 floats per activation element of the batch (the outputs autograd keeps
-    for the backward pass plus the gradient being formed), plus 4 copies of the parameters (weights,
-    gradients, momentum, update temporaries). Measured on the CPU (max RSS growth per added model,
-    ConvNet-D3, batch 64, 32 px): 57 MiB at width 32 and 205 MiB at width 128, i.e. 1.6 floats per
-    element; the factor 3 leaves a margin for allocator fragmentation (benchmarks/README.md).
-    """
+
+def _step_memory_terms(spec: NetworkSpec, config: TrainConfig) -> tuple[int, int, int]:
+    """Bytes of one model's step: (activations, parameter state, augmented inputs) for a batch."""
     probe = spec.build(0)
     elements = 0
 
@@ -534,7 +532,27 @@ def estimate_step_memory(spec: NetworkSpec, config: TrainConfig) -> int:
     for h in handles:
         h.remove()
     n_params = sum(p.numel() for p in probe.parameters())
-    return 4 * (3 * elements * config.batch_size + 4 * n_params)
+    image = 3 * spec.image_size ** 2
+    return (4 * 3 * elements * config.batch_size, 4 * 4 * n_params,
+            4 * _INPUT_COPIES * image * config.batch_size)
+
+
+def estimate_step_memory(spec: NetworkSpec, config: TrainConfig, engine: str = "stacked") -> int:
+    """Analytic bytes one model adds to a batched training step (the CPU's figure; no device needed).
+
+    ``stacked``/``vmap`` keep every model's activations until the one backward: 3 floats per
+    activation element of the batch (the outputs autograd keeps for the backward pass plus the
+    gradient being formed), plus 4 copies of the parameters (weights, gradients, momentum, update
+    temporaries). Measured on the CPU (max RSS growth per added model, ConvNet-D3, batch 64, 32 px): 57
+    MiB at width 32 and 205 MiB at width 128, i.e. 1.6 floats per element; the factor 3 leaves a
+    margin for allocator fragmentation (benchmarks/README.md).
+
+    ``loop`` runs each model's backward right after its forward, so one model's activations are
+    alive at a time (a fixed cost, :func:`models_per_batch` sets it aside once): a model adds its
+    parameter state and its batch of augmented inputs.
+    """
+    activations, state, inputs = _step_memory_terms(spec, config)
+    return state + inputs if engine == "loop" else activations + state
 
 
 @functools.lru_cache(maxsize=32)
@@ -569,14 +587,15 @@ def step_memory_per_model(spec: NetworkSpec, config: TrainConfig, device="cpu") 
     device = torch.device(device)
     if device.type == "cuda":
         return _measured_step_memory(spec, config, str(device))
-    return estimate_step_memory(spec, config)
+    return estimate_step_memory(spec, config, resolve_engine(spec, config, device))
 
 
 def models_per_batch(spec: NetworkSpec, config: TrainConfig, n_models: int, device) -> int:
     """How many models to train at once: the config's bound, else what memory comfortably holds.
 
     CUDA: 60 % of the free memory divided by the measured per-model peak of a training step. CPU: a
-    4 GiB budget (so several jobs fit side by side on a 24 GiB machine) divided by the estimate.
+    4 GiB budget (so several jobs fit side by side on a 24 GiB machine), less the one model's
+    activations the ``loop`` engine holds at a time, divided by the estimate.
     """
     if config.max_models:
         return max(1, min(config.max_models, n_models))
@@ -587,6 +606,8 @@ def models_per_batch(spec: NetworkSpec, config: TrainConfig, n_models: int, devi
         budget = 0.6 * free
     else:
         budget = 4 * 2 ** 30
+        if resolve_engine(spec, config, device) == "loop":
+            budget -= _step_memory_terms(spec, config)[0]
     return int(max(1, min(n_models, budget // max(per_model, 1))))
 
 
