@@ -187,7 +187,7 @@ def measure(args, device: torch.device):
 
     # Memory per model of the batched step.
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    est = estimate_step_memory(spec, base_cfg)
+    est = estimate_step_memory(spec, base_cfg, engine)
     if device.type == "cuda":
         peak = (torch.cuda.max_memory_allocated(device) - cuda_base) / m
         probe = step_memory_per_model(spec, base_cfg, device)
@@ -196,8 +196,9 @@ def measure(args, device: torch.device):
               f"{est / 2**20:.0f} MiB")
     else:
         print(f"# memory per model in the batch: max RSS grew {(rss1 - rss0) / 1024 / m:.0f} MiB per model "
-              f"over the runs ({m} models; includes the reference's one model); analytic estimate used by "
-              f"models_per_batch {est / 2**20:.0f} MiB")
+              f"over the runs ({m} models; includes the reference's one model"
+              + ("; the loop engine holds one model's activations at a time, a fixed part" if engine == "loop" else "")
+              + f"); analytic estimate used by models_per_batch {est / 2**20:.0f} MiB")
 
     # Validation cost, for the projection: one validation of each style on the test images.
     n_eval = sizes[0]

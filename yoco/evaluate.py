@@ -67,8 +67,9 @@ def evaluate_selections(
 ) -> pd.DataFrame:
     """Train ``inits`` networks on every selection; one row per trained network.
 
-    The rows carry ``yoco.tables.RUN_COLUMNS`` plus ``models_in_batch`` and any figure columns
-    (``Selection.extra``); ``yoco.tables.aggregate_runs`` turns them into means and stds.
+    The rows carry ``yoco.tables.RUN_COLUMNS`` plus how they ran (``models_in_batch``, ``engine``,
+    ``compiled``) and any figure columns (``Selection.extra``); ``yoco.tables.aggregate_runs`` turns
+    them into means and stds.
     """
     runs = [(s, init) for s in selections for init in range(1, inits + 1)]
     seeds = [run_seed(s, spec.name, init) for s, init in runs]
@@ -82,6 +83,7 @@ def evaluate_selections(
                "key": sel.key, "network": spec.name, "rep": sel.rep, "init": init, "seed": seed,
                "n_selected": len(sel.indices), "best_acc": res.best_acc, "last_acc": res.last_acc,
                "epochs": config.epochs, "wall_s": round(res.wall_s, 3), "models_in_batch": res.models_in_batch,
+               "engine": res.settings.get("engine"), "compiled": res.settings.get("compiled"),
                "device": device_name, "torch_version": torch.__version__, "yoco_version": __version__,
                "git_commit": commit}
         row.update(sel.extra or {})

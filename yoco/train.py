@@ -20,8 +20,10 @@ mathematically. Four engines run the models (``TrainConfig.engine``; ``auto`` pi
 ``vmap`` (CUDA default for other networks without BatchNorm)
     Parameters stacked with ``torch.func.stack_module_state`` and one ``vmap``-ed forward/backward.
 ``loop`` (CPU default)
-    The same stacked parameters and optimiser, but each model's forward runs on its own: on a CPU the
-    step is compute-bound and plain kernels beat grouped ones.
+    Each model's forward runs on its own with plain kernels (on a CPU they beat grouped ones), and its
+    backward follows at once, while its activations are in the cache. For long trainings each model's
+    forward is ``torch.compile``-d (``TrainConfig.compile``), which fuses the norm, ReLU and pooling
+    passes that dominate a CPU step.
 ``sequential``
     BatchNorm networks cannot be ``vmap``-ed with running statistics: ordinary modules, one model after
     another, in the same loop.
@@ -109,8 +111,8 @@ class TrainConfig:
     # channels-last activations for the stacked engine (a layout choice; results equal up to rounding).
     channels_last: bool = False
     # torch.compile each model's forward and backward (the loop engine): fuses the norm, ReLU and pooling
-    # passes that dominate a CPU step (1.5-1.9x less time per step, benchmarks/README.md) at a one-off
-    # cost of ~20 s per batch shape on two cores. None = auto (see :func:`use_compile`).
+    # passes that dominate a CPU step (about 2x less time per ConvNet step, benchmarks/README.md) at a
+    # one-off cost of ~20 s per batch shape on two cores. None = auto (see :func:`use_compile`).
     compile: bool | None = None
 
     def __post_init__(self):
@@ -510,13 +512,17 @@ def _eval_chunk(config: TrainConfig) -> int:
 # --------------------------------------------------------------------------------------------------
 
 
-# Input-sized tensors a model's batch occupies during a step: the gathered batch, flip/colour/geometric
-# and CutMix results and their temporaries (DiffAug keeps ~6 alive at its peak).
-_INPUT_COPIES = 8
+# The loop engine's per-model memory, as multiples of one copy of a model's parameters and of its batch
+# of input images: fitted to the measured growth of max RSS per added model (ConvNet-D3, batch 64, 32
+# px: 4.9 MiB at width 32, 17 MiB at width 128; benchmarks/README.md) and rounded up. Parameters:
+# weights, gradients, momentum, weight-decay temporaries, the initial modules and allocator slack;
+# inputs: the gathered batch and the DiffAug and CutMix results.
+_LOOP_PARAM_COPIES = 12
+_INPUT_COPIES = 6
 
 
 def _step_memory_terms(spec: NetworkSpec, config: TrainConfig) -> tuple[int, int, int]:
-    """Bytes of one model's step: (activations, parameter state, augmented inputs) for a batch."""
+    """Bytes of one model's step: (activations, one copy of the parameters, one batch of input images)."""
     probe = spec.build(0)
     elements = 0
 
@@ -532,9 +538,7 @@ def _step_memory_terms(spec: NetworkSpec, config: TrainConfig) -> tuple[int, int
     for h in handles:
         h.remove()
     n_params = sum(p.numel() for p in probe.parameters())
-    image = 3 * spec.image_size ** 2
-    return (4 * 3 * elements * config.batch_size, 4 * 4 * n_params,
-            4 * _INPUT_COPIES * image * config.batch_size)
+    return 4 * 3 * elements * config.batch_size, 4 * n_params, 4 * 3 * spec.image_size ** 2 * config.batch_size
 
 
 def estimate_step_memory(spec: NetworkSpec, config: TrainConfig, engine: str = "stacked") -> int:
@@ -549,10 +553,12 @@ def estimate_step_memory(spec: NetworkSpec, config: TrainConfig, engine: str = "
 
     ``loop`` runs each model's backward right after its forward, so one model's activations are
     alive at a time (a fixed cost, :func:`models_per_batch` sets it aside once): a model adds its
-    parameter state and its batch of augmented inputs.
+    parameter state and its batch of augmented inputs (``_LOOP_PARAM_COPIES``, ``_INPUT_COPIES``).
     """
-    activations, state, inputs = _step_memory_terms(spec, config)
-    return state + inputs if engine == "loop" else activations + state
+    activations, params, inputs = _step_memory_terms(spec, config)
+    if engine == "loop":
+        return _LOOP_PARAM_COPIES * params + _INPUT_COPIES * inputs
+    return activations + 4 * params
 
 
 @functools.lru_cache(maxsize=32)
