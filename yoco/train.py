@@ -460,7 +460,9 @@ def compiled_forward(spec: NetworkSpec):
     import torch._dynamo.config as dynamo_config
 
     # One graph per (architecture, batch size); the default limit of 8 would silently fall back to eager.
-    dynamo_config.recompile_limit = max(dynamo_config.recompile_limit, 64)
+    # (Named cache_size_limit before torch 2.6.)
+    limit = "recompile_limit" if hasattr(dynamo_config, "recompile_limit") else "cache_size_limit"
+    setattr(dynamo_config, limit, max(getattr(dynamo_config, limit), 64))
     base = spec.build(0).to("meta")
 
     def forward(params: dict, buffers: dict, x: torch.Tensor) -> torch.Tensor:
