@@ -146,6 +146,8 @@ def test_compile_is_automatic_only_for_long_cpu_trainings():
     auto = TrainConfig()
     # One cell of Table 1 on the CPU: 81 models x 1000 epochs x 40 images: hours eager, so compile.
     assert T.use_compile(paper, auto, "loop", "cpu", 81 * 1000 * 40)
+    # The CLI leaves the width unset for the paper's default (128 for ConvNet).
+    assert T.use_compile(NetworkSpec("convnet", 10, 32, width=None), auto, "loop", "cpu", 81 * 1000 * 40)
     # A quickstart-sized call (width 16, 16 px, 15 epochs): seconds, so compiling would not pay.
     small = NetworkSpec("convnet", 10, 16, width=16, depth=3)
     assert not T.use_compile(small, TrainConfig(epochs=15), "loop", "cpu", 9 * 15 * 400)

@@ -427,7 +427,7 @@ def resolve_engine(spec: NetworkSpec, config: TrainConfig, device: str | torch.d
 # Eager CPU seconds per (sample pass x first-layer activation element): 35 ms for a ConvNet-D3 step of
 # 64 images at width 32 and 32 px on two cores (benchmarks/README.md). Only decides whether compiling pays.
 _EAGER_CPU_S_PER_ELEMENT = 1.7e-8
-# compile=None compiles a chunk whose eager training would take this long: the one-off compilation
+# compile=None compiles a call whose eager training would take this long: the one-off compilation
 # (~20 s per batch shape on two cores, less from inductor's on-disk cache) then costs a few percent.
 COMPILE_PAYS_AFTER_S = 600.0
 
@@ -445,7 +445,8 @@ def use_compile(spec: NetworkSpec, config: TrainConfig, engine: str, device, sam
         return config.compile and engine == "loop"
     if engine != "loop" or torch.device(device).type != "cpu":
         return False
-    eager_s = sample_passes * spec.width * spec.image_size ** 2 * _EAGER_CPU_S_PER_ELEMENT
+    width = nets.DEFAULT_WIDTH[spec.name] if spec.width is None else spec.width
+    eager_s = sample_passes * width * spec.image_size ** 2 * _EAGER_CPU_S_PER_ELEMENT
     return eager_s >= COMPILE_PAYS_AFTER_S
 
 
