@@ -84,6 +84,8 @@ def test_one_select_job_for_a_whole_cell_then_evaluate(chain):
     assert runs.seed.nunique() == len(runs)
     assert runs.best_acc.between(0, 100).all() and (runs.n_selected == 40).all()
     assert set(RUN_COLUMNS) <= set(runs.columns)  # what the tables read, plus provenance
+    # How they ran: the CPU engine, eager (seconds of training do not repay a compilation).
+    assert (runs.engine == "loop").all() and not runs.compiled.any()
 
 
 def test_errors_name_the_fix(chain, capsys):
