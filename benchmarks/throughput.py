@@ -221,7 +221,7 @@ def rate_at(rows, n: int, style: int) -> float:
     return known[max(below)] if below else known[min(known)]
 
 
-def projection(rows, ref_eval, ours_eval) -> None:
+def projection(rows, ref_eval, ours_eval, width: int) -> None:
     def hours(table: dict[int, int], style: int) -> float:
         eval_per_image = ref_eval if style == 1 else ours_eval
         total = 0.0
@@ -231,7 +231,8 @@ def projection(rows, ref_eval, ours_eval) -> None:
                                   + EVALS_PER_TRAINING * TEST_IMAGES * eval_per_image)
         return total / 3600
 
-    print("# projection: 1000 epochs per training, 4 validations on 10 000 test images, one style run "
+    print(f"# projection at the measured rates (ConvNet-D3 width {width}): 1000 epochs per training, 4 validations "
+          "on 10 000 test images, one style run "
           "after another on this device (the reference's scripts ran several processes per GPU; not modelled)")
     print(f"{'':44} {'reference':>10} {'batched':>10}   (hours)")
     tables = {"Table 1 CIFAR-10 (567 trainings, 1.70 M steps)": TABLE1_CIFAR10,
@@ -299,7 +300,7 @@ def main(argv=None) -> int:
     print(f"# command: {' '.join([Path(sys.argv[0]).name] + (argv if argv is not None else sys.argv[1:]))}")
     t0 = time.perf_counter()
     rows, ref_eval, ours_eval, _ = measure(args, device)
-    projection(rows, ref_eval, ours_eval)
+    projection(rows, ref_eval, ours_eval, args.width)
     ratios = [o / r for n, r, o in rows if n in SPEEDUP_SIZES]
     print(f"# total benchmark time {time.perf_counter() - t0:.0f} s")
     if not ratios:
