@@ -204,6 +204,7 @@ def measure(args, device: torch.device):
     n_eval = sizes[0]
     r = reference(n_eval, 1, 0, with_test=True)
     ref_eval_per_image = r.eval_s / len(test_y)
+    ours(n_eval, 1, 0, with_test=True)  # warm-up: compiles the validation batch shapes, if compiling
     res, _ = ours(n_eval, 1, 0, with_test=True)
     ours_eval_per_image = res[0].eval_s / len(test_y) / m  # per model
     print(f"# validation: reference {len(test_y) / r.eval_s:.0f} images/s; batched "

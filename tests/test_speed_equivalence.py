@@ -124,7 +124,7 @@ def test_compiled_training_equals_eager_training():
 
 def test_failed_compilation_warns_and_trains_eagerly(monkeypatch):
     """No C++ compiler (say): the first step says so and training goes on, as if compile=False."""
-    def broken(_spec):
+    def broken(_spec, _training):
         def forward(params, buffers, x):
             raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found")
         return forward
@@ -133,12 +133,14 @@ def test_failed_compilation_warns_and_trains_eagerly(monkeypatch):
     spec = NetworkSpec("convnet", 3, 8, width=4, depth=3)
     x, y = _pool()
     run = lambda compiled: train_models(spec, x, y, [np.arange(16)], [7],  # noqa: E731
-                                        TrainConfig(epochs=2, batch_size=8, eval_points=0, compile=compiled),
-                                        keep_state=True)[0]
-    with pytest.warns(UserWarning, match="torch.compile failed.*C\\+\\+ compiler.*compile=False"):
+                                        TrainConfig(epochs=2, batch_size=8, eval_points=1, compile=compiled),
+                                        test_x=x, test_y=y, keep_state=True)[0]
+    with pytest.warns(UserWarning, match="torch.compile failed.*C\\+\\+ compiler.*compile=False") as caught:
         fallback = run(True)
+    assert len(caught) == 2  # once for the training forward, once for the validation forward
+    eager = run(False)
     assert fallback.settings["compiled"] is False
-    assert torch.equal(_weights(fallback), _weights(run(False)))
+    assert torch.equal(_weights(fallback), _weights(eager)) and fallback.accuracies == eager.accuracies
 
 
 def test_compile_is_automatic_only_for_long_cpu_trainings():

@@ -110,9 +110,10 @@ class TrainConfig:
     tf32: bool | None = None
     # channels-last activations for the stacked engine (a layout choice; results equal up to rounding).
     channels_last: bool = False
-    # torch.compile each model's forward and backward (the loop engine): fuses the norm, ReLU and pooling
-    # passes that dominate a CPU step (about 2x less time per ConvNet step, benchmarks/README.md) at a
-    # one-off cost of ~20 s per batch shape on two cores. None = auto (see :func:`use_compile`).
+    # torch.compile each model's forward and backward, and its validation forward (the loop engine):
+    # fuses the norm, ReLU and pooling passes that dominate a CPU step (about 2x less time per ConvNet
+    # step, 1.4x per validation batch, benchmarks/README.md) at a one-off cost of ~20 s per training and
+    # ~6 s per validation batch shape on two cores. None = auto (see :func:`use_compile`).
     compile: bool | None = None
 
     def __post_init__(self):
@@ -310,59 +311,60 @@ class _LoopEnsemble(_Ensemble):
     at a time instead of M. The gradients are the same, since model m's parameters only see model m's
     loss.
 
-    With ``compiled`` (a :func:`compiled_forward`) the training forwards (and so their backwards) run
-    through ``torch.compile``; if compiling fails (no C++ compiler, say), the first step warns and the
-    ensemble goes on eagerly. Validation stays eager: it is a few forwards per training.
+    With ``compiled`` (the training and the validation :func:`compiled_forward` of the architecture)
+    every forward (and so every training backward) runs through ``torch.compile``; if compiling
+    fails (no C++ compiler, say), the first call warns and the ensemble goes on eagerly.
     """
 
-    def __init__(self, models: list[torch.nn.Module], device, channels_last: bool = False, compiled=None):
+    def __init__(self, models: list[torch.nn.Module], device, channels_last: bool = False,
+                 compiled: tuple[Callable, Callable] | None = None):
         self.params = [{k: v.detach().to(device).clone().requires_grad_() for k, v in m.named_parameters()}
                        for m in models]
         self.buffers = [{k: v.detach().to(device).clone() for k, v in m.named_buffers()} for m in models]
         self.base = copy.deepcopy(models[0]).to("meta")
         self.m = len(models)
-        self._compiled = compiled
-        self._compiled_ran = False
+        self._compiled = dict(zip(("train", "eval"), compiled)) if compiled else {}
+        self._proven: set[str] = set()  # modes whose compiled forward has run once
 
     @property
     def compiled(self) -> bool:
-        return self._compiled is not None
+        return "train" in self._compiled
 
     def parameters(self) -> list[torch.Tensor]:
         return [p for params in self.params for p in params.values()]
 
-    def _eager(self, params: dict, buffers: dict, x: torch.Tensor) -> torch.Tensor:
-        return functional_call(self.base, (params, buffers), (x,))
-
-    def _train_forward_one(self, i: int, x: torch.Tensor) -> torch.Tensor:
-        if self._compiled is not None and not self._compiled_ran:
+    def _forward(self, mode: str, i: int, x: torch.Tensor) -> torch.Tensor:
+        params, buffers = self.params[i], self.buffers[i]
+        fn = self._compiled.get(mode)
+        if fn is not None and mode in self._proven:
+            return fn(params, buffers, x)
+        if fn is not None:
             try:
-                out = self._compiled(self.params[i], self.buffers[i], x)
-                self._compiled_ran = True
-                return out
+                out = fn(params, buffers, x)
             except Exception as err:  # noqa: BLE001 - any compiler failure: fall back, say why
                 warnings.warn(f"torch.compile failed ({type(err).__name__}: {str(err).splitlines()[0][:200]}); "
-                              f"training on without compiling (set compile=False to skip the attempt)")
-                self._compiled = None
-        return (self._compiled or self._eager)(self.params[i], self.buffers[i], x)
+                              f"going on without compiling (set compile=False to skip the attempt)")
+                del self._compiled[mode]
+            else:
+                self._proven.add(mode)
+                return out
+        self.base.train(mode == "train")
+        return functional_call(self.base, (params, buffers), (x,))
 
     def train_forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.base.train()
-        return torch.stack([self._train_forward_one(i, x[i]) for i in range(self.m)])
+        return torch.stack([self._forward("train", i, x[i]) for i in range(self.m)])
 
     def forward_backward(self, x: torch.Tensor, loss_of: Callable[[torch.Tensor, slice], torch.Tensor]) -> torch.Tensor:
-        self.base.train()
         out = []
         for i in range(self.m):
-            logits = self._train_forward_one(i, x[i]).unsqueeze(0)
+            logits = self._forward("train", i, x[i]).unsqueeze(0)
             loss_of(logits, slice(i, i + 1)).backward()
             out.append(logits.detach())
         return torch.cat(out)
 
     @torch.no_grad()
     def eval_forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.base.eval()
-        return torch.stack([self._eager(p, b, x) for p, b in zip(self.params, self.buffers)])
+        return torch.stack([self._forward("eval", i, x) for i in range(self.m)])
 
     def state_dict(self, i: int) -> dict[str, torch.Tensor]:
         out = {k: v.detach().cpu().clone() for k, v in self.params[i].items()}
@@ -451,20 +453,22 @@ def use_compile(spec: NetworkSpec, config: TrainConfig, engine: str, device, sam
 
 
 @functools.lru_cache(maxsize=None)
-def compiled_forward(spec: NetworkSpec):
-    """``torch.compile`` of one model's functional forward ``(params, buffers, x) -> logits``.
+def compiled_forward(spec: NetworkSpec, training: bool = True):
+    """``torch.compile`` of one model's functional forward ``(params, buffers, x) -> logits``, in
+    training or in evaluation mode.
 
-    One per architecture and process, so that every chunk reuses the compiled graphs (one per batch
-    shape: ``dynamic=False`` keeps the kernels specialised, which measured faster than dynamic shapes).
-    The graphs reach inductor's on-disk cache, so the next job with the same shapes compiles in ~2 s.
+    One per architecture, mode and process, so that every chunk reuses the compiled graphs (one per
+    batch shape: ``dynamic=False`` keeps the kernels specialised, which measured faster than dynamic
+    shapes). The graphs reach inductor's on-disk cache, so the next job with the same shapes compiles
+    in ~2 s. Called under ``torch.no_grad`` (validation), it compiles an inference graph.
     """
     import torch._dynamo.config as dynamo_config
 
-    # One graph per (architecture, batch size); the default limit of 8 would silently fall back to eager.
-    # (Named cache_size_limit before torch 2.6.)
+    # One graph per (architecture, mode, batch size); the default limit of 8 would silently fall back
+    # to eager. (Named cache_size_limit before torch 2.6.)
     limit = "recompile_limit" if hasattr(dynamo_config, "recompile_limit") else "cache_size_limit"
     setattr(dynamo_config, limit, max(getattr(dynamo_config, limit), 64))
-    base = spec.build(0).to("meta")
+    base = spec.build(0).to("meta").train(training)
 
     def forward(params: dict, buffers: dict, x: torch.Tensor) -> torch.Tensor:
         # Channels-last activations: oneDNN's convolutions and inductor's fused norm/pool kernels both
@@ -711,7 +715,7 @@ def _train_chunk(spec, pool_x, pool_y, subsets, seeds, config, test_x, test_y, d
     n = len(subsets[0])
     models = [spec.build(s) for s in seeds]
     if compiled:
-        ens = _LoopEnsemble(models, device, compiled=compiled_forward(spec))
+        ens = _LoopEnsemble(models, device, compiled=(compiled_forward(spec, True), compiled_forward(spec, False)))
     else:
         ens = _ENGINE_CLASSES[engine](models, device, channels_last=config.channels_last)
     opt = SGD(ens.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
