@@ -122,25 +122,45 @@ def test_compiled_training_equals_eager_training():
         assert a.accuracies == b.accuracies
 
 
-def test_failed_compilation_warns_and_trains_eagerly(monkeypatch):
-    """No C++ compiler (say): the first step says so and training goes on, as if compile=False."""
-    def broken(_spec, _training):
+class _BackwardFails(torch.autograd.Function):
+    """Identity whose backward fails, as a compiled backward does when its C++ build fails."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError("CppCompileError: C++ compiler failed on the backward graph")
+
+
+@pytest.mark.parametrize("fails_in", ["forward", "backward"])
+def test_failed_compilation_warns_and_trains_eagerly(monkeypatch, fails_in):
+    """No working C++ compiler (say): the first call says so and training goes on, as if compile=False.
+    The backward compiles at its first call, so a failure there must not leave gradients behind."""
+    def broken(spec, training):
+        base = spec.build(0).to("meta").train(training)
+
         def forward(params, buffers, x):
-            raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found")
+            if fails_in == "forward":
+                raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found")
+            return _BackwardFails.apply(torch.func.functional_call(base, (params, buffers), (x,)))
         return forward
 
     monkeypatch.setattr(T, "compiled_forward", broken)
     spec = NetworkSpec("convnet", 3, 8, width=4, depth=3)
     x, y = _pool()
-    run = lambda compiled: train_models(spec, x, y, [np.arange(16)], [7],  # noqa: E731
+    run = lambda compiled: train_models(spec, x, y, [np.arange(16)] * 2, [7, 8],  # noqa: E731
                                         TrainConfig(epochs=2, batch_size=8, eval_points=1, compile=compiled),
-                                        test_x=x, test_y=y, keep_state=True)[0]
+                                        test_x=x, test_y=y, keep_state=True)
     with pytest.warns(UserWarning, match="torch.compile failed.*C\\+\\+ compiler.*compile=False") as caught:
         fallback = run(True)
-    assert len(caught) == 2  # once for the training forward, once for the validation forward
+    # Once per failing mode: training and validation, or training only (validation has no backward).
+    assert len(caught) == (2 if fails_in == "forward" else 1)
     eager = run(False)
-    assert fallback.settings["compiled"] is False
-    assert torch.equal(_weights(fallback), _weights(eager)) and fallback.accuracies == eager.accuracies
+    for a, b in zip(fallback, eager):
+        assert a.settings["compiled"] is False
+        assert torch.equal(_weights(a), _weights(b)) and a.accuracies == b.accuracies
 
 
 def test_compile_is_automatic_only_for_long_cpu_trainings():

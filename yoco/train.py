@@ -189,12 +189,13 @@ class TrainResult(AccuracyHistory):
 
 
 # --------------------------------------------------------------------------------------------------
-# Engines: M networks behind one interface (train_forward [M,B,...] -> [M,B,K], eval_forward shared x)
+# Engines: M networks behind one interface (forward_backward on [M,B,...], eval_forward on a shared x)
 # --------------------------------------------------------------------------------------------------
 
 
 class _Ensemble:
-    """What every engine offers besides ``train_forward``/``eval_forward``/``state_dict``."""
+    """The engines' common step: ``train_forward`` of all models, then one backward (the loop engine
+    overrides it). Every engine also has ``eval_forward``, ``parameters`` and ``state_dict``."""
 
     def forward_backward(self, x: torch.Tensor, loss_of: Callable[[torch.Tensor, slice], torch.Tensor]) -> torch.Tensor:
         """One training forward of all models on ``x[M, B, ...]`` and the backward of their summed losses.
@@ -333,38 +334,42 @@ class _LoopEnsemble(_Ensemble):
     def parameters(self) -> list[torch.Tensor]:
         return [p for params in self.params for p in params.values()]
 
-    def _forward(self, mode: str, i: int, x: torch.Tensor) -> torch.Tensor:
-        params, buffers = self.params[i], self.buffers[i]
-        fn = self._compiled.get(mode)
-        if fn is not None and mode in self._proven:
-            return fn(params, buffers, x)
-        if fn is not None:
-            try:
-                out = fn(params, buffers, x)
-            except Exception as err:  # noqa: BLE001 - any compiler failure: fall back, say why
-                warnings.warn(f"torch.compile failed ({type(err).__name__}: {str(err).splitlines()[0][:200]}); "
-                              f"going on without compiling (set compile=False to skip the attempt)")
-                del self._compiled[mode]
-            else:
-                self._proven.add(mode)
-                return out
-        self.base.train(mode == "train")
-        return functional_call(self.base, (params, buffers), (x,))
+    def _eager(self, training: bool, i: int, x: torch.Tensor) -> torch.Tensor:
+        self.base.train(training)
+        return functional_call(self.base, (self.params[i], self.buffers[i]), (x,))
 
-    def train_forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack([self._forward("train", i, x[i]) for i in range(self.m)])
+    def _guarded(self, mode: str, i: int, run: Callable[[Callable], torch.Tensor]) -> torch.Tensor:
+        """``run(forward)`` with the compiled forward of ``mode`` until it has worked once, eagerly after
+        a failure. A failing first training step (the backward compiles at its first call) leaves no
+        gradient behind: it is retried eagerly from scratch."""
+        fn = self._compiled.get(mode)
+        if fn is None:
+            return run(functools.partial(self._eager, mode == "train", i))
+        if mode in self._proven:
+            return run(lambda x: fn(self.params[i], self.buffers[i], x))
+        try:
+            out = run(lambda x: fn(self.params[i], self.buffers[i], x))
+        except Exception as err:  # noqa: BLE001 - any compiler failure: fall back, say why
+            warnings.warn(f"torch.compile failed ({type(err).__name__}: {str(err).splitlines()[0][:200]}); "
+                          f"going on without compiling (set compile=False to skip the attempt)")
+            del self._compiled[mode]
+            for param in self.params[i].values():
+                param.grad = None
+            return run(functools.partial(self._eager, mode == "train", i))
+        self._proven.add(mode)
+        return out
 
     def forward_backward(self, x: torch.Tensor, loss_of: Callable[[torch.Tensor, slice], torch.Tensor]) -> torch.Tensor:
-        out = []
-        for i in range(self.m):
-            logits = self._forward("train", i, x[i]).unsqueeze(0)
+        def step(i: int, forward: Callable) -> torch.Tensor:
+            logits = forward(x[i]).unsqueeze(0)
             loss_of(logits, slice(i, i + 1)).backward()
-            out.append(logits.detach())
-        return torch.cat(out)
+            return logits.detach()
+
+        return torch.cat([self._guarded("train", i, functools.partial(step, i)) for i in range(self.m)])
 
     @torch.no_grad()
     def eval_forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack([self._forward("eval", i, x) for i in range(self.m)])
+        return torch.stack([self._guarded("eval", i, lambda forward: forward(x)) for i in range(self.m)])
 
     def state_dict(self, i: int) -> dict[str, torch.Tensor]:
         out = {k: v.detach().cpu().clone() for k, v in self.params[i].items()}
