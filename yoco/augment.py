@@ -144,18 +144,17 @@ def _translate(x: torch.Tensor, th: torch.Tensor, tw: torch.Tensor, pad: int) ->
 
     Same result as the reference's zero pad plus clamped index gather; ``th``/``tw`` are int64
     ``[M, n]`` with ``n`` 1 or B and ``|th|, |tw| <= pad`` (a bound known without reading them, which
-    would stall a GPU). Each output image is one window of the zero-padded image: a view of
-    all windows (``unfold``) indexed once per image copies just the result (an index-tensor ``gather``
-    over every pixel was 5x slower on the CPU).
+    would stall a GPU). One gather from the zero-padded images, with one flat index per output pixel
+    shared by the channels: 1.4x faster than indexing an ``unfold`` view of all windows, whose
+    backward materialises every window (30x slower; condensation differentiates through this), and
+    5x faster than gathering rows then columns with full-size index tensors.
     """
     M, B, C, H, W = x.shape
-    padded = F.pad(x, (pad, pad, pad, pad))
-    windows = padded.unfold(-2, H, 1).unfold(-2, W, 1)  # [M, B, C, 2p+1, 2p+1, H, W], a view
-    th, tw = (t.expand(M, B) + pad for t in (th, tw))
-    models = torch.arange(M, device=x.device)[:, None]
-    images = torch.arange(B, device=x.device)[None, :]
-    # Advanced indices around the channel slice: the result is [M, B, C, H, W].
-    return windows[models, images, :, th, tw]
+    padded = F.pad(x, (pad, pad, pad, pad)).flatten(-2)  # [M, B, C, (H + 2p)(W + 2p)]
+    rows = torch.arange(H, device=x.device)[:, None] + (th + pad)[..., None, None]  # [M, n, H, 1]
+    cols = torch.arange(W, device=x.device)[None, :] + (tw + pad)[..., None, None]  # [M, n, 1, W]
+    flat = (rows * (W + 2 * pad) + cols).flatten(-2)[:, :, None, :].expand(M, B, C, H * W)
+    return padded.gather(-1, flat).view(M, B, C, H, W)
 
 
 def _affine(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
