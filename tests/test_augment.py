@@ -145,14 +145,19 @@ def test_one_geometric_op_is_drawn_per_model():
 def test_cpu_path_warps_only_what_each_model_drew_with_the_same_values(monkeypatch, strategy, shared):
     """On the CPU each model's drawn op runs on that model alone; the GPU path computes every listed
     op for all models and selects. Per-image ops, so the two must agree exactly."""
-    x = torch.randn(12, 5, 3, 16, 16)
+    x = torch.randn(12, 5, 3, 16, 16, requires_grad=True)
     seeds = torch.arange(12) * 7 + 1
+    weights = torch.randn(12, 5, 3, 16, 16)  # a loss that weighs every output pixel differently
     for step in range(4):
         cpu_path = A.diffaug(x, seeds, (2, step), strategy, shared=shared)
+        (cpu_grad,) = torch.autograd.grad((cpu_path * weights).sum(), x)
         monkeypatch.setattr(A, "_reading_is_free", lambda device: False)
         select_path = A.diffaug(x, seeds, (2, step), strategy, shared=shared)
+        (select_grad,) = torch.autograd.grad((select_path * weights).sum(), x)
         monkeypatch.undo()
         assert torch.equal(cpu_path, select_path)
+        # Condensation differentiates through DiffAug: the gradients must agree too.
+        torch.testing.assert_close(cpu_grad, select_grad)
 
 
 def test_shared_parameters_are_the_same_for_the_whole_batch():
