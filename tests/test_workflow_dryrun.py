@@ -263,6 +263,27 @@ def test_validate_rejects_epochs_outside_the_dynamics(paper):
     grid.validate(_merge(paper, _load("test.yaml")))
 
 
+def test_run_settings_reach_every_training_command(paper):
+    # Unset: the trainer decides (batch from free memory, compile only long CPU trainings).
+    for args in (grid.evaluate_args(paper, "cifar10", "convnet"), grid.dynamics_args(paper, "idc", "cifar10")):
+        assert "--max-models" not in args and "compile" not in args
+    shared = _merge(paper, {"training": {"run": {"max_models": 40, "compile": False}}})
+    grid.validate(shared)
+    for args in (grid.evaluate_args(shared, "cifar10", "convnet").split(),
+                 grid.dynamics_args(shared, "idc", "cifar10").split()):
+        assert args[args.index("--max-models") + 1] == "40" and "--no-compile" in args
+    assert "--compile" in grid.evaluate_args(_merge(paper, {"training": {"run": {"compile": True}}}), "cifar10",
+                                             "convnet").split()
+    # The Snakefile validates against the schema before any job; so does this, in-process.
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate as schema_validate
+
+    schema = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
+    schema_validate(shared, schema)
+    with pytest.raises(WorkflowError, match="max_models"):
+        schema_validate(_merge(paper, {"training": {"run": {"max_models": 0}}}), schema)
+
+
 def test_imagenet_recipes_use_the_tensor_transforms(paper):
     assert "--imagenet-transforms" in grid.evaluate_args(paper, "imagenet10", "resnetap10")
     assert "--imagenet-transforms" in grid.dynamics_args(paper, "idc", "imagenet10")

@@ -280,7 +280,16 @@ def dynamics_args(config: Mapping, ck: str, ds: str) -> str:
     args = ["--reps", str(len(dynamics_reps(config, ck))), "--epochs", str(recipe["epochs"]), "--network", net,
             "--width", str(network_width(config, net))]
     args += _flags(recipe, _TRAIN_FLAGS) + _switches(recipe) + [_quirk_flag(config, "double_normalize")]
-    return " ".join(args)
+    return " ".join(args + _run_flags(config))
+
+
+def _run_flags(config: Mapping) -> list[str]:
+    """How training jobs run (``training.run``): models per batch and torch.compile; not recipe."""
+    run = config["training"].get("run") or {}
+    flags = ["--max-models", str(run["max_models"])] if run.get("max_models") else []
+    if run.get("compile") is not None:
+        flags.append("--compile" if run["compile"] else "--no-compile")
+    return flags
 
 
 def _switches(recipe: Mapping) -> list[str]:
@@ -295,7 +304,7 @@ def evaluate_args(config: Mapping, ds: str, net: str, ck: str | None = None, ini
     args = ["--network", net, "--width", str(network_width(config, net)), "--inits", str(inits),
             "--epochs", str(recipe["epochs"]), "--eval-points", str(recipe["eval_points"])]
     args += _flags(recipe, _TRAIN_FLAGS) + _switches(recipe) + [_quirk_flag(config, "double_normalize")]
-    return " ".join(args)
+    return " ".join(args + _run_flags(config))
 
 
 def select_args(config: Mapping) -> str:
