@@ -121,10 +121,14 @@ def test_bad_inputs_give_clear_errors():
 def test_batchnorm_networks_take_the_sequential_path():
     spec = NetworkSpec(name="resnet10bn", num_classes=3, image_size=8)
     x, y = _pool(12)
-    res = train_models(spec, x, y, [np.arange(12)] * 2, [1, 2], TrainConfig(epochs=1, batch_size=6, eval_points=1),
-                       test_x=x, test_y=y)
-    assert [r.models_in_batch for r in res] == [1, 1]
+    cfg = TrainConfig(epochs=1, batch_size=6, eval_points=1)
+    res = train_models(spec, x, y, [np.arange(12)] * 2, [1, 2], cfg, test_x=x, test_y=y, keep_state=True)
+    assert [(r.settings["engine"], r.models_in_batch) for r in res] == [("sequential", 2)] * 2
     assert all(0 <= r.last_acc <= 100 for r in res)
+    # Each model keeps its own modules (BatchNorm statistics included): trained alone, the same weights.
+    alone = train_models(spec, x, y, [np.arange(12)], [2], cfg, keep_state=True)[0]
+    for k, v in alone.state_dict.items():
+        torch.testing.assert_close(res[1].state_dict[k], v, rtol=1e-5, atol=1e-6)
 
 
 def test_imagenet_transforms_are_applied_and_seeded():

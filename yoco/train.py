@@ -208,6 +208,15 @@ class _Ensemble:
         return logits.detach()
 
 
+def _model_step(forward: Callable[[torch.Tensor], torch.Tensor], i: int, x: torch.Tensor,
+                loss_of: Callable[[torch.Tensor, slice], torch.Tensor]) -> torch.Tensor:
+    """Model ``i``'s forward on its batch ``x[i]`` and at once its backward, while its activations are
+    still in the cache (the per-model engines); returns its detached logits ``[1, B, K]``."""
+    logits = forward(x[i]).unsqueeze(0)
+    loss_of(logits, slice(i, i + 1)).backward()
+    return logits.detach()
+
+
 def _stackable(model: torch.nn.Module) -> bool:
     """A ConvNet whose layers act on every channel separately (instance norm or none): stackable."""
     return type(model) is nets.ConvNet and model.norm in ("instance", "none")
@@ -360,12 +369,8 @@ class _LoopEnsemble(_Ensemble):
         return out
 
     def forward_backward(self, x: torch.Tensor, loss_of: Callable[[torch.Tensor, slice], torch.Tensor]) -> torch.Tensor:
-        def step(i: int, forward: Callable) -> torch.Tensor:
-            logits = forward(x[i]).unsqueeze(0)
-            loss_of(logits, slice(i, i + 1)).backward()
-            return logits.detach()
-
-        return torch.cat([self._guarded("train", i, functools.partial(step, i)) for i in range(self.m)])
+        return torch.cat([self._guarded("train", i, lambda forward, i=i: _model_step(forward, i, x, loss_of))
+                          for i in range(self.m)])
 
     @torch.no_grad()
     def eval_forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -378,7 +383,8 @@ class _LoopEnsemble(_Ensemble):
 
 
 class _SequentialEnsemble(_Ensemble):
-    """The same interface for networks that cannot be vmapped (BatchNorm): ordinary modules in a loop."""
+    """The same interface for networks that cannot be vmapped (BatchNorm): ordinary modules in a loop,
+    each model's backward right after its forward (as in the loop engine)."""
 
     def __init__(self, models: list[torch.nn.Module], device, channels_last: bool = False):
         self.models = [m.to(device) for m in models]
@@ -386,10 +392,10 @@ class _SequentialEnsemble(_Ensemble):
     def parameters(self) -> list[torch.Tensor]:
         return [p for m in self.models for p in m.parameters()]
 
-    def train_forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_backward(self, x: torch.Tensor, loss_of: Callable[[torch.Tensor, slice], torch.Tensor]) -> torch.Tensor:
         for m in self.models:
             m.train()
-        return torch.stack([m(x[i]) for i, m in enumerate(self.models)])
+        return torch.cat([_model_step(m, i, x, loss_of) for i, m in enumerate(self.models)])
 
     @torch.no_grad()
     def eval_forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -531,6 +537,8 @@ def _eval_chunk(config: TrainConfig) -> int:
 # inputs: the gathered batch and the DiffAug and CutMix results.
 _LOOP_PARAM_COPIES = 12
 _INPUT_COPIES = 6
+# Engines whose step runs each model's backward right after its forward.
+_ONE_MODEL_AT_A_TIME = ("loop", "sequential")
 
 
 def _step_memory_terms(spec: NetworkSpec, config: TrainConfig) -> tuple[int, int, int]:
@@ -563,12 +571,12 @@ def estimate_step_memory(spec: NetworkSpec, config: TrainConfig, engine: str = "
     MiB at width 32 and 205 MiB at width 128, i.e. 1.6 floats per element; the factor 3 leaves a
     margin for allocator fragmentation (benchmarks/README.md).
 
-    ``loop`` runs each model's backward right after its forward, so one model's activations are
-    alive at a time (a fixed cost, :func:`models_per_batch` sets it aside once): a model adds its
+    ``loop`` and ``sequential`` run each model's backward right after its forward, so one model's
+    activations are alive at a time (a fixed cost, :func:`models_per_batch` sets it aside once): a model adds its
     parameter state and its batch of augmented inputs (``_LOOP_PARAM_COPIES``, ``_INPUT_COPIES``).
     """
     activations, params, inputs = _step_memory_terms(spec, config)
-    if engine == "loop":
+    if engine in _ONE_MODEL_AT_A_TIME:
         return _LOOP_PARAM_COPIES * params + _INPUT_COPIES * inputs
     return activations + 4 * params
 
@@ -624,7 +632,7 @@ def models_per_batch(spec: NetworkSpec, config: TrainConfig, n_models: int, devi
         budget = 0.6 * free
     else:
         budget = 4 * 2 ** 30
-        if resolve_engine(spec, config, device) == "loop":
+        if resolve_engine(spec, config, device) in _ONE_MODEL_AT_A_TIME:
             budget -= _step_memory_terms(spec, config)[0]
     return int(max(1, min(n_models, budget // max(per_model, 1))))
 
@@ -697,7 +705,7 @@ def train_models(
         by_size.setdefault(len(s), []).append(i)
     with _tf32(config.tf32):
         for size, runs in sorted(by_size.items()):
-            chunk = 1 if engine == "sequential" else models_per_batch(spec, config, len(runs), device)
+            chunk = models_per_batch(spec, config, len(runs), device)
             for start in range(0, len(runs), chunk):
                 ids = runs[start:start + chunk]
                 out = _train_chunk(spec, pool_x, pool_y, [subsets[i] for i in ids], [int(seeds[i]) for i in ids],
