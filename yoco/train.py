@@ -359,7 +359,8 @@ class _LoopEnsemble(_Ensemble):
         try:
             out = run(lambda x: fn(self.params[i], self.buffers[i], x))
         except Exception as err:  # noqa: BLE001 - any compiler failure: fall back, say why
-            warnings.warn(f"torch.compile failed ({type(err).__name__}: {str(err).splitlines()[0][:200]}); "
+            first_line = (str(err).splitlines() or [""])[0][:200]
+            warnings.warn(f"torch.compile failed ({type(err).__name__}: {first_line}); "
                           f"going on without compiling (set compile=False to skip the attempt)")
             del self._compiled[mode]
             for param in self.params[i].values():
