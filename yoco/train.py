@@ -542,8 +542,12 @@ _INPUT_COPIES = 6
 _ONE_MODEL_AT_A_TIME = ("loop", "sequential")
 
 
+@functools.lru_cache(maxsize=32)
 def _step_memory_terms(spec: NetworkSpec, config: TrainConfig) -> tuple[int, int, int]:
-    """Bytes of one model's step: (activations, one copy of the parameters, one batch of input images)."""
+    """Bytes of one model's step: (activations, one copy of the parameters, one batch of input images).
+
+    Cached: :func:`models_per_batch` needs it twice per call (the per-model figure and the fixed one),
+    and the probe builds a network and runs a forward."""
     probe = spec.build(0)
     elements = 0
 
@@ -573,8 +577,9 @@ def estimate_step_memory(spec: NetworkSpec, config: TrainConfig, engine: str = "
     margin for allocator fragmentation (benchmarks/README.md).
 
     ``loop`` and ``sequential`` run each model's backward right after its forward, so one model's
-    activations are alive at a time (a fixed cost, :func:`models_per_batch` sets it aside once): a model adds its
-    parameter state and its batch of augmented inputs (``_LOOP_PARAM_COPIES``, ``_INPUT_COPIES``).
+    activations are alive at a time (a fixed cost, :func:`models_per_batch` sets it aside once): a
+    model adds its parameter state and its batch of augmented inputs (``_LOOP_PARAM_COPIES``,
+    ``_INPUT_COPIES``).
     """
     activations, params, inputs = _step_memory_terms(spec, config)
     if engine in _ONE_MODEL_AT_A_TIME:
@@ -622,7 +627,7 @@ def models_per_batch(spec: NetworkSpec, config: TrainConfig, n_models: int, devi
 
     CUDA: 60 % of the free memory divided by the measured per-model peak of a training step. CPU: a
     4 GiB budget (so several jobs fit side by side on a 24 GiB machine), less the one model's
-    activations the ``loop`` engine holds at a time, divided by the estimate.
+    activations the ``loop`` and ``sequential`` engines hold at a time, divided by the estimate.
     """
     if config.max_models:
         return max(1, min(config.max_models, n_models))
