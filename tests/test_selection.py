@@ -70,27 +70,96 @@ SCORES = np.array([5, 1, 4, 1, 2, 2, 0, 3], dtype=float)
 
 
 def test_select_by_score_balanced():
-    # Easy: block 0 keeps the two 1s (1, 3); block 1 keeps 0 (6) and the first of the tied 2s (4).
-    assert sel.select_by_score(SCORES, 2, "easy", "class", blocks=2).tolist() == [1, 3, 4, 6]
-    # Hard: 5, 4 (0, 2) and 3, then the first tied 2 (7, 4).
+    # The reference sorts all scores once, descending and stably: [0 (5), 2 (4), 7 (3), 4 (2), 5 (2),
+    # 1 (1), 3 (1), 6 (0)]. Each class keeps the tail (easy) or the head (hard) of its sub-sequence.
+    # Easy: block 0's sub-sequence is 0, 2, 1, 3 -> 1, 3; block 1's is 7, 4, 5, 6 -> 5, 6 (of the tied 2s
+    # at 4 and 5, the later one, because it comes later in the descending sort).
+    assert sel.select_by_score(SCORES, 2, "easy", "class", blocks=2).tolist() == [1, 3, 5, 6]
+    # Hard: the heads 0, 2 and 7, 4 (of the tied 2s, the earlier one).
     assert sel.select_by_score(SCORES, 2, "hard", "class", blocks=2).tolist() == [0, 2, 4, 7]
+    # ties="index" takes the lower index of the tied 2s in both directions.
+    assert sel.select_by_score(SCORES, 2, "easy", "class", blocks=2, ties="index").tolist() == [1, 3, 4, 6]
+    assert sel.select_by_score(SCORES, 2, "hard", "class", blocks=2, ties="index").tolist() == [0, 2, 4, 7]
 
 
 def test_select_by_score_global():
     assert sel.select_by_score(SCORES, 3, "easy", "global").tolist() == [1, 3, 6]
     assert sel.select_by_score(SCORES, 3, "hard", "global").tolist() == [0, 2, 7]
-    # n = 4 easy: 0, 1, 1, then the tie between the 2s at 4 and 5 goes to index 4.
-    assert sel.select_by_score(SCORES, 4, "easy", "global").tolist() == [1, 3, 4, 6]
+    # n = 4 easy: the tail of the descending sort is 5 (2), 1, 3, 6: the later of the tied 2s.
+    assert sel.select_by_score(SCORES, 4, "easy", "global").tolist() == [1, 3, 5, 6]
+    assert sel.select_by_score(SCORES, 4, "easy", "global", ties="index").tolist() == [1, 3, 4, 6]
 
 
-def test_ties_are_stable_in_both_directions():
+def test_ties_follow_the_reference_sort():
     flat = np.zeros(6)
-    assert sel.select_by_score(flat, 2, "easy", "global").tolist() == [0, 1]
+    # One stable descending sort of equal scores is 0..5: hard keeps its head, easy its tail.
     assert sel.select_by_score(flat, 2, "hard", "global").tolist() == [0, 1]
-    # The reference's single descending sort: hard takes the head, easy the tail.
-    assert sel.select_by_score(flat, 2, "hard", "global", ties="reference").tolist() == [0, 1]
-    assert sel.select_by_score(flat, 2, "easy", "global", ties="reference").tolist() == [4, 5]
-    assert sel.select_by_score(SCORES, 2, "easy", "class", blocks=2, ties="reference").tolist() == [1, 3, 5, 6]
+    assert sel.select_by_score(flat, 2, "easy", "global").tolist() == [4, 5]
+    assert sel.select_by_score(flat, 2, "easy", "global", ties="index").tolist() == [0, 1]
+    assert sel.select_by_score(flat, 2, "hard", "global", ties="index").tolist() == [0, 1]
+
+
+def test_issue_example_easy_first_ties_keep_the_highest_indices():
+    # 400 decoded patches of 10 classes, all LBPE 0, IPC_F 10 -> IPC_T 1 with f = 2: 4 per class. The
+    # reference's descending sort of equal scores is 0..399; class 0's sub-sequence 0..39 and its
+    # tail of 4 is 36..39.
+    labels = np.repeat(np.arange(10), 40)
+    keep = sel.select("yoco", {"lbpe": np.zeros(400)}, labels, 10, 1, 2)
+    assert keep[:4].tolist() == [36, 37, 38, 39]
+    assert keep.tolist() == [c * 40 + k for c in range(10) for k in range(36, 40)]
+    assert sel.select("yoco", {"lbpe": np.zeros(400)}, labels, 10, 1, 2, ties="index")[:4].tolist() == [0, 1, 2, 3]
+
+
+# Two classes, IPC_F 2, f = 1 (4 decoded samples), IPC_T 1: global keys keep 2, balanced keys 1 per class.
+LABELS4 = np.array([0, 0, 1, 1])
+
+
+@pytest.mark.parametrize("key, score, values, expected", [
+    # forgetting_easy keeps the tail of the descending sort [1, 0, 2, 3] -> 2, 3 (not 0, 2).
+    ("forgetting_easy", "forgetting", [0, 1, 0, 0], [2, 3]),
+    # forgetting (hard) keeps the head of [0, 1, 3, 2] -> 0, 1.
+    ("forgetting", "forgetting", [1, 1, 0, 1], [0, 1]),
+    # Balanced: class 0's sub-sequence of [0, 1, 2, 3] (all tied) is 0, 1 -> easy tail 1; class 1 -> 3.
+    ("forgetting_easy_balance", "forgetting", [0, 0, 0, 0], [1, 3]),
+    ("forgetting_balance", "forgetting", [0, 0, 0, 0], [0, 2]),
+    # AUM: low is hard, so the reference flips use_hard: the default keeps the tail of the descending
+    # sort [0, 1, 2, 3] of [.5, .2, .2, .2] -> 2, 3; _easy keeps the head -> 0, 1.
+    ("accumulated_margin", "accumulated_margin", [0.5, 0.2, 0.2, 0.2], [2, 3]),
+    ("accumulated_margin_easy", "accumulated_margin", [0.5, 0.2, 0.2, 0.2], [0, 1]),
+    # Balanced AUM, class 1 tied: tail of its sub-sequence (2, 3) -> 3; class 0 keeps its lowest, 1.
+    ("accumulated_margin_balance", "accumulated_margin", [0.5, 0.2, 0.7, 0.7], [1, 3]),
+    # EL2N and entropy keep the highest: head among ties.
+    ("el2n", "el2n", [0.3, 0.9, 0.9, 0.9], [1, 2]),
+    ("entropy", "entropy", [0.3, 0.9, 0.9, 0.9], [1, 2]),
+    ("yoco_imbalance", "lbpe", [0.3, 0.9, 0.3, 0.3], [2, 3]),
+])
+def test_every_score_key_breaks_ties_as_the_reference(key, score, values, expected):
+    keep = sel.select(key, {score: np.asarray(values, float)}, LABELS4, ipc_from=2, ipc_to=1, factor=1)
+    assert keep.tolist() == expected
+
+
+def test_random_ties_are_seeded_and_only_reorder_tied_scores():
+    values = np.array([0, 0, 0, 0, 0, 0, 5, 5] * 4, float)  # 4 classes x 8; ties everywhere
+    labels = np.repeat(np.arange(4), 8)
+    picks = {tuple(sel.select("forgetting_easy_balance", {"forgetting": values}, labels, 8, 2, 1, seed=s,
+                              ties="random")) for s in range(6)}
+    assert len(picks) > 1                                             # the seed changes the tie order
+    for p in picks:
+        assert (values[list(p)] == 0).all()                          # never a 5 while a 0 is left
+    again = sel.select("forgetting_easy_balance", {"forgetting": values}, labels, 8, 2, 1, seed=3, ties="random")
+    assert again.tolist() == sel.select("forgetting_easy_balance", {"forgetting": values}, labels, 8, 2, 1,
+                                        seed=3, ties="random").tolist()
+
+
+def test_tie_decided_counts_kept_slots_the_score_could_not_choose():
+    # Easy keeps 2 of [0, 1, 0, 0]: both kept 0s share their score with the rejected 0 -> 2.
+    assert sel.tie_decided([0, 1, 0, 0], [2, 3]) == 2
+    # Easy keeps 2 of [1, 0, 0, 2]: the kept 0s share no score with a rejected sample -> 0.
+    assert sel.tie_decided([1, 0, 0, 2], [1, 2]) == 0
+    # Per class block: block 0 [0, 0] keeps 1 of 2 tied -> 1; block 1 [1, 2] keeps 1 -> 0.
+    assert sel.tie_decided([0, 0, 1, 2], [1, 2], blocks=2) == 1
+    # The same selection seen globally: 0 at index 0 is rejected and shares the kept 0's score.
+    assert sel.tie_decided([0, 0, 1, 2], [1, 2]) == 1
 
 
 def test_select_by_score_validation():
@@ -213,6 +282,8 @@ def test_select_single_epoch():
     dyn = Dynamics(err, err > 0, err, np.repeat([0, 1], 4), 2)
     # Two classes, IPC_F = 4, f = 1, IPC_T = 2: the two lowest of epoch 1 per class are (3, 1), (4, 7).
     assert sel.select_single_epoch(dyn, 1, 4, 2, 1).tolist() == [1, 3, 4, 7]
-    assert sel.select_single_epoch(dyn, 0, 4, 2, 1).tolist() == [0, 1, 4, 5]  # all tied: lowest indices
+    # All tied at epoch 0: each class keeps the tail of the reference's descending sort.
+    assert sel.select_single_epoch(dyn, 0, 4, 2, 1).tolist() == [2, 3, 6, 7]
+    assert sel.select_single_epoch(dyn, 0, 4, 2, 1, ties="index").tolist() == [0, 1, 4, 5]
     with pytest.raises(YocoError, match="epoch 2"):
         sel.select_single_epoch(dyn, 2, 4, 2, 1)

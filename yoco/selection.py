@@ -25,12 +25,12 @@ from .errors import YocoError, closest
 
 __all__ = [
     "METHODS", "methods", "SelectionRule", "parse_key", "select_by_score", "select", "keep_fraction",
-    "select_single_epoch", "class_counts",
+    "select_single_epoch", "class_counts", "tie_decided",
 ]
 
 ORDERS = ("easy", "hard")
 BALANCES = ("class", "global")
-TIES = ("index", "reference")
+TIES = ("reference", "index", "random")
 
 #: Base pruning keys of the paper (§3.9) and what each does by default.
 METHODS: dict[str, str] = {
@@ -176,20 +176,23 @@ def _as_score_array(scores: Any, name: str = "scores") -> np.ndarray:
     return s
 
 
-def _rank(s: np.ndarray, n: int, order: str, ties: str) -> np.ndarray:
+def _rank(s: np.ndarray, n: int, order: str, ties: str, seed: int = 0) -> np.ndarray:
     """The positions of the ``n`` kept entries of ``s``."""
     idx = np.arange(s.shape[0])
-    if ties == "index":
-        # Primary key: score (ascending for easy, descending for hard); secondary: ascending index.
-        return np.lexsort((idx, s if order == "easy" else -s))[:n]
-    # "reference": one stable descending sort (what torch.argsort(descending=True) does on the CPU);
-    # hard takes its head, easy its tail, so among equal scores easy keeps the highest indices.
-    desc = np.lexsort((idx, -s))
-    return desc[:n] if order == "hard" else desc[desc.shape[0] - n:]
+    if ties == "reference":
+        # One stable descending sort (torch.argsort(descending=True) as the reference calls it; CPU torch
+        # sorts stably), whose head is kept for hard and whose tail for easy: among equal scores hard keeps
+        # the lowest indices and easy the highest (reference-spec §3.9).
+        desc = np.lexsort((idx, -s))
+        return desc[:n] if order == "hard" else desc[desc.shape[0] - n:]
+    # Primary key: score (ascending for easy, descending for hard); secondary: ascending index, or a
+    # seeded random order, which does not favour any patch position of the position-major layout.
+    second = idx if ties == "index" else np.random.default_rng(seed).permutation(s.shape[0])
+    return np.lexsort((second, s if order == "easy" else -s))[:n]
 
 
 def select_by_score(scores: Any, n_per_class_or_total: int, order: str = "easy", balance: str = "class",
-                    blocks: int | None = None, *, ties: str = "index") -> np.ndarray:
+                    blocks: int | None = None, *, ties: str = "reference", seed: int = 0) -> np.ndarray:
     """Keep the easiest or hardest samples by score, per class block or globally.
 
     Parameters
@@ -205,11 +208,14 @@ def select_by_score(scores: Any, n_per_class_or_total: int, order: str = "easy",
         ``[c·IPC_F·f², (c+1)·IPC_F·f²)``, §1.4) and selects inside each.
     blocks : int
         Number of class blocks ``C``; required for ``balance="class"``.
-    ties : {"index", "reference"}
-        "index" (default, a deliberate choice): equal scores are taken in ascending index order in both
-        directions. "reference": the reference's single descending sort whose head (hard) or tail
-        (easy) is kept, so easy keeps the highest indices among ties (CPU behaviour of
-        ``torch.argsort``, which does not promise stability, §3.3).
+    ties : {"reference", "index", "random"}
+        How equal scores are ordered (docs/deviations.md, "Ties"). "reference" (default): the reference's
+        single stable descending sort, whose head (hard) or tail (easy) is kept, so among tied scores
+        hard keeps the lowest indices and easy the highest. "index": ascending index in both
+        directions. "random": a random order drawn from ``seed``. In the position-major decoded layout
+        (reference-spec §1.3) both index rules pick tied patches by the position they were cut from.
+    seed : int
+        Seed of the tie order for ``ties="random"``; unused otherwise.
 
     Returns
     -------
@@ -230,7 +236,7 @@ def select_by_score(scores: Any, n_per_class_or_total: int, order: str = "easy",
     if balance == "global":
         if n > N:
             raise YocoError(f"cannot keep {n} of {N} samples.")
-        return np.sort(_rank(s, n, order, ties)).astype(np.int64)
+        return np.sort(_rank(s, n, order, ties, seeding.seed_from("ties", seed))).astype(np.int64)
     if blocks is None or int(blocks) < 1:
         raise YocoError("balance='class' needs blocks = the number of contiguous class blocks (classes).")
     blocks = int(blocks)
@@ -239,8 +245,31 @@ def select_by_score(scores: Any, n_per_class_or_total: int, order: str = "easy",
     size = N // blocks
     if n > size:
         raise YocoError(f"cannot keep {n} samples per class from class blocks of {size}.")
-    out = [c * size + _rank(s[c * size:(c + 1) * size], n, order, ties) for c in range(blocks)]
+    out = [c * size + _rank(s[c * size:(c + 1) * size], n, order, ties, seeding.seed_from("ties", seed, c))
+           for c in range(blocks)]
     return np.sort(np.concatenate(out)).astype(np.int64) if out else np.zeros(0, dtype=np.int64)
+
+
+def tie_decided(scores: Any, indices: Any, blocks: int | None = None) -> int:
+    """How many kept samples were chosen by the tie rule rather than by their score.
+
+    A kept sample counts when a rejected sample of the same selection unit (its class block, or the
+    whole set when ``blocks`` is None) has exactly the same score: the score alone could not choose
+    between them, the tie rule did. Zero means the selection is the same under every tie rule.
+    Integer scores of short dynamics runs (forgetting counts) tie massively, and then an index-based
+    rule picks patches by the position they were cut from (docs/deviations.md, "Ties").
+    """
+    s = _as_score_array(scores)
+    kept = np.zeros(s.shape[0], dtype=bool)
+    kept[np.asarray(indices, dtype=np.int64)] = True
+    units = [slice(0, s.shape[0])] if blocks is None else \
+        [slice(c * (s.shape[0] // int(blocks)), (c + 1) * (s.shape[0] // int(blocks))) for c in range(int(blocks))]
+    decided = 0
+    for unit in units:
+        values, chosen = s[unit], kept[unit]
+        rejected = np.unique(values[~chosen])
+        decided += int(np.isin(values[chosen], rejected).sum())
+    return decided
 
 
 def class_counts(indices: Any, labels: Any, num_classes: int | None = None) -> np.ndarray:
@@ -293,7 +322,7 @@ def _get_score(scores: Mapping[str, Any], name: str, key: str, n: int) -> Any:
 
 
 def select(key: str, scores: Mapping[str, Any], labels: Any, ipc_from: int, ipc_to: int, factor: int,
-           seed: int = 0, dataset: str | None = None, *, ties: str = "index",
+           seed: int = 0, dataset: str | None = None, *, ties: str = "reference",
            ccs_random_within: bool = False, ccs_ratio: float | None = None,
            device: str | torch.device | None = None) -> np.ndarray:
     """Apply a pruning key to a decoded condensed set.
@@ -315,8 +344,8 @@ def select(key: str, scores: Mapping[str, Any], labels: Any, ipc_from: int, ipc_
         Seed of ``random`` (``numpy.random.default_rng``) and of the ``ssp`` k-means.
     dataset : str, optional
         ``cifar10``, ``cifar100`` or ``imagenet10``; required by ``ccs`` (cut-off table).
-    ties : {"index", "reference"}
-        Tie-breaking of score-based keys (see :func:`select_by_score`).
+    ties : {"reference", "index", "random"}
+        Tie-breaking of score-based keys (see :func:`select_by_score`; ``random`` draws from ``seed``).
     ccs_random_within : bool
         CCS only: sample at random within each stratum (the original CCS) instead of the reference's
         deterministic hardest-first (reference-spec §3.8 step 4).
@@ -346,7 +375,7 @@ def select(key: str, scores: Mapping[str, Any], labels: Any, ipc_from: int, ipc_
 
     if rule.method == "score":
         values = _get_score(scores, rule.score, key, N)
-        return select_by_score(values, n_keep, rule.order, rule.balance, blocks=C, ties=ties)
+        return select_by_score(values, n_keep, rule.order, rule.balance, blocks=C, ties=ties, seed=seed)
 
     if rule.method == "random":
         rng = np.random.default_rng(int(seed))
@@ -381,7 +410,7 @@ def select(key: str, scores: Mapping[str, Any], labels: Any, ipc_from: int, ipc_
 
 # --------------------------------------------------------------------------- figure helpers
 def keep_fraction(scores: Any, labels: Any, fraction: float, order: str, balance: str = "class", *,
-                  ties: str = "index") -> np.ndarray:
+                  ties: str = "reference", seed: int = 0) -> np.ndarray:
     """Keep a fraction of the samples by score (Fig. 3: easy-first vs hard-first at each ratio).
 
     Classes are found from the label values (not contiguous blocks), so this also works on a real
@@ -406,18 +435,19 @@ def keep_fraction(scores: Any, labels: Any, fraction: float, order: str, balance
         return int(np.floor(count * fraction + 0.5))
 
     if balance == "global":
-        return select_by_score(s, _n(s.size), order, "global", ties=ties)
+        return select_by_score(s, _n(s.size), order, "global", ties=ties, seed=seed)
     if balance != "class":
         raise YocoError(f"balance must be one of {BALANCES}, got {balance!r}.")
     out = []
     for c in np.unique(y):
         members = np.flatnonzero(y == c)
-        out.append(members[select_by_score(s[members], _n(members.size), order, "global", ties=ties)])
+        out.append(members[select_by_score(s[members], _n(members.size), order, "global", ties=ties,
+                                           seed=seeding.seed_from(seed, int(c)))])
     return np.sort(np.concatenate(out)).astype(np.int64)
 
 
 def select_single_epoch(dyn: Dynamics, epoch: int, ipc_from: int, ipc_to: int, factor: int, *,
-                        ties: str = "index") -> np.ndarray:
+                        ties: str = "reference", seed: int = 0) -> np.ndarray:
     """Balanced easy-first selection by one epoch's error norm ``LBPE_t`` alone (Fig. 5).
 
     Keeps the ``IPC_T·f²`` patches of every class with the lowest ``err_l2[epoch]``.
@@ -433,4 +463,4 @@ def select_single_epoch(dyn: Dynamics, epoch: int, ipc_from: int, ipc_to: int, f
         raise YocoError(f"ipc_to ({ipc_to}) must not exceed ipc_from ({ipc_from}).")
     C, _ = _class_blocks(dyn.labels, ipc_from, factor)
     return select_by_score(dyn.err_l2[int(epoch)], ipc_to * factor * factor, "easy", "class", blocks=C,
-                           ties=ties)
+                           ties=ties, seed=seed)
