@@ -45,21 +45,45 @@ def test_lbpe_per_epoch_is_error_norm(dyn):
 def test_top_k_epochs_by_training_accuracy_with_ties(dyn):
     # Correct iff p_y > 0.5: epoch counts are [2, 3, 2].
     assert S.top_k_epochs(dyn, epochs=3, k=1).tolist() == [1]
-    # Epochs 0 and 2 tie at 2 correct: the lower epoch comes first.
-    assert S.top_k_epochs(dyn, epochs=3, k=2).tolist() == [1, 0]
-    assert S.top_k_epochs(dyn, epochs=3, k=3).tolist() == [1, 0, 2]
+    # Epochs 0 and 2 tie at 2 correct. Algorithm 1 keeps argsort(ACC)[-k:] of a stable ascending sort,
+    # [0, 2, 1][-2:], so the later epoch 2 wins (the default); "earliest" keeps epoch 0.
+    assert S.top_k_epochs(dyn, epochs=3, k=2).tolist() == [1, 2]
+    assert S.top_k_epochs(dyn, epochs=3, k=2, ties="earliest").tolist() == [1, 0]
+    assert S.top_k_epochs(dyn, epochs=3, k=3).tolist() == [1, 2, 0]
     # Only epochs 0..E-1 are candidates.
     assert S.top_k_epochs(dyn, epochs=1, k=1).tolist() == [0]
     counts = make([[1, 0, 0], [1, 1, 0], [1, 1, 0], [0, 0, 0], [1, 1, 1]])  # counts [1, 2, 2, 0, 3]
-    assert S.top_k_epochs(counts, epochs=4, k=2).tolist() == [1, 2]
-    assert S.top_k_epochs(counts, epochs=5, k=2).tolist() == [4, 1]
+    assert S.top_k_epochs(counts, epochs=4, k=2).tolist() == [2, 1]
+    assert S.top_k_epochs(counts, epochs=5, k=2).tolist() == [4, 2]
+    assert S.top_k_epochs(counts, epochs=5, k=2, ties="earliest").tolist() == [4, 1]
+
+
+def test_top_k_epoch_ties_of_the_issue_example():
+    # Accuracies [5, 7, 7, 7, 3, 7, 1], K = 2. A stable ascending argsort is [6, 4, 0, 1, 2, 3, 5]; its
+    # last two, Algorithm 1's choice, are epochs 3 and 5. The lowest-index rule keeps 1 and 2.
+    acc = np.array([5, 7, 7, 7, 3, 7, 1])
+    d = make((np.arange(7)[None, :] < acc[:, None]).astype(bool))  # epoch t: acc[t] of 7 samples correct
+    assert d.epoch_correct.tolist() == acc.tolist()
+    assert sorted(S.top_k_epochs(d, epochs=7, k=2).tolist()) == [3, 5]
+    assert sorted(S.top_k_epochs(d, epochs=7, k=2, ties="earliest").tolist()) == [1, 2]
+    # torch.topk leaves the order among ties undefined: whatever it picks must be two epochs with 7.
+    picked = S.top_k_epochs(d, epochs=7, k=2, ties="torch")
+    assert len(set(picked.tolist())) == 2 and (acc[picked] == 7).all()
+    with pytest.raises(YocoError, match="epoch tie rule"):
+        S.top_k_epochs(d, epochs=7, k=2, ties="newest")
 
 
 def test_lbpe_sums_the_top_k_epochs(dyn):
-    # Top-2 epochs are 1 and 0: sqrt(2) * ((1-.2)+(1-.9), (1-.7)+(1-.4), (1-.8)+(1-.7), (1-.9)+(1-.4)).
-    expected = R2 * np.array([0.9, 0.9, 0.5, 0.7])
+    # Top-2 epochs are 1 and then 2 (the later of the tied epochs 0 and 2):
+    # sqrt(2) * ((1-.2)+(1-.6), (1-.7)+(1-.3), (1-.8)+(1-.9), (1-.9)+(1-.1)).
+    expected = R2 * np.array([1.2, 1.0, 0.3, 1.0])
     np.testing.assert_allclose(S.lbpe(dyn, epochs=3, top_k=2), expected, rtol=1e-6)
     np.testing.assert_allclose(S.lbpe(dyn, epochs=3, top_k=2, reduce="mean"), expected / 2, rtol=1e-6)
+    np.testing.assert_allclose(S.score_table(dyn, 3, 2)["lbpe"], expected, rtol=1e-6)
+    # With epoch 0 instead of 2: (1-.2)+(1-.9), (1-.7)+(1-.4), (1-.8)+(1-.7), (1-.9)+(1-.4).
+    earliest = R2 * np.array([0.9, 0.9, 0.5, 0.7])
+    np.testing.assert_allclose(S.lbpe(dyn, epochs=3, top_k=2, epoch_ties="earliest"), earliest, rtol=1e-6)
+    np.testing.assert_allclose(S.score_table(dyn, 3, 2, lbpe_epoch_ties="earliest")["lbpe"], earliest, rtol=1e-6)
     np.testing.assert_allclose(S.lbpe(dyn, epochs=1, top_k=1), R2 * (1 - P_Y[0]), rtol=1e-6)
 
 

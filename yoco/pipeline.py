@@ -138,12 +138,13 @@ def model_outputs(model: torch.nn.Module, x: torch.Tensor, batch: int = 256, dev
 
 
 def compute_scores(dyn: Dynamics, model: torch.nn.Module, pool_x: torch.Tensor, lbpe_epochs: int, lbpe_top_k: int,
-                   device: str | torch.device = "cpu") -> dict[str, np.ndarray]:
+                   device: str | torch.device = "cpu", *, lbpe_epoch_ties: str = "latest") -> dict[str, np.ndarray]:
     """Every score of one dynamics run: the dynamics-based table plus entropy and SSP features."""
     if lbpe_epochs > dyn.num_epochs:
         raise YocoError(f"LBPE needs the first {lbpe_epochs} epochs but the dynamics ran only {dyn.num_epochs}; "
                         f"lower lbpe_epochs or record longer dynamics")
-    table = dict(_scores.score_table(dyn, lbpe_epochs=lbpe_epochs, lbpe_top_k=lbpe_top_k))
+    table = dict(_scores.score_table(dyn, lbpe_epochs=lbpe_epochs, lbpe_top_k=lbpe_top_k,
+                                     lbpe_epoch_ties=lbpe_epoch_ties))
     probs, feats = model_outputs(model, pool_x, device=device)
     table["entropy"] = _scores.entropy(probs)
     table["features"] = feats.numpy().astype(np.float32)

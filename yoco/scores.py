@@ -26,7 +26,7 @@ from .errors import YocoError, unknown_choice
 
 __all__ = [
     "LBPE_SETTINGS", "DSA_SCORE_SCRIPT_EPOCHS", "lbpe_setting",
-    "lbpe_per_epoch", "top_k_epochs", "lbpe", "el2n", "forgetting", "accumulated_margin", "entropy",
+    "lbpe_per_epoch", "EPOCH_TIES", "top_k_epochs", "lbpe", "el2n", "forgetting", "accumulated_margin", "entropy",
     "KMeansResult", "kmeans", "nearest_to_centroids",
     "score_table", "ScoreInfo", "SCORES", "table6_rows",
     "CCS_CUTOFF", "ccs_cutoff", "stratified_sampling", "ccs_select",
@@ -100,30 +100,48 @@ def _check_epochs(dyn: Dynamics, epochs: int, k: int) -> tuple[int, int]:
     return epochs, k
 
 
-def _top_k(values: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k largest values, ties towards the lower index, in descending order."""
-    order = np.lexsort((np.arange(values.shape[0]), -values.astype(np.float64)))
-    return order[:k].astype(np.int64)
+#: How the K best epochs are chosen among epochs of equal training accuracy (docs/deviations.md, "Ties").
+EPOCH_TIES = ("latest", "earliest", "torch")
 
 
-def top_k_epochs(dyn: Dynamics, epochs: int, k: int) -> np.ndarray:
+def _top_k(values: np.ndarray, k: int, ties: str = "latest") -> np.ndarray:
+    """Indices of the k largest values, best first; ``ties`` orders equal values.
+
+    "latest": the paper's Algorithm 1, ``argsort(ACC)[-k:]`` with a stable ascending sort, so among equal
+    values the later epochs are kept. "earliest": the lower index first. "torch": ``torch.topk`` as the
+    reference code calls it, whose order among ties PyTorch leaves undefined.
+    """
+    if ties not in EPOCH_TIES:
+        raise unknown_choice("epoch tie rule", ties, EPOCH_TIES)
+    v = values.astype(np.float64)
+    idx = np.arange(v.shape[0])
+    if ties == "torch":
+        return torch.topk(torch.from_numpy(v), k).indices.numpy().astype(np.int64)
+    if ties == "latest":
+        return np.lexsort((idx, v))[::-1][:k].astype(np.int64)
+    return np.lexsort((idx, -v))[:k].astype(np.int64)
+
+
+def top_k_epochs(dyn: Dynamics, epochs: int, k: int, *, ties: str = "latest") -> np.ndarray:
     """The K epochs with the highest training accuracy among epochs ``0 … epochs−1``.
 
-    Accuracy is ``dyn.epoch_correct`` (augmented training batches before each update, §3.1).
+    Accuracy is ``dyn.epoch_correct`` (augmented training batches before each update, §3.1), which on
+    a few hundred samples takes few distinct values, so ties between epochs are common.
 
     Returns
     -------
     np.ndarray int64 [K]
-        Epoch indices, best first. Ties go to the lower epoch index; the reference used ``torch.topk``,
-        whose order among ties is unspecified.
+        Epoch indices, best first. Among equal accuracies ``ties`` decides (:func:`_top_k`); the
+        default "latest" is the paper's Algorithm 1, because the reference's ``torch.topk`` does not
+        define an order.
     """
     dyn = _check_dynamics(dyn)
     epochs, k = _check_epochs(dyn, epochs, k)
-    return _top_k(dyn.epoch_correct[:epochs], k)
+    return _top_k(dyn.epoch_correct[:epochs], k, ties)
 
 
 def lbpe(dyn: Dynamics, epochs: int, top_k: int, *, reduce: str = "sum",
-         epoch_selection: str = "accuracy") -> np.ndarray:
+         epoch_selection: str = "accuracy", epoch_ties: str = "latest") -> np.ndarray:
     """LBPE score (key ``yoco``): the error norm over the top-K epochs (§3.1).
 
     Parameters
@@ -139,6 +157,8 @@ def lbpe(dyn: Dynamics, epochs: int, top_k: int, *, reduce: str = "sum",
         ``"accuracy"`` (the paper and the reference default): the K epochs with the highest training
         accuracy. ``"loss"``: the reference's unused ``--use-loss`` variant, the K epochs with the lowest
         mean cross-entropy (needs ``dyn.loss``).
+    epoch_ties : {"latest", "earliest", "torch"}
+        Which epochs win among equal accuracies (:func:`top_k_epochs`).
 
     Returns
     -------
@@ -148,13 +168,13 @@ def lbpe(dyn: Dynamics, epochs: int, top_k: int, *, reduce: str = "sum",
     dyn = _check_dynamics(dyn)
     epochs, top_k = _check_epochs(dyn, epochs, top_k)
     if epoch_selection == "accuracy":
-        chosen = _top_k(dyn.epoch_correct[:epochs], top_k)
+        chosen = _top_k(dyn.epoch_correct[:epochs], top_k, epoch_ties)
     elif epoch_selection == "loss":
         if dyn.loss is None:
             raise YocoError("epoch_selection='loss' needs per-sample losses (Dynamics.loss); record them "
                             "in the trainer or build the dynamics with Dynamics.from_probs.")
         mean_loss = dyn.loss[:epochs].astype(np.float64).mean(axis=1)
-        chosen = _top_k(-mean_loss, top_k)
+        chosen = _top_k(-mean_loss, top_k, epoch_ties)
     else:
         raise unknown_choice("epoch selection", epoch_selection, ["accuracy", "loss"])
     total = dyn.err_l2[chosen].astype(np.float64).sum(axis=0)
@@ -325,7 +345,8 @@ def nearest_to_centroids(features: Any, centroids: Any, *, device: str | torch.d
 
 
 # --------------------------------------------------------------------------- table of scores
-def score_table(dynamics: Dynamics, lbpe_epochs: int = 100, lbpe_top_k: int = 10) -> dict[str, np.ndarray]:
+def score_table(dynamics: Dynamics, lbpe_epochs: int = 100, lbpe_top_k: int = 10, *,
+                lbpe_epoch_ties: str = "latest") -> dict[str, np.ndarray]:
     """Every dynamics-based score of one run, keyed by score name.
 
     Parameters
@@ -333,6 +354,8 @@ def score_table(dynamics: Dynamics, lbpe_epochs: int = 100, lbpe_top_k: int = 10
     dynamics : Dynamics
     lbpe_epochs, lbpe_top_k : int
         E and K of LBPE (see :data:`LBPE_SETTINGS`; defaults are IDC CIFAR-10's).
+    lbpe_epoch_ties : {"latest", "earliest", "torch"}
+        Which of equally accurate epochs LBPE sums (:func:`top_k_epochs`).
 
     Returns
     -------
@@ -342,7 +365,7 @@ def score_table(dynamics: Dynamics, lbpe_epochs: int = 100, lbpe_top_k: int = 10
     """
     dyn = _check_dynamics(dynamics)
     return {
-        "lbpe": lbpe(dyn, lbpe_epochs, lbpe_top_k),
+        "lbpe": lbpe(dyn, lbpe_epochs, lbpe_top_k, epoch_ties=lbpe_epoch_ties),
         "el2n": el2n(dyn),
         "forgetting": forgetting(dyn),
         "accumulated_margin": accumulated_margin(dyn),
