@@ -72,6 +72,38 @@ def test_mtt_folder_or_file(tmp_path):
         CS.load_condensed(tmp_path, "mtt", "cifar10")
 
 
+def test_mtt_files_with_a_prefix(tmp_path):
+    images = torch.randn(6, 3, H, H)
+    torch.save(images, tmp_path / "mtt_images_best.pt")
+    torch.save(CLASS_MAJOR, tmp_path / "mtt_labels_best.pt")
+    for path in (tmp_path, tmp_path / "mtt_images_best.pt"):
+        cs = CS.load_condensed(path, "mtt", "cifar10")
+        assert torch.equal(cs.images, images)
+        assert cs.provenance["labels_source"] == str(tmp_path / "mtt_labels_best.pt")
+    # Two candidate pairs in one folder: the user must say which.
+    torch.save(images, tmp_path / "zca_images_best.pt")
+    with pytest.raises(YocoError, match="several image files"):
+        CS.load_condensed(tmp_path, "mtt", "cifar10")
+    (tmp_path / "mtt_labels_best.pt").unlink()
+    with pytest.raises(YocoError, match="mtt_labels_best.pt"):
+        CS.load_condensed(tmp_path / "mtt_images_best.pt", "mtt", "cifar10")
+
+
+def test_sets_stored_in_another_class_order_become_class_major(tmp_path):
+    # DSA's later experiment stored class by class in another order (labels 2, 0, 1, 2, 0, 1): the
+    # reference does not require class-major files, so the importer sorts stably by label.
+    path = tmp_path / "data.pt"
+    shuffled = torch.tensor([2, 0, 1, 2, 0, 1])
+    images = torch.arange(6.0).view(6, 1, 1, 1).expand(6, 3, H, H).contiguous()
+    torch.save({"data": [[torch.zeros(6, 3, H, H), CLASS_MAJOR], [images, shuffled]]}, path)
+    cs = CS.load_condensed(path, "dsa", "cifar10", dsa_experiment=-1)
+    assert torch.equal(cs.labels, CLASS_MAJOR)
+    # Class 0 was at file positions 1 and 4, class 1 at 2 and 5, class 2 at 0 and 3 (file order kept).
+    assert cs.provenance["file_order"] == [1, 4, 2, 5, 0, 3]
+    assert cs.images[:, 0, 0, 0].tolist() == [1.0, 4.0, 2.0, 5.0, 0.0, 3.0]
+    assert "file_order" not in CS.load_condensed(path, "dsa", "cifar10").provenance
+
+
 def test_dsa_experiment_choice(tmp_path):
     path = tmp_path / "data.pt"
     first, last = torch.zeros(6, 3, H, H), torch.ones(6, 3, H, H)

@@ -44,7 +44,8 @@ REFERENCE_LAYOUT = {
            "(ImageNet-10: idc/imagenet10/resnet10apin_grad_l1_ely10_nd500_cut_factor3_mix_ipc{ipc}/data.pt), "
            "a list [images (C*ipc, 3, h, w) in [0, 1], targets (C*ipc,)]",
     "dream": "dream/{dataset}/ipc{ipc}/data.pt, a list [images (C*ipc, 3, h, w) in [0, 1], targets (C*ipc,)]",
-    "mtt": "mtt/ConvNet_baseline/images_best.pt with labels_best.pt beside it (pass the folder or images_best.pt)",
+    "mtt": "mtt/ConvNet_baseline/images_best.pt with labels_best.pt beside it (pass the folder or the images "
+           "file; a prefix such as mtt_images_best.pt + mtt_labels_best.pt works too)",
     "dsa": "dsa/res_DSA_CIFAR10_ConvNet_ipc10/data.pt, a dict {'data': [[images, labels] per experiment], ...}",
     "kip": "kip/kip_ipc10/data.pt, a pair (images NHWC (N, 32, 32, 3), labels one-hot (N, 10))",
     "canonical": "a file written by CondensedSet.save (e.g. by `yoco condense`)",
@@ -347,11 +348,7 @@ def load_condensed(path: str | os.PathLike, fmt: str, dataset: str, ipc: int | N
 
     provenance: dict = {"format": fmt}
     if fmt == "mtt":
-        img_path = path / "images_best.pt" if path.is_dir() else path
-        lab_path = img_path.parent / "labels_best.pt"
-        for p in (img_path, lab_path):
-            if not p.is_file():
-                raise _missing(p, fmt, dataset, ipc)
+        img_path, lab_path = _mtt_paths(path, dataset, ipc)
         images = _torch_load(img_path, "cpu", trusted)
         labels = _torch_load(lab_path, "cpu", trusted)
         provenance.update(source=str(img_path), sha256=sha256_file(img_path),
@@ -385,10 +382,53 @@ def load_condensed(path: str | os.PathLike, fmt: str, dataset: str, ipc: int | N
     inferred = _infer_ipc(labels, path, fmt)
     if ipc is not None and ipc != inferred:
         raise YocoError(f"{path}: labels give {inferred} images per class, but ipc={ipc} was requested.")
+    images, labels = _class_major(images, labels, provenance)
     return CondensedSet(
         images=images, labels=labels, ipc=inferred, factor=int(factor), value_space=value_space,
         dataset=dataset, condenser=condenser or fmt, provenance=provenance,
     ).validate()
+
+
+def _mtt_paths(path: Path, dataset: str, ipc: int | None) -> tuple[Path, Path]:
+    """The images and labels files of an MTT set: ``[prefix]images_best.pt`` + ``[prefix]labels_best.pt``.
+
+    MTT itself writes ``images_best.pt``; copies in the wild carry a prefix (``mtt_images_best.pt``).
+    A folder is searched for exactly one such pair; a file names its images, and the labels file is
+    the same name with ``images`` replaced by ``labels``.
+    """
+    if path.is_dir():
+        plain = path / "images_best.pt"
+        found = [plain] if plain.is_file() else sorted(path.glob("*images_best.pt"))
+        if len(found) > 1:
+            raise YocoError(f"{path} (mtt) holds several image files ({', '.join(p.name for p in found)}); "
+                            f"pass the one to use, e.g. --condensed {found[0]}.")
+        img_path = found[0] if found else plain
+    else:
+        img_path = path
+    head, sep, tail = img_path.name.rpartition("images")
+    if not sep:
+        raise YocoError(f"{img_path} (mtt): the images file should be named [prefix]images_best.pt, with "
+                        "[prefix]labels_best.pt beside it (MTT's distill.py layout).")
+    lab_path = img_path.with_name(head + "labels" + tail)
+    for p in (img_path, lab_path):
+        if not p.is_file():
+            raise _missing(p, "mtt", dataset, ipc)
+    return img_path, lab_path
+
+
+def _class_major(images: torch.Tensor, labels: torch.Tensor, provenance: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reorder a set stored in another class order into the class-major layout every stage assumes.
+
+    The reference never checks the layout (IDC even rebuilt class-major labels over DSA files), but a
+    DSA file's later experiments or a user's set need not be stored class by class. A stable sort by
+    label keeps each class's images in file order; ``provenance['file_order']`` maps every stored
+    index back to its position in the file.
+    """
+    if bool((labels[1:] >= labels[:-1]).all()):
+        return images, labels
+    order = torch.argsort(labels, stable=True)
+    provenance["file_order"] = order.tolist()
+    return images[order].contiguous(), labels[order].contiguous()
 
 
 def _check_requested(cs: CondensedSet, ipc, factor, path: Path) -> None:
