@@ -128,3 +128,21 @@ def test_format_and_errors(runs):
     with pytest.raises(YocoError, match="published table lacks"):
         claims(runs, pd.DataFrame({"table": [1]}))
     assert claims(runs.iloc[:0]).empty
+
+
+def test_tie_share_of_each_side(runs):
+    # el2n: 40 patches kept per run, of which the tie rule chose 10 in rep 1, 30 in rep 2, 20 in rep 3:
+    # mean share (10 + 30 + 20) / 3 / 40 = 0.5. el2n_easy: none. Random runs carry no count.
+    runs = runs.copy()
+    runs["n_selected"] = 40
+    runs["tie_decided"] = float("nan")
+    el2n = runs.key == "el2n"
+    runs.loc[el2n, "tie_decided"] = runs.loc[el2n, "rep"].map({1: 10, 2: 30, 3: 20})
+    runs.loc[runs.key == "el2n_easy", "tie_decided"] = 0
+    df = claims(runs, published())
+    row = pick(df, "easy_beats_hard", "el2n_easy", "el2n")
+    assert row.ties_a == 0.0 and row.ties_b == pytest.approx(0.5)
+    assert math.isnan(pick(df, "yoco_beats_baseline", "yoco", "random").ties_b)
+    assert " 50%" in format_claims(df)
+    # Runs made before the column existed: NaN shares, the report shows dashes.
+    assert claims(runs.drop(columns=["tie_decided"]), published()).ties_a.isna().all()

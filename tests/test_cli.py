@@ -54,6 +54,16 @@ def test_select_writes_a_balanced_selection(chain, key, per_class):
     (rec,) = json.loads(out.read_text())
     assert rec["class_counts"] == per_class
     assert rec["ipc_from"] == 4 and rec["factor"] == 2 and rec["n_selected"] == 40
+    if key == "yoco":
+        # The kept patches whose LBPE a rejected patch of the same class shares (the tie rule's picks).
+        with np.load(chain / "scores1.npz") as f:
+            lbpe = f["lbpe"]
+        kept = set(rec["indices"])
+        expected = sum(1 for i in kept if np.isin(lbpe[i], [lbpe[j] for j in range(i // 16 * 16, i // 16 * 16 + 16)
+                                                              if j not in kept]))
+        assert rec["tie_breaking"] == "reference" and rec["tie_decided"] == expected
+    else:
+        assert "tie_decided" not in rec
 
 
 def test_select_is_reproducible_and_global_keys_keep_the_total(chain):
@@ -83,6 +93,11 @@ def test_one_select_job_for_a_whole_cell_then_evaluate(chain):
     assert len(runs) == 2 * 2 * 2  # keys x reps x inits
     assert runs.seed.nunique() == len(runs)
     assert runs.best_acc.between(0, 100).all() and (runs.n_selected == 40).all()
+    # Score keys carry their selection's tie count into every run row; random keys have none.
+    ties = {(r["key"], r["rep"]): r.get("tie_decided") for r in records}
+    yoco_runs = runs[runs.key == "yoco"]
+    assert yoco_runs.tie_decided.tolist() == [ties[("yoco", rep)] for rep in yoco_runs.rep]
+    assert runs[runs.key == "random_balance"].tie_decided.isna().all()
     assert set(RUN_COLUMNS) <= set(runs.columns)  # what the tables read, plus provenance
     # How they ran: the CPU engine, eager (seconds of training do not repay a compilation).
     assert (runs.engine == "loop").all() and not runs.compiled.any()

@@ -107,7 +107,7 @@ def claims(
     pandas.DataFrame
         One row per claim, IPC_T and pair whose two sides both have runs, with columns ``claim,
         table, dataset, ipc_from, ipc_to, network, condenser_a, key_a, condenser_b, key_b, n_a, n_b,
-        ours_a, ours_b, diff, se, paper_a, paper_b, paper_diff, holds, significant``.
+        ours_a, ours_b, diff, se, paper_a, paper_b, paper_diff, holds, significant, ties_a, ties_b``.
     """
     if metric not in METRICS:
         raise YocoError(f"metric must be one of {METRICS}, got {metric!r}.")
@@ -120,6 +120,7 @@ def claims(
     col = f"{metric}_acc"
     runs = runs[(runs["dataset"] == dataset) & (runs["ipc_from"] == int(ipc_from)) & (runs["network"] == network)]
     groups = {k: g[col].to_numpy(dtype=float) for k, g in runs.groupby(["condenser", "ipc_to", "key"])}
+    tie_share = _tie_share(runs)
 
     def side(ck: str, ipct: int, key: str) -> tuple[str, np.ndarray] | None:
         for k in _aliases(key):
@@ -157,13 +158,29 @@ def claims(
                 key_b=key_b, n_a=len(va), n_b=len(vb), ours_a=float(va.mean()), ours_b=float(vb.mean()),
                 diff=diff, se=se, paper_a=pa, paper_b=pb, paper_diff=pa - pb,
                 holds=diff > 0, significant=bool(diff > 2 * se) if not math.isnan(se) else False,
+                ties_a=tie_share.get((spec["condenser_a"], ipct, key_a), math.nan),
+                ties_b=tie_share.get((spec["condenser_b"], ipct, key_b), math.nan),
             ))
     columns = [
         "claim", "table", "dataset", "ipc_from", "ipc_to", "network", "condenser_a", "key_a", "condenser_b",
         "key_b", "n_a", "n_b", "ours_a", "ours_b", "diff", "se", "paper_a", "paper_b", "paper_diff", "holds",
-        "significant",
+        "significant", "ties_a", "ties_b",
     ]
     return pd.DataFrame(out, columns=columns)
+
+
+def _tie_share(runs: pd.DataFrame) -> dict[tuple, float]:
+    """(condenser, ipc_to, key) -> mean share of the kept patches that the tie rule chose.
+
+    Each run row carries its selection's ``tie_decided`` (absent from runs made before it existed and
+    for keys without a score ranking, e.g. random, SSP, CCS); a share near 1 means the score hardly
+    decided the selection (docs/deviations.md, "Ties").
+    """
+    if "tie_decided" not in runs.columns:
+        return {}
+    share = pd.to_numeric(runs["tie_decided"], errors="coerce") / runs["n_selected"].astype(float)
+    frame = runs.assign(_share=share).dropna(subset=["_share"])
+    return {k: float(g["_share"].mean()) for k, g in frame.groupby(["condenser", "ipc_to", "key"])}
 
 
 def _side_label(ck: str, key: str, other_ck: str) -> str:
@@ -173,7 +190,8 @@ def _side_label(ck: str, key: str, other_ck: str) -> str:
 def format_claims(df: pd.DataFrame) -> str:
     """A plain-text report of :func:`claims`, one line per claim row, for printing or logs.
 
-    A verdict column reads ``holds*`` (diff > 2 se), ``holds`` (diff > 0) or ``FAILS``.
+    A verdict column reads ``holds*`` (diff > 2 se), ``holds`` (diff > 0) or ``FAILS``; "ties A/B" is the
+    share of each side's kept patches chosen by the tie rule.
     """
     if df.empty:
         return "no claim could be tested: no pair of keys had runs on both sides."
@@ -181,8 +199,11 @@ def format_claims(df: pd.DataFrame) -> str:
     def num(x: float) -> str:
         return "   -  " if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:6.2f}"
 
+    def tie(x: float) -> str:
+        return "   -" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:3.0f}%"
+
     head = f"{'claim':<24} {'T':>1} {'ck':<5} {'IPC':>5}  {'A':<26} {'B':<26} {'ours A':>6} {'ours B':>6} " \
-           f"{'diff':>6} {'se':>6}  {'paper A':>7} {'paper B':>7} {'p.diff':>6}  verdict"
+           f"{'diff':>6} {'se':>6}  {'paper A':>7} {'paper B':>7} {'p.diff':>6}  {'ties A/B':>9}  verdict"
     lines = [head, "-" * len(head)]
     for r in df.itertuples(index=False):
         verdict = "holds*" if r.significant else ("holds" if r.holds else "FAILS")
@@ -191,7 +212,7 @@ def format_claims(df: pd.DataFrame) -> str:
         lines.append(
             f"{r.claim:<24} {r.table:>1} {r.condenser_a:<5} {r.ipc_from:>2}->{r.ipc_to:<2} {a:<26} {b:<26} "
             f"{num(r.ours_a)} {num(r.ours_b)} {num(r.diff)} {num(r.se)}  {num(r.paper_a):>7} {num(r.paper_b):>7} "
-            f"{num(r.paper_diff)}  {verdict}"
+            f"{num(r.paper_diff)}  {tie(r.ties_a)}/{tie(r.ties_b)}  {verdict}"
         )
     n = len(df)
     lines.append("-" * len(head))

@@ -180,9 +180,11 @@ def cmd_scores(a) -> None:
     device = _device(a.device)
     model = load_model(a.model, device)
     pool_x, _ = training_pool(decoded, real, a.double_normalize)
-    table = compute_scores(dyn, model, pool_x, a.lbpe_epochs, a.lbpe_top_k, device=device)
+    table = compute_scores(dyn, model, pool_x, a.lbpe_epochs, a.lbpe_top_k, device=device,
+                           lbpe_epoch_ties=a.lbpe_epoch_ties)
     save_scores(table, a.out, condenser=a.condenser, dataset=a.dataset, lbpe_epochs=a.lbpe_epochs,
-                lbpe_top_k=a.lbpe_top_k, dynamics=str(a.dynamics), seed=dyn.meta.get("seed"))
+                lbpe_top_k=a.lbpe_top_k, lbpe_epoch_ties=a.lbpe_epoch_ties, dynamics=str(a.dynamics),
+                seed=dyn.meta.get("seed"))
     _log(f"scores {sorted(k for k in table if k != 'features')} -> {a.out}")
 
 
@@ -228,7 +230,7 @@ def cmd_select(a) -> None:
     from .io import write_json
     from .pipeline import load_scores, source_geometry
     from .seeding import seed_from
-    from .selection import parse_key, select
+    from .selection import parse_key, select, tie_decided
 
     decoded = _load_decoded(a.decoded)
     ipc_from, factor = source_geometry(decoded)
@@ -251,7 +253,12 @@ def cmd_select(a) -> None:
         idx = select(key, scores, labels, ipc_from=ipc_from, ipc_to=a.ipc_to, factor=factor, seed=seed,
                      dataset=a.dataset or decoded.dataset, ties=a.tie_breaking,
                      ccs_random_within=a.ccs_random_within_strata, ccs_ratio=a.ccs_cutoff)
-        records.append(_selection_record(idx, key, rep, seed, decoded, ipc_from, factor, a.ipc_to))
+        extra = {}
+        if rule.method == "score":
+            blocks = decoded.num_classes if rule.balance == "class" else None
+            extra["tie_decided"] = tie_decided(scores[rule.score], idx, blocks)
+            extra["tie_breaking"] = a.tie_breaking
+        records.append(_selection_record(idx, key, rep, seed, decoded, ipc_from, factor, a.ipc_to, **extra))
         _log(f"{key} IPC {ipc_from}->{a.ipc_to} rep {rep}: {len(idx)} patches")
     write_json(records, a.out)
     _log(f"{len(records)} selections -> {a.out}")
@@ -277,7 +284,8 @@ def _selections_from_json(paths, keys=None):
             continue
         sels.append(Selection(key=rec["key"], rep=rec["rep"], indices=np.asarray(rec["indices"], dtype=np.int64),
                               dataset=rec["dataset"], condenser=rec["condenser"], ipc_from=rec["ipc_from"],
-                              ipc_to=rec["ipc_to"], factor=rec["factor"], seed=rec["seed"]))
+                              ipc_to=rec["ipc_to"], factor=rec["factor"], seed=rec["seed"],
+                              tie_decided=rec.get("tie_decided")))
     return sels
 
 
@@ -503,6 +511,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="")
     p.add_argument("--lbpe-epochs", type=int, required=True)
     p.add_argument("--lbpe-top-k", type=int, required=True)
+    p.add_argument("--lbpe-epoch-ties", choices=["latest", "earliest", "torch"], default="latest",
+                   help="which of equally accurate epochs LBPE sums: latest (the paper's Algorithm 1), "
+                        "earliest, or torch.topk's undefined order (the reference code)")
     p.add_argument("--double-normalize", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True)
@@ -519,8 +530,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rep", type=int, default=1)
     p.add_argument("--seed-prefix", default="")
     p.add_argument("--dataset", default=None)
-    p.add_argument("--tie-breaking", choices=["index", "reference"], default="index",
-                   help="index: equal scores keep ascending index order; reference: as the original torch.argsort")
+    p.add_argument("--tie-breaking", choices=["reference", "index", "random"], default="reference",
+                   help="order of equal scores: reference (one stable descending sort; easy keeps the highest "
+                        "indices, hard the lowest), index (ascending index both ways), random (seeded)")
     p.add_argument("--ccs-random-within-strata", action=argparse.BooleanOptionalAction, default=False)
     p.add_argument("--ccs-cutoff", type=float, default=None,
                    help="CCS hard cut-off ratio for cells outside the reference's table (reference-spec §3.8)")

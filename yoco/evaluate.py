@@ -34,6 +34,7 @@ class Selection:
     factor: int = 1
     seed: int = 0
     extra: dict | None = None  # columns that identify figure variants (fraction, order, lbpe_epoch)
+    tie_decided: int | None = None  # kept patches the tie rule chose (yoco.selection.tie_decided); None: no score
 
 
 def run_seed(selection: Selection, network: str, init: int) -> int:
@@ -81,7 +82,7 @@ def evaluate_selections(
     for (sel, init), seed, res in zip(runs, seeds, results):
         row = {"dataset": sel.dataset, "condenser": sel.condenser, "ipc_from": sel.ipc_from, "ipc_to": sel.ipc_to,
                "key": sel.key, "network": spec.name, "rep": sel.rep, "init": init, "seed": seed,
-               "n_selected": len(sel.indices), "best_acc": res.best_acc, "last_acc": res.last_acc,
+               "n_selected": len(sel.indices), "tie_decided": sel.tie_decided, "best_acc": res.best_acc, "last_acc": res.last_acc,
                "epochs": config.epochs, "wall_s": round(res.wall_s, 3), "models_in_batch": res.models_in_batch,
                "engine": res.settings.get("engine"), "compiled": res.settings.get("compiled"),
                "device": device_name, "torch_version": torch.__version__, "yoco_version": __version__,

@@ -314,8 +314,10 @@ def select_args(config: Mapping) -> str:
 
 
 def scores_args(config: Mapping) -> str:
-    """Quirk switches that ``yoco scores`` honours (the entropy/SSP forward pass sees the same inputs)."""
-    return _quirk_flag(config, "double_normalize")
+    """Quirk switches that ``yoco scores`` honours (the entropy/SSP forward pass sees the same inputs; the
+    order of equally accurate epochs in LBPE's top K)."""
+    return " ".join([_quirk_flag(config, "double_normalize"),
+                     "--lbpe-epoch-ties", str(config["quirks"]["lbpe_epoch_ties"])])
 
 
 def device_args(config: Mapping) -> str:
