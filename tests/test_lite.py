@@ -188,8 +188,12 @@ def test_lite_ci_runs_end_to_end_into_claims(lite_run):
     assert list(df.columns) == [
         "claim", "table", "dataset", "ipc_from", "ipc_to", "network", "condenser_a", "key_a", "condenser_b",
         "key_b", "n_a", "n_b", "ours_a", "ours_b", "diff", "se", "paper_a", "paper_b", "paper_diff", "holds",
-        "significant",
+        "significant", "ties_a", "ties_b",
     ]
+    # Score keys carry the share of their kept patches that the tie rule chose; random/SSP/CCS do not.
+    for side in ("a", "b"):
+        scored = ~df[f"key_{side}"].str.startswith(("random", "ssp", "ccs"))
+        assert df[f"ties_{side}"][scored].between(0, 1).all() and df[f"ties_{side}"][~scored].isna().all()
     # Rows per IPC_T, from the claim definitions and the keys the config trains: Table 4's three
     # easy-vs-hard pairs (10->1 only), Table 5's seven balance pairs, Table 1's seven IDC baselines
     # (DREAM random is not run), Table 2's three ablation pairs (random_balance and yoco_imbalance
