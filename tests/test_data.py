@@ -66,6 +66,19 @@ def test_npz_round_trip(tmp_path):
         Dt.load_real("digits", npz=tmp_path / "nope.npz")
 
 
+def test_test_per_class_keeps_the_first_test_images_of_each_class():
+    full = Dt.load_real("digits", image_size=8)
+    d = Dt.load_real("digits", image_size=8, test_per_class=3)
+    np.testing.assert_array_equal(np.bincount(d.y_test), [3] * 10)
+    # The first 3 of each class in dataset order, in dataset order overall; train is untouched.
+    expected = np.sort(np.concatenate([np.flatnonzero(full.y_test == c)[:3] for c in range(10)]))
+    np.testing.assert_array_equal(d.x_test, full.x_test[expected])
+    np.testing.assert_array_equal(d.y_test, full.y_test[expected])
+    assert np.array_equal(d.x_train, full.x_train)
+    with pytest.raises(YocoError, match="class 8 has only 52"):
+        Dt.load_real("digits", test_per_class=53)
+
+
 def test_cifar_from_shared_npz(cifar_mini):
     d = Dt.load_real("cifar10", npz=CIFAR_MINI)
     assert d.x_train.shape == (5000, 32, 32, 3) and d.x_test.shape == (3000, 32, 32, 3)

@@ -106,7 +106,7 @@ def _load_real(path):
 def cmd_data(a) -> None:
     from .data import load_real, save_real_npz
 
-    real = load_real(a.dataset, root=a.root, npz=a.npz, image_size=a.image_size)
+    real = load_real(a.dataset, root=a.root, npz=a.npz, image_size=a.image_size, test_per_class=a.test_per_class)
     save_real_npz(real, a.out)
     _log(f"{a.dataset}: {len(real.y_train)} train / {len(real.y_test)} test images -> {a.out}")
 
@@ -459,6 +459,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--npz", default=None)
     p.add_argument("--root", default="data")
     p.add_argument("--image-size", type=int, default=None)
+    p.add_argument("--test-per-class", type=int, default=None,
+                   help="keep the first N test images of every class (a smaller test split for CPU runs)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_data)
 

@@ -347,7 +347,7 @@ def condense_args(config: Mapping, ck: str, ds: str, ipcf: str) -> str:
 
 
 def data_args(config: Mapping, ds: str) -> str:
-    """CLI arguments of ``yoco data`` for a dataset (npz path, download root, image size)."""
+    """CLI arguments of ``yoco data`` for a dataset (npz path, download root, image size, test subset)."""
     spec = _dataset(config, ds)
     args = ["--dataset", ds]
     if spec.get("npz"):
@@ -356,6 +356,8 @@ def data_args(config: Mapping, ds: str) -> str:
         args += ["--root", str(spec["root"])]
     if spec.get("image_size"):
         args += ["--image-size", str(spec["image_size"])]
+    if spec.get("test_per_class"):
+        args += ["--test-per-class", str(spec["test_per_class"])]
     return " ".join(args)
 
 
