@@ -1,6 +1,9 @@
 # Two commands set everything up on a fresh machine:
 #   make quickstart   creates .venv if needed, then runs the whole DAG on embedded data (CPU, minutes)
 #   make test         creates .venv if needed, then runs the test suite
+#   make report       the quickstart's tables and figures with captions: results/quickstart/report.html
+#   make notebooks    opens the figure notebooks in JupyterLab (after make quickstart: Run All)
+# Conda: `conda env create -f environment.yml`, activate it, then pass VENV="$CONDA_PREFIX" to any target.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
@@ -9,12 +12,12 @@ CORES ?= 2
 # Snakemake and the rules call the `yoco` command of this environment.
 RUN := PATH="$(BIN):$$PATH"
 
-.PHONY: env test quickstart lint dryrun clean-quickstart
+.PHONY: env test quickstart report notebooks lint dryrun clean-quickstart
 
 env: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
@@ -26,6 +29,13 @@ test: $(STAMP)
 quickstart: $(STAMP)
 	$(RUN) snakemake --cores $(CORES) --configfile config/quickstart.yaml --printshellcmds
 	@echo "Tables: results/quickstart/table*.csv   Figures: figures/quickstart/fig*.png"
+
+report: $(STAMP)
+	$(RUN) snakemake --cores 1 --configfile config/quickstart.yaml --report results/quickstart/report.html
+	@echo "Report: results/quickstart/report.html (open it in a browser)"
+
+notebooks: $(STAMP)
+	$(RUN) jupyter lab notebooks/
 
 lint: $(STAMP)
 	$(RUN) snakemake --lint

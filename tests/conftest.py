@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,3 +19,22 @@ def cifar_mini():
     if not CIFAR_MINI.exists():
         pytest.skip("../shared/data/cifar10-mini.npz not present")
     return np.load(CIFAR_MINI)
+
+
+def snakemake_test_config(out: Path, *extra: str) -> subprocess.CompletedProcess:
+    """Snakemake on config/test.yaml with its outputs under ``out`` (results/, figures/)."""
+    bindir = Path(sys.executable).parent
+    env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
+    cmd = [str(bindir / "snakemake"), "--cores", "2", "--configfile", "config/test.yaml", "--config",
+           f"output_root={out}/results", f"figures_root={out}/figures", *extra]
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="session")
+def test_config_run(tmp_path_factory) -> Path:
+    """The whole DAG of config/test.yaml, run once per session and shared by the end-to-end, notebook
+    and report tests (about two minutes on 2 cores). Returns the folder holding results/ and figures/."""
+    out = tmp_path_factory.mktemp("e2e")
+    proc = snakemake_test_config(out)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    return out

@@ -196,7 +196,8 @@ def test_diffaug_is_differentiable_in_the_images():
     x = torch.randn(2, 1, 3, 5, 5, dtype=torch.float64, requires_grad=True)
     seeds = torch.tensor([1, 2])
     for strategy in ("color_crop_cutout_flip", "scale_rotate"):
-        assert torch.autograd.gradcheck(lambda t: A.diffaug(t, seeds, STEP, strategy, True), (x,))
+        assert torch.autograd.gradcheck(lambda t, strategy=strategy: A.diffaug(t, seeds, STEP, strategy, True),
+                                        (x,))
     big = _images().requires_grad_(True)
     A.diffaug(big, SEEDS, STEP, "color_crop_cutout_flip_scale_rotate").square().sum().backward()
     assert torch.isfinite(big.grad).all() and big.grad.abs().sum() > 0

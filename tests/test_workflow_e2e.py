@@ -1,33 +1,17 @@
 """The whole DAG on a tiny config: every table and figure is produced, and reruns redo only what is missing."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+from conftest import snakemake_test_config as _snakemake
 
 pytestmark = pytest.mark.slow
 
 
-def _snakemake(out: Path, *extra: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    cmd = [SNAKEMAKE, "--cores", "2", "--configfile", "config/test.yaml", "--config",
-           f"output_root={out}/results", f"figures_root={out}/figures", *extra]
-    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
-
-
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("e2e")
-    proc = _snakemake(out)
-    assert proc.returncode == 0, proc.stderr[-5000:]
-    return out
+def run(test_config_run):
+    return test_config_run
 
 
 def test_every_table_is_written_with_runs_in_range(run):

@@ -20,6 +20,7 @@ BENCH = f"{ROOT}/benchmarks"
 CLI = config["cli"]
 REPS = grid.reps(config)
 GPU = grid.uses_gpu(config)
+CAPTION = "../report/caption.rst"  # of every table and figure in `snakemake --report`
 
 
 wildcard_constraints:

@@ -1,5 +1,6 @@
 # Figures 2, 3, 5, 7: `yoco figure-data` writes one CSV per figure; a notebook (run headless by
-# the notebook: directive) reads only that CSV and writes the PNG and PDF.
+# the notebook: directive) reads only that CSV and writes the PNG and PDF. The PNGs go into
+# `snakemake --report` with their captions (workflow/report/caption.rst).
 
 
 rule figure_data:
@@ -30,7 +31,7 @@ rule fig2:
     input:
         csv=f"{ROOT}/figure_data/fig2.csv",
     output:
-        png=f"{FIGROOT}/fig2.png",
+        png=report(f"{FIGROOT}/fig2.png", caption=CAPTION, category="Figures", labels={"figure": "2"}),
         pdf=f"{FIGROOT}/fig2.pdf",
     log:
         notebook=f"{LOGS}/figures/fig2.ipynb",
@@ -45,7 +46,7 @@ rule fig3:
     input:
         csv=f"{ROOT}/figure_data/fig3.csv",
     output:
-        png=f"{FIGROOT}/fig3.png",
+        png=report(f"{FIGROOT}/fig3.png", caption=CAPTION, category="Figures", labels={"figure": "3"}),
         pdf=f"{FIGROOT}/fig3.pdf",
     log:
         notebook=f"{LOGS}/figures/fig3.ipynb",
@@ -60,7 +61,7 @@ rule fig5:
     input:
         csv=f"{ROOT}/figure_data/fig5.csv",
     output:
-        png=f"{FIGROOT}/fig5.png",
+        png=report(f"{FIGROOT}/fig5.png", caption=CAPTION, category="Figures", labels={"figure": "5"}),
         pdf=f"{FIGROOT}/fig5.pdf",
     log:
         notebook=f"{LOGS}/figures/fig5.ipynb",
@@ -75,7 +76,7 @@ rule fig7:
     input:
         csv=f"{ROOT}/figure_data/fig7.csv",
     output:
-        png=f"{FIGROOT}/fig7.png",
+        png=report(f"{FIGROOT}/fig7.png", caption=CAPTION, category="Figures", labels={"figure": "7"}),
         pdf=f"{FIGROOT}/fig7.pdf",
     log:
         notebook=f"{LOGS}/figures/fig7.ipynb",

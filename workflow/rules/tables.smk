@@ -23,7 +23,7 @@ rule table:
     input:
         unpack(table_input),
     output:
-        f"{ROOT}/table{{number}}.csv",
+        report(f"{ROOT}/table{{number}}.csv", caption=CAPTION, category="Tables", labels={"table": "{number}"}),
     params:
         cli=CLI,
         flags=table_flags,
@@ -46,7 +46,7 @@ rule claims:
     input:
         runs=lambda wildcards: grid.claims_inputs(config, required=True),
     output:
-        f"{ROOT}/claims.csv",
+        report(f"{ROOT}/claims.csv", caption=CAPTION, category="Claims", labels={"claims": "CIFAR-10 IPC_F 10"}),
     params:
         cli=CLI,
     log:
