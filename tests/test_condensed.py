@@ -37,7 +37,8 @@ def test_idc_list_format(tmp_path):
     cs = CS.load_condensed(path, "idc", "cifar10")
     assert (cs.ipc, cs.factor, cs.value_space, cs.num_classes) == (2, 2, "pixel01", 3)
     assert torch.equal(cs.images, images) and torch.equal(cs.labels, CLASS_MAJOR)
-    assert cs.provenance == {"format": "idc", "source": str(path), "sha256": _sha(path)}
+    # The file records no factor: the CIFAR default was assumed, and the provenance says so.
+    assert cs.provenance == {"format": "idc", "source": str(path), "sha256": _sha(path), "factor_assumed": 2}
     assert cs.num_decoded == 24  # 3 classes x 2 ipc x 2^2 patches
     with pytest.raises(YocoError, match="ipc=5"):
         CS.load_condensed(path, "idc", "cifar10", ipc=5)
@@ -45,7 +46,8 @@ def test_idc_list_format(tmp_path):
 
 def test_dream_defaults_and_dtype_cast(tmp_path):
     path = tmp_path / "data.pt"
-    torch.save([_pixels().double(), CLASS_MAJOR], path)
+    # 12 px: ImageNet's default factor 3 leaves 4-px patches, the smallest a factor may leave.
+    torch.save([torch.rand(6, 3, 12, 12, dtype=torch.float64), CLASS_MAJOR], path)
     cs = CS.load_condensed(path, "dream", "imagenet10")
     assert cs.factor == 3 and cs.condenser == "dream" and cs.images.dtype == torch.float32
     # integer pixel tensors are cast to float32, as the reference does
@@ -178,7 +180,7 @@ def _nan_images():
     "kw, pattern",
     [
         (dict(images=_pixels()[:, 0]), "4-D"),
-        (dict(images=_pixels().permute(0, 2, 3, 1)[:, :, :, :]), "3 channels"),
+        (dict(images=_pixels().permute(0, 2, 3, 1)[:, :, :, :]), "channels-last .NHWC"),
         (dict(labels=torch.tensor([0, 1, 0, 1, 2, 2])), "block 0"),
         (dict(labels=torch.tensor([0, 0, 1, 2, 1, 2])), "block 1 .indices 2..3"),
         (dict(images=_nan_images()), "NaN"),

@@ -253,7 +253,7 @@ def test_select_validation():
         sel.select("ssp", TABLE, LAB, IPCF, IPCT, F)
     with pytest.raises(YocoError, match="class-major"):
         sel.select("yoco", TABLE, LAB[::-1], IPCF, IPCT, F)
-    with pytest.raises(YocoError, match="multiple"):
+    with pytest.raises(YocoError, match="3 class blocks of 8 .* ipc_from 5"):
         sel.select("yoco", TABLE, LAB, 5, IPCT, F)  # 24 patches are not blocks of 5·2² = 20
     with pytest.raises(YocoError, match="must not exceed"):
         sel.select("yoco", TABLE, LAB, IPCF, 3, F)

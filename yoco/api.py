@@ -1,13 +1,15 @@
 """``yoco.prune``: the two rules applied to your own condensed set, without a workflow."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
 from .condensed import CondensedSet
-from .data import NORMALIZATION, RealData
+from .data import NORMALIZATION, NUM_CLASSES, RealData
 from .dynamics import Dynamics
-from .errors import YocoError
+from .errors import YocoError, unknown_choice
 from .pipeline import compute_scores, decode_set, dynamics_config, train_dynamics, training_pool
 from .selection import parse_key, select
 from .train import NetworkSpec
@@ -15,15 +17,16 @@ from .train import NetworkSpec
 
 def prune(images, labels, ipc_to: int, factor: int = 1, key: str = "yoco", dynamics: Dynamics | None = None,
           seed: int = 0, *, epochs: int = 1000, lbpe_epochs: int | None = None, lbpe_top_k: int = 10,
-          network: str = "convnet", width: int | None = None, value_space: str = "pixel01", dataset: str = "cifar10",
-          mean=None, std=None, device: str | torch.device = "cpu") -> np.ndarray:
+          network: str = "convnet", width: int | None = None, value_space: str = "pixel01",
+          dataset: str | None = None, mean=None, std=None, device: str | torch.device = "cpu") -> np.ndarray:
     """Prune a condensed set to ``ipc_to`` images per class; return indices into its decoded set.
 
     Parameters
     ----------
     images : Tensor or array ``[C·IPC_F, 3, h, w]``
-        The stored condensed images, class-major (``labels[c·IPC_F:(c+1)·IPC_F] == c``).
-    labels : Tensor or array ``[C·IPC_F]``
+        The stored condensed images, class-major (``labels[c·IPC_F:(c+1)·IPC_F] == c``), pixels in
+        [0, 1] for ``value_space="pixel01"``.
+    labels : Tensor or array of int ``[C·IPC_F]``
     ipc_to : int
         Target images per class. The selection unit is the decoded patch: a balanced selection keeps
         ``ipc_to · factor²`` patches per class (reference-spec §1.4).
@@ -38,47 +41,72 @@ def prune(images, labels, ipc_to: int, factor: int = 1, key: str = "yoco", dynam
         Seeds the dynamics run and any random draw of the selection.
     lbpe_epochs, lbpe_top_k : int
         LBPE's E and K (default E = min(100, epochs), K = 10: the IDC CIFAR-10 setting).
-    mean, std : normalisation of the real dataset (default: the named dataset's).
+    dataset : str, optional
+        The real dataset the set was condensed from: ``cifar10``, ``cifar100``, ``imagenet10`` or
+        ``digits`` give the normalisation (and the class count is checked against it). For any other
+        dataset leave it out and pass ``mean`` and ``std``.
+    mean, std : 3 floats each
+        Per-channel normalisation of your real dataset (pixels in [0, 1]); override the named dataset's.
 
     Returns
     -------
     np.ndarray
         Sorted indices into the decoded set (``yoco.decode(images, IPC_F, factor)``).
+
+    Raises
+    ------
+    YocoError
+        Every bad input, before any training: shapes, labels, types, the class count of a named
+        dataset, dynamics of another set, an unknown device.
     """
-    images = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images, dtype=torch.float32)
-    labels = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels, dtype=torch.int64)
-    if labels.ndim != 1 or len(labels) == 0:
-        raise YocoError(f"labels must be a non-empty 1-D array of class indices, got shape {tuple(labels.shape)}")
+    ipc_to = _positive_int(ipc_to, "ipc_to")
+    factor = _positive_int(factor, "factor")
+    epochs = _positive_int(epochs, "epochs")
+    lbpe_top_k = _positive_int(lbpe_top_k, "lbpe_top_k")
+    if lbpe_epochs is not None:
+        lbpe_epochs = _positive_int(lbpe_epochs, "lbpe_epochs")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise YocoError(f"seed must be a non-negative integer, got {seed!r}.")
+    if dynamics is not None and not isinstance(dynamics, Dynamics):
+        raise YocoError(f"dynamics must be a yoco.Dynamics (Dynamics.from_probs(probs, labels) or Dynamics.load(path)) "
+                        f"or None, got {type(dynamics).__name__}.")
+    if dataset is not None and not isinstance(dataset, str):
+        raise YocoError(f"dataset must be a name such as 'cifar10' or None, got {type(dataset).__name__}.")
+    device = _device(device)
+    images = _as_images(images)
+    labels = _as_labels(labels)
     num_classes = int(labels.max()) + 1
+    if dataset in NUM_CLASSES and num_classes != NUM_CLASSES[dataset]:
+        raise YocoError(f"the labels name {num_classes} classes but {dataset} has {NUM_CLASSES[dataset]}; pass the "
+                        "dataset the set was condensed from, or dataset=None with mean= and std= for your own.")
     if len(labels) % num_classes:
         raise YocoError(f"{len(labels)} images cannot form equal class-major blocks for {num_classes} classes; "
                         "every class needs the same number of stored images")
     ipc_from = len(labels) // num_classes
     cs = CondensedSet(images=images, labels=labels, ipc=ipc_from, factor=factor, value_space=value_space,
-                      dataset=dataset, condenser="user", provenance={"format": "in-memory"}).validate()
+                      dataset=dataset or "", condenser="user", provenance={"format": "in-memory"}).validate()
     if ipc_to > ipc_from:
         raise YocoError(f"ipc_to={ipc_to} exceeds the stored IPC {ipc_from}; pruning can only shrink the set")
-    decoded = decode_set(cs)
-    if mean is None or std is None:
-        if dataset not in NORMALIZATION:
-            raise YocoError(f"no normalisation known for dataset {dataset!r}; pass mean= and std= (3 values each)")
-        mean, std = NORMALIZATION[dataset]
     rule = parse_key(key)
+    trains = rule.method != "random" and (dynamics is None or rule.method in ("entropy", "ssp"))
+    if trains or mean is not None or std is not None:
+        # Only a training run normalises; given statistics are checked either way.
+        mean, std = _normalisation(dataset, mean, std, int(images.shape[-1]))
+    decoded = decode_set(cs)
+    if dynamics is not None:
+        _check_dynamics(dynamics, decoded, num_classes)
     scores: dict = {}
     if rule.method != "random":
         spec = NetworkSpec(name=network, num_classes=num_classes, image_size=images.shape[-1], width=width)
         if lbpe_epochs is None:
             lbpe_epochs = min(100, epochs if dynamics is None else dynamics.num_epochs)
         model = None
-        stats = _stats_only(dataset, mean, std, images.shape[-1], num_classes)
-        if dynamics is None or rule.method in ("entropy", "ssp"):
+        if trains:
+            stats = _stats_only(dataset or "", mean, std, images.shape[-1], num_classes)
             (dynamics, state), = train_dynamics(decoded, stats, spec, dynamics_config(epochs), reps=(1,),
                                                 seed_prefix=f"prune/{seed}", device=device)
             model = spec.build(0)
             model.load_state_dict(state)
-        if dynamics.num_samples != len(decoded.labels):
-            raise YocoError(f"the dynamics cover {dynamics.num_samples} samples but the decoded set has "
-                            f"{len(decoded.labels)}; record them on yoco.decode(images, ipc, factor)")
         if model is not None:
             pool_x, _ = training_pool(decoded, stats)
             scores = compute_scores(dynamics, model, pool_x, min(lbpe_epochs, dynamics.num_epochs),
@@ -90,6 +118,107 @@ def prune(images, labels, ipc_to: int, factor: int = 1, key: str = "yoco", dynam
                                  lbpe_top_k=min(lbpe_top_k, dynamics.num_epochs))
     return select(key, scores, decoded.labels.numpy(), ipc_from=ipc_from, ipc_to=ipc_to, factor=factor,
                   seed=seed, dataset=dataset)
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise YocoError(f"{name} must be a positive integer, got {value!r} ({type(value).__name__}); "
+                        f"e.g. {name}=1.")
+    return int(value)
+
+
+def _device(device) -> torch.device:
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise YocoError(f"device {device!r} is not a torch device; use 'cpu', 'cuda' or 'cuda:N'.") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise YocoError(f"device {device!r} was requested but no CUDA device is visible; use device='cpu'.")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise YocoError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) are visible; use "
+                        "'cuda:0' or 'cpu'.")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise YocoError(f"device {device!r} is not supported; use 'cpu', 'cuda' or 'cuda:N'.")
+    return dev
+
+
+def _as_images(images) -> torch.Tensor:
+    if not isinstance(images, torch.Tensor):
+        try:
+            arr = np.asarray(images)
+        except (TypeError, ValueError):
+            arr = None
+        if arr is None or arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+            raise YocoError(f"images must be a numeric tensor or array [C*IPC, 3, h, w], got {type(images).__name__}.")
+        images = torch.from_numpy(np.ascontiguousarray(arr))
+    if images.dtype == torch.bool:
+        raise YocoError("images are booleans; pass pixel values in [0, 1] (float).")
+    return images.detach().to(torch.float32)
+
+
+def _as_labels(labels) -> torch.Tensor:
+    y = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else labels
+    try:
+        y = np.asarray(y)
+    except (TypeError, ValueError):
+        raise YocoError(f"labels must be a 1-D array of class indices, got {type(labels).__name__}.") from None
+    if y.ndim != 1 or y.size == 0:
+        raise YocoError(f"labels must be a non-empty 1-D array of class indices, got shape {tuple(y.shape)}; "
+                        "one-hot labels must be converted with labels.argmax(1).")
+    if y.dtype == bool:
+        raise YocoError("labels are booleans, not class indices; pass integer class indices 0..C-1.")
+    if not np.issubdtype(y.dtype, np.number):
+        raise YocoError(f"labels must be integer class indices, got dtype {y.dtype}.")
+    if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+        raise YocoError("labels hold fractional or non-finite values; pass whole class indices 0..C-1 "
+                        "(learned soft labels: take labels.argmax(1) of the label rows).")
+    if y.min() < 0:
+        raise YocoError(f"labels must be class indices >= 0, found {int(y.min())}.")
+    return torch.from_numpy(y.astype(np.int64))
+
+
+def _normalisation(dataset: str | None, mean, std, size: int):
+    if mean is None and std is None:
+        if dataset is None:
+            raise YocoError("pass dataset= (cifar10, cifar100, imagenet10 or digits) or, for your own dataset, "
+                            "mean= and std= (3 values each, for pixels in [0, 1]).")
+        if dataset in NORMALIZATION:
+            return NORMALIZATION[dataset]
+        if dataset == "digits":
+            from .data import load_real
+
+            real = load_real("digits", image_size=size)
+            return real.mean, real.std
+        raise unknown_choice("dataset with known normalisation (or pass mean= and std=)", dataset,
+                             list(NORMALIZATION) + ["digits"])
+    if mean is None or std is None:
+        raise YocoError("pass both mean= and std= (3 values each), or neither to use the named dataset's.")
+    values = []
+    for name, v in (("mean", mean), ("std", std)):
+        try:
+            t = tuple(float(x) for x in v)
+        except (TypeError, ValueError):
+            raise YocoError(f"{name} must be 3 numbers (one per RGB channel), got {v!r}.") from None
+        if len(t) != 3 or not all(math.isfinite(x) for x in t):
+            raise YocoError(f"{name} must be 3 finite numbers (one per RGB channel), got {v!r}.")
+        values.append(t)
+    if min(values[1]) <= 0:
+        raise YocoError(f"std must be positive in every channel, got {std!r}.")
+    return values[0], values[1]
+
+
+def _check_dynamics(dynamics: Dynamics, decoded: CondensedSet, num_classes: int) -> None:
+    n = len(decoded.labels)
+    if dynamics.num_samples != n:
+        raise YocoError(f"the dynamics cover {dynamics.num_samples} samples but the decoded set has "
+                        f"{n}; record them on yoco.decode(images, ipc, factor)")
+    if dynamics.num_classes != num_classes:
+        raise YocoError(f"the dynamics have {dynamics.num_classes} classes but the labels name {num_classes}; "
+                        "pass the dynamics recorded on this set")
+    if not np.array_equal(np.asarray(dynamics.labels), decoded.labels.numpy()):
+        raise YocoError("the dynamics' labels are not the decoded set's (class c at decoded indices "
+                        "c*IPC_F*f^2 .. (c+1)*IPC_F*f^2 - 1); record them on yoco.decode(images, ipc, factor) "
+                        "in its order, with yoco.formation.decoded_labels(C, ipc, factor) as labels")
 
 
 def _stats_only(name, mean, std, size, num_classes) -> RealData:

@@ -37,24 +37,133 @@ def _device(name: str):
 
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise YocoError(f"--device {name!r} is not a device; use cpu, cuda, cuda:N or auto") from None
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise YocoError(f"--device {name!r} is not supported; use cpu, cuda, cuda:N or auto")
+    if device.type == "cuda" and not torch.cuda.is_available():
         raise YocoError(f"--device {name} was requested but no CUDA device is visible; use --device cpu or auto")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise YocoError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) are visible; use "
+                        "--device cuda:0 or auto")
     return name
+
+
+# ----------------------------------------------------------------------------------------------- checks
+# Every command checks its flags, its output location and that its inputs belong together before any
+# work (docs/errors.md), so a mistake costs seconds, not a training run.
+def _int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is below {low}; give a whole number >= {low}")
+        return value
+    parse.__name__ = "int"
+    return parse
+
+
+def _float_in(low: float, high: float, low_open: bool = False, high_open: bool = False):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        too_low = value <= low if low_open else value < low
+        too_high = value >= high if high_open else value > high
+        if value != value or too_low or too_high:
+            lo, hi = "(" if low_open else "[", ")" if high_open else "]"
+            raise argparse.ArgumentTypeError(f"{text} is outside {lo}{low:g}, {high:g}{hi}")
+        return value
+    parse.__name__ = "float"
+    return parse
+
+
+POSITIVE = _int_at_least(1)
+NON_NEGATIVE = _int_at_least(0)
+FRACTION = _float_in(0.0, 1.0, low_open=True, high_open=True)
+PROBABILITY = _float_in(0.0, 1.0)
+POSITIVE_FLOAT = _float_in(0.0, float("inf"), low_open=True)
+NON_NEGATIVE_FLOAT = _float_in(0.0, float("inf"))
+
+
+def _outputs(a, *flags: str, inputs: tuple[str, ...] = ()) -> None:
+    """Check the output locations of a command before any work; an output may not overwrite an input."""
+    from .io import check_output, check_output_dir, same_file
+
+    for flag in flags:
+        value = getattr(a, flag.lstrip("-").replace("-", "_"))
+        if value is None:
+            continue
+        check_output_dir(value, flag) if flag == "--out-dir" else check_output(value, flag)
+        for name in inputs:
+            for path in _as_list(getattr(a, name.lstrip("-").replace("-", "_"), None)):
+                if path is not None and same_file(path, value):
+                    raise YocoError(f"{flag} {value} is the same file as {name} {path}; writing it would destroy "
+                                    "an input: choose another output path")
+
+
+def _as_list(value) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _check_training(a) -> None:
+    """The training flags that can be checked without data: network, recipe, DiffAug strategy."""
+    from .nets import NETWORKS
+    from .train import TrainConfig
+
+    if a.network not in NETWORKS:
+        from .errors import unknown_choice
+
+        raise unknown_choice("network", a.network, NETWORKS)
+    if a.diffaug not in ("none", ""):
+        from .augment import _parse_strategy
+
+        _parse_strategy(a.diffaug)
+    TrainConfig(**_train_fields(a))
+
+
+def _check_spec(spec) -> None:
+    """Build the network once (cheap) so a bad width or depth fails before the data are trained on."""
+    spec.build(0)
+
+
+def _check_factor(factor: int, side: int, flag: str = "--factor") -> None:
+    from .condensed import MIN_PATCH_SIDE
+
+    patch = -(-side // factor)
+    if factor > 1 and patch < MIN_PATCH_SIDE:
+        raise YocoError(f"{flag} {factor} cuts {side}x{side} images into {patch}x{patch} patches, too small to be "
+                        f"images (at least {MIN_PATCH_SIDE}x{MIN_PATCH_SIDE}); use a smaller factor (IDC/DREAM: 2 on "
+                        "CIFAR, 3 on ImageNet)")
+
+
+def _check_classes(cs, dataset: str, path) -> None:
+    """A set named after a known dataset must have that dataset's number of classes."""
+    from .data import NUM_CLASSES
+
+    if dataset in NUM_CLASSES and cs.num_classes != NUM_CLASSES[dataset]:
+        raise YocoError(f"{path} holds {cs.num_classes} classes but {dataset} has {NUM_CLASSES[dataset]}; pass the "
+                        "--dataset the set was condensed from")
 
 
 # ----------------------------------------------------------------------------------------------- arguments
 def _add_train_args(p: argparse.ArgumentParser, epochs_default: int = 1000) -> None:
     g = p.add_argument_group("training recipe (reference-spec §4.2)")
     g.add_argument("--network", default="convnet", help="convnet | resnetap10 | resnet10bn | densenet")
-    g.add_argument("--width", type=int, default=None,
+    g.add_argument("--width", type=POSITIVE, default=None,
                    help="ConvNet channels / ResNet first-stage channels / DenseNet growth (default: the paper's)")
-    g.add_argument("--depth", type=int, default=3, help="ConvNet depth (3 in the paper)")
-    g.add_argument("--epochs", type=int, default=epochs_default)
-    g.add_argument("--batch-size", type=int, default=64)
-    g.add_argument("--lr", type=float, default=0.01)
-    g.add_argument("--momentum", type=float, default=0.9)
-    g.add_argument("--weight-decay", type=float, default=5e-4)
-    g.add_argument("--cutmix-p", type=float, default=0.5)
+    g.add_argument("--depth", type=POSITIVE, default=3, help="ConvNet depth (3 in the paper)")
+    g.add_argument("--epochs", type=POSITIVE, default=epochs_default)
+    g.add_argument("--batch-size", type=POSITIVE, default=64)
+    g.add_argument("--lr", type=POSITIVE_FLOAT, default=0.01)
+    g.add_argument("--momentum", type=PROBABILITY, default=0.9)
+    g.add_argument("--weight-decay", type=NON_NEGATIVE_FLOAT, default=5e-4)
+    g.add_argument("--cutmix-p", type=PROBABILITY, default=0.5)
     g.add_argument("--diffaug", default=DIFFAUG_DEFAULT, help="DiffAug strategy, or 'none'")
     g.add_argument("--imagenet-transforms", action="store_true",
                    help="ImageNet-10's per-image RandomResizedCrop/flip/jitter/lighting before DiffAug (§4.4)")
@@ -64,7 +173,7 @@ def _add_train_args(p: argparse.ArgumentParser, epochs_default: int = 1000) -> N
                         "enough to repay ~20 s of compiling per batch shape, yoco/train.py:use_compile)")
     g.add_argument("--tf32", action=argparse.BooleanOptionalAction, default=None,
                    help="allow TF32 on CUDA (default: torch's defaults, as the reference ran)")
-    g.add_argument("--max-models", type=int, default=None, help="bound on models trained in one batch")
+    g.add_argument("--max-models", type=POSITIVE, default=None, help="bound on models trained in one batch")
     g.add_argument("--double-normalize", action=argparse.BooleanOptionalAction, default=True,
                    help="normalise already-normalised MTT/DSA/KIP sets again, as the reference does (§8 item 9)")
     g.add_argument("--device", default="auto", help="cpu | cuda | cuda:N | auto")
@@ -87,25 +196,74 @@ def _spec(a, decoded):
 
 def _load_decoded(path):
     from .condensed import CondensedSet
+    from .io import require_file
 
-    if not Path(path).exists():
-        raise YocoError(f"decoded set {path} does not exist; make it with `yoco decode --condensed FILE --out {path}`")
-    return CondensedSet.load(path)
+    require_file(path, "decoded set", f"make it with `yoco decode --condensed FILE --out {path}`")
+    decoded = CondensedSet.load(path)
+    if "decoded_from" not in decoded.provenance:
+        raise YocoError(f"--decoded {path} is a condensed set that was not decoded; decode it first "
+                        f"(yoco decode --condensed {path} --out DECODED) and pass DECODED")
+    return decoded
 
 
 def _load_real(path):
-    from .data import load_real
+    from .data import DATASETS, load_real, npz_dataset_name
+    from .io import require_file
 
-    if not Path(path).exists():
-        raise YocoError(f"real data {path} does not exist; make it with `yoco data --dataset NAME --out {path}`")
-    name = Path(path).stem
+    require_file(path, "real data", f"make it with `yoco data --dataset NAME --out {path}`")
+    name = npz_dataset_name(path) or Path(path).stem
+    if name not in DATASETS:
+        raise YocoError(f"real data {path} names no known dataset ({name!r}); write it with `yoco data --dataset "
+                        f"NAME` (one of {', '.join(DATASETS)})")
     return load_real(name, npz=path)
+
+
+def _identity(decoded) -> dict:
+    from .artefacts import decoded_identity
+
+    return decoded_identity(decoded)
+
+
+def _check_decoded_real(a, decoded, real) -> None:
+    from .artefacts import check_real
+
+    check_real(decoded, real, f"--decoded {a.decoded}", f"--real {a.real}")
+
+
+def _check_dynamics_belong(dyn, path, decoded, decoded_path) -> None:
+    """Dynamics must have been recorded on exactly this decoded set."""
+    from .artefacts import check_belong, check_count
+
+    fix = f"record them on this set (yoco dynamics --decoded {decoded_path})"
+    check_belong(_identity(decoded), dyn.meta.get("identity"), f"--decoded {decoded_path}", f"dynamics {path}", fix)
+    check_count(len(decoded.labels), dyn.num_samples, f"--decoded {decoded_path}", f"dynamics {path}", fix)
+    import numpy as np
+
+    if dyn.num_classes != decoded.num_classes or not np.array_equal(dyn.labels, decoded.labels.numpy()):
+        raise YocoError(f"dynamics {path} label the samples differently from --decoded {decoded_path}; they come "
+                        f"from different sets; {fix}")
+
+
+def _read_scores(path, decoded, decoded_path) -> dict:
+    """A score file, checked to rank exactly this decoded set's samples."""
+    from .artefacts import check_belong, check_count
+    from .pipeline import read_scores
+
+    table, meta = read_scores(path)
+    fix = f"compute the scores on this set (yoco scores --decoded {decoded_path})"
+    check_belong(_identity(decoded), meta.get("identity"), f"--decoded {decoded_path}", f"score file {path}", fix)
+    for name, values in table.items():
+        if values.ndim == 0:
+            raise YocoError(f"score file {path} holds a single number as {name!r}, not one score per sample; {fix}")
+        check_count(len(decoded.labels), len(values), f"--decoded {decoded_path}", f"score file {path} ({name})", fix)
+    return table
 
 
 # ----------------------------------------------------------------------------------------------- commands
 def cmd_data(a) -> None:
     from .data import load_real, save_real_npz
 
+    _outputs(a, "--out", inputs=("--npz",))
     real = load_real(a.dataset, root=a.root, npz=a.npz, image_size=a.image_size, test_per_class=a.test_per_class)
     save_real_npz(real, a.out)
     _log(f"{a.dataset}: {len(real.y_train)} train / {len(real.y_test)} test images -> {a.out}")
@@ -114,7 +272,10 @@ def cmd_data(a) -> None:
 def cmd_condense(a) -> None:
     from .condense import CondenseConfig, condense
 
+    _outputs(a, "--out", "--snapshot", inputs=("--real",))
+    device = _device(a.device)
     real = _load_real(a.real)
+    _check_factor(a.factor, real.image_size)
     try:
         config = CondenseConfig.paper(real.name, a.ipc, a.method)
     except YocoError:
@@ -124,7 +285,7 @@ def cmd_condense(a) -> None:
                                          width=a.width).items() if v is not None}
     config = config.replace(**overrides)
     cs = condense(real, method=a.method, ipc=a.ipc, factor=a.factor, config=config, seed=a.seed,
-                  device=_device(a.device), snapshot_path=a.snapshot,
+                  device=device, snapshot_path=a.snapshot,
                   progress=lambda info: _log(" ".join(f"{k}={v}" for k, v in info.items())))
     cs.save(a.out)
     _log(f"condensed {a.method} IPC {a.ipc} -> {a.out}")
@@ -133,23 +294,38 @@ def cmd_condense(a) -> None:
 def cmd_import(a) -> None:
     from .condensed import load_condensed
 
+    _outputs(a, "--out", inputs=("--path",))
     if a.format == "real":
         from .pipeline import real_as_condensed
 
-        cs = real_as_condensed(_load_real(a.path), per_class=a.ipc)
+        real = _load_real(a.path)
+        if a.dataset != real.name:
+            raise YocoError(f"--path {a.path} holds {real.name!r}, not --dataset {a.dataset!r}; pass --dataset "
+                            f"{real.name}")
+        cs = real_as_condensed(real, per_class=a.ipc)
     else:
-        cs = load_condensed(a.path, a.format, a.dataset, ipc=a.ipc, factor=a.factor)
+        cs = load_condensed(a.path, a.format, a.dataset, ipc=a.ipc, factor=a.factor,
+                            trusted=a.allow_unsafe_unpickling)
+        _check_classes(cs, a.dataset, a.path)
+        if "factor_assumed" in cs.provenance:
+            _log(f"{a.path} records no multi-formation factor: assuming {cs.factor}, the {a.format} default for "
+                 f"{a.dataset} (pass --factor to choose another)")
     cs.save(a.out)
     _log(f"imported {a.format} set {a.path}: {len(cs.labels)} images, IPC {cs.ipc}, factor {cs.factor} -> {a.out}")
 
 
 def cmd_decode(a) -> None:
     from .condensed import CondensedSet
+    from .io import require_file
     from .pipeline import decode_set
 
-    if not Path(a.condensed).exists():
-        raise YocoError(f"condensed set {a.condensed} does not exist; import it with `yoco import` or make it with `yoco condense`")
-    decoded = decode_set(CondensedSet.load(a.condensed))
+    _outputs(a, "--out", inputs=("--condensed",))
+    require_file(a.condensed, "condensed set", "import it with `yoco import` or make it with `yoco condense`")
+    cs = CondensedSet.load(a.condensed)
+    if "decoded_from" in cs.provenance:
+        raise YocoError(f"--condensed {a.condensed} is already a decoded set; pass the condensed set it was "
+                        "decoded from (decoding twice would cut patches of patches)")
+    decoded = decode_set(cs)
     decoded.save(a.out)
     _log(f"decoded {len(decoded.labels)} patches -> {a.out}")
 
@@ -157,34 +333,64 @@ def cmd_decode(a) -> None:
 def cmd_dynamics(a) -> None:
     from .pipeline import dynamics_config, save_model, train_dynamics
 
+    _outputs(a, "--out-dir")
+    _check_training(a)
+    device = _device(a.device)
     decoded, real = _load_decoded(a.decoded), _load_real(a.real)
+    _check_decoded_real(a, decoded, real)
     spec = _spec(a, decoded)
+    _check_spec(spec)
     config = dynamics_config(**_train_fields(a))
     reps = list(range(1, a.reps + 1))
     out = Path(a.out_dir)
+    identity = _identity(decoded)
     _log(f"dynamics: {len(reps)} reps x {a.epochs} epochs of {spec.name} on {len(decoded.labels)} patches")
     results = train_dynamics(decoded, real, spec, config, reps=reps, seed_prefix=a.seed_prefix,
-                             double_normalize=a.double_normalize, device=_device(a.device), progress=_log)
+                             double_normalize=a.double_normalize, device=device, progress=_log)
     for rep, (dyn, state) in zip(reps, results):
         dyn.save(out / f"rep{rep}.npz")
-        save_model(state, spec, out / f"rep{rep}.model.pt")
+        save_model(state, spec, out / f"rep{rep}.model.pt", identity=identity, seed=dyn.meta["seed"])
         _log(f"rep {rep}: seed {dyn.meta['seed']}, final test accuracy {dyn.meta['final_test_acc']:.2f}%")
 
 
 def cmd_scores(a) -> None:
+    from .artefacts import check_belong
     from .dynamics import Dynamics
-    from .pipeline import compute_scores, load_model, save_scores, training_pool
+    from .pipeline import compute_scores, read_model, save_scores, training_pool
 
-    decoded, real = _load_decoded(a.decoded), _load_real(a.real)
-    dyn = Dynamics.load(a.dynamics)
+    _outputs(a, "--out", inputs=("--dynamics", "--model", "--decoded", "--real"))
     device = _device(a.device)
-    model = load_model(a.model, device)
+    if a.lbpe_top_k > a.lbpe_epochs:
+        raise YocoError(f"--lbpe-top-k {a.lbpe_top_k} exceeds --lbpe-epochs {a.lbpe_epochs}; LBPE sums the top K of "
+                        "the first E epochs, so K <= E")
+    decoded, real = _load_decoded(a.decoded), _load_real(a.real)
+    _check_decoded_real(a, decoded, real)
+    for flag, value, recorded in (("--condenser", a.condenser, decoded.condenser), ("--dataset", a.dataset, decoded.dataset)):
+        if value and value != recorded:
+            raise YocoError(f"{flag} {value} but --decoded {a.decoded} is {recorded!r}; pass {flag} {recorded} "
+                            "(or leave it out)")
+    dyn = Dynamics.load(a.dynamics)
+    _check_dynamics_belong(dyn, a.dynamics, decoded, a.decoded)
+    if a.lbpe_epochs > dyn.num_epochs:
+        raise YocoError(f"--lbpe-epochs {a.lbpe_epochs} but dynamics {a.dynamics} recorded only {dyn.num_epochs} "
+                        "epochs; lower --lbpe-epochs or record longer dynamics")
+    model, recorded = read_model(a.model, device)
+    check_belong(_identity(decoded), recorded["identity"], f"--decoded {a.decoded}", f"--model {a.model}",
+                 "pass the model of the same dynamics run")
+    spec = recorded["spec"]
+    if (spec.num_classes, spec.image_size) != (decoded.num_classes, int(decoded.images.shape[-1])):
+        raise YocoError(f"--model {a.model} classifies {spec.num_classes} classes of {spec.image_size}-px images but "
+                        f"--decoded {a.decoded} has {decoded.num_classes} classes of {decoded.images.shape[-1]} px; "
+                        "pass the model of this set's dynamics run")
+    if recorded["seed"] is not None and dyn.meta.get("seed") is not None and recorded["seed"] != dyn.meta["seed"]:
+        raise YocoError(f"--model {a.model} (seed {recorded['seed']}) and --dynamics {a.dynamics} (seed "
+                        f"{dyn.meta['seed']}) come from different runs; pass the rep*.model.pt beside the dynamics file")
     pool_x, _ = training_pool(decoded, real, a.double_normalize)
     table = compute_scores(dyn, model, pool_x, a.lbpe_epochs, a.lbpe_top_k, device=device,
                            lbpe_epoch_ties=a.lbpe_epoch_ties)
-    save_scores(table, a.out, condenser=a.condenser, dataset=a.dataset, lbpe_epochs=a.lbpe_epochs,
+    save_scores(table, a.out, condenser=decoded.condenser, dataset=decoded.dataset, lbpe_epochs=a.lbpe_epochs,
                 lbpe_top_k=a.lbpe_top_k, lbpe_epoch_ties=a.lbpe_epoch_ties, dynamics=str(a.dynamics),
-                seed=dyn.meta.get("seed"))
+                seed=dyn.meta.get("seed"), identity=_identity(decoded))
     _log(f"scores {sorted(k for k in table if k != 'features')} -> {a.out}")
 
 
@@ -197,7 +403,8 @@ def _selection_record(sel_indices, key, rep, seed, decoded, ipc_from, factor, ip
     return {"key": key, "rep": int(rep), "seed": int(seed), "dataset": decoded.dataset,
             "condenser": decoded.condenser, "ipc_from": int(ipc_from), "ipc_to": int(ipc_to), "factor": int(factor),
             "indices": idx.tolist(), "n_selected": int(idx.size),
-            "class_counts": class_counts(idx, decoded.labels.numpy(), decoded.num_classes).tolist(), **extra}
+            "class_counts": class_counts(idx, decoded.labels.numpy(), decoded.num_classes).tolist(),
+            "identity": _identity(decoded), **extra}
 
 
 def _parse_pairs(a) -> list[tuple[str, int]]:
@@ -205,8 +412,8 @@ def _parse_pairs(a) -> list[tuple[str, int]]:
         pairs = []
         for item in a.pairs:
             key, sep, rep = item.rpartition("@")
-            if not sep or not rep.isdigit():
-                raise YocoError(f"--pairs takes KEY@REP items such as yoco@1; got {item!r}")
+            if not sep or not key or not rep.isdigit() or int(rep) < 1:
+                raise YocoError(f"--pairs takes KEY@REP items such as yoco@1 (REP >= 1); got {item!r}")
             pairs.append((key, int(rep)))
         return pairs
     if not a.key:
@@ -222,36 +429,56 @@ def _score_files(a) -> dict[int, str]:
     reps = a.score_reps or list(range(1, len(files) + 1))
     if len(reps) != len(files):
         raise YocoError(f"{len(files)} score files but {len(reps)} --score-reps; give one rep per file")
+    if len(set(reps)) != len(reps):
+        raise YocoError(f"--score-reps {' '.join(map(str, reps))} names a rep twice; give each file its own rep")
     return dict(zip(reps, files))
+
+
+def _check_geometry_flags(a, decoded) -> tuple[int, int]:
+    """``(IPC_F, f)`` of the decoded set; flags that restate them (or its dataset) must agree."""
+    from .pipeline import source_geometry
+
+    ipc_from, factor = source_geometry(decoded)
+    if getattr(a, "ipc_from", None) is not None and a.ipc_from != ipc_from:
+        raise YocoError(f"--ipc-from {a.ipc_from} but --decoded {a.decoded} was stored at IPC {ipc_from}; pass "
+                        f"--ipc-from {ipc_from} (or leave it out)")
+    if getattr(a, "dataset", None) and a.dataset != decoded.dataset:
+        raise YocoError(f"--dataset {a.dataset} but --decoded {a.decoded} was condensed from {decoded.dataset!r}; "
+                        f"pass --dataset {decoded.dataset} (or leave it out)")
+    if getattr(a, "ipc_to", None) is not None and a.ipc_to > ipc_from:
+        raise YocoError(f"--ipc-to {a.ipc_to} exceeds the stored IPC {ipc_from} of --decoded {a.decoded}; "
+                        f"pruning only shrinks: choose --ipc-to <= {ipc_from}")
+    return ipc_from, factor
 
 
 def cmd_select(a) -> None:
     """Every (key, rep) selection of one cell into one JSON list (one record per selection)."""
     from .io import write_json
-    from .pipeline import load_scores, source_geometry
     from .seeding import seed_from
     from .selection import parse_key, select, tie_decided
 
-    decoded = _load_decoded(a.decoded)
-    ipc_from, factor = source_geometry(decoded)
-    if a.ipc_from is not None and a.ipc_from != ipc_from:
-        raise YocoError(f"--ipc-from {a.ipc_from} but the decoded set was stored at IPC {ipc_from}")
+    _outputs(a, "--out", inputs=("--decoded", "--scores"))
     pairs = _parse_pairs(a)
+    rules = {key: parse_key(key) for key, _ in pairs}
     files = _score_files(a)
+    decoded = _load_decoded(a.decoded)
+    ipc_from, factor = _check_geometry_flags(a, decoded)
     loaded: dict[str, dict] = {}
-    labels = decoded.labels.numpy()
-    records = []
     for key, rep in pairs:
-        rule = parse_key(key)
-        scores = {}
-        if rule.method != "random":
+        if rules[key].method != "random":
             path = files.get(rep, files.get(None))
             if path is None:
                 raise YocoError(f"key {key!r} (rep {rep}) needs a score file made by `yoco scores`: pass --scores")
-            scores = loaded.setdefault(path, load_scores(path))
+            if path not in loaded:
+                loaded[path] = _read_scores(path, decoded, a.decoded)
+    labels = decoded.labels.numpy()
+    records = []
+    for key, rep in pairs:
+        rule = rules[key]
+        scores = loaded[files.get(rep, files.get(None))] if rule.method != "random" else {}
         seed = seed_from("select", a.seed_prefix, key, a.ipc_to, rep)
         idx = select(key, scores, labels, ipc_from=ipc_from, ipc_to=a.ipc_to, factor=factor, seed=seed,
-                     dataset=a.dataset or decoded.dataset, ties=a.tie_breaking,
+                     dataset=decoded.dataset, ties=a.tie_breaking,
                      ccs_random_within=a.ccs_random_within_strata, ccs_ratio=a.ccs_cutoff)
         extra = {}
         if rule.method == "score":
@@ -264,22 +491,61 @@ def cmd_select(a) -> None:
     _log(f"{len(records)} selections -> {a.out}")
 
 
-def _read_selection_files(paths) -> list[dict]:
+_SELECTION_FIELDS = ("key", "rep", "indices", "dataset", "condenser", "ipc_from", "ipc_to", "factor", "seed")
+
+
+def _read_selection_files(paths, decoded=None, decoded_path=None) -> list[dict]:
+    """Selection records of ``yoco select`` files, checked; with ``decoded``, checked to index that set."""
+    from .artefacts import check_belong
+    from .io import require_file
+
     records = []
     for p in paths:
-        if not Path(p).exists():
-            raise YocoError(f"selection file {p} does not exist; make it with `yoco select`")
-        records.extend(json.loads(Path(p).read_text()))
+        require_file(p, "selection file", "make it with `yoco select`")
+        try:
+            data = json.loads(Path(p).read_text())
+        except json.JSONDecodeError as exc:
+            raise YocoError(f"selection file {p} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+                            f"{exc.msg}); write it again with `yoco select`") from None
+        except (UnicodeDecodeError, OSError) as exc:
+            raise YocoError(f"selection file {p} cannot be read as text ({exc}); pass the JSON written by "
+                            "`yoco select`") from None
+        data = [data] if isinstance(data, dict) else data
+        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+            raise YocoError(f"selection file {p} holds no list of selection records; pass the JSON written by "
+                            "`yoco select`")
+        for i, rec in enumerate(data):
+            where = f"selection file {p} (record {i + 1})"
+            missing = [f for f in _SELECTION_FIELDS if f not in rec]
+            if missing:
+                raise YocoError(f"{where} lacks {', '.join(missing)}; write it again with `yoco select`")
+            idx = rec["indices"]
+            if not isinstance(idx, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in idx):
+                raise YocoError(f"{where}: indices must be a list of whole numbers; write it again with `yoco select`")
+            if not idx:
+                raise YocoError(f"{where} ({rec['key']}) selects nothing; a selection must keep at least one sample")
+            if min(idx) < 0:
+                raise YocoError(f"{where} ({rec['key']}) holds the negative index {min(idx)}; indices count decoded "
+                                "samples from 0: write it again with `yoco select`")
+            if decoded is not None:
+                identity = rec.get("identity") or {k: rec[k] for k in ("dataset", "condenser", "ipc_from", "factor")}
+                check_belong(_identity(decoded), identity, f"--decoded {decoded_path}", where,
+                             f"select from this set (yoco select --decoded {decoded_path})")
+                n = len(decoded.labels)
+                if max(idx) >= n:
+                    raise YocoError(f"{where} ({rec['key']}) holds index {max(idx)}, but --decoded {decoded_path} has "
+                                    f"only {n} samples (0..{n - 1}); select from this set")
+        records.extend(data)
     return records
 
 
-def _selections_from_json(paths, keys=None):
+def _selections_from_json(paths, keys=None, decoded=None, decoded_path=None):
     import numpy as np
 
     from .evaluate import Selection
 
     sels = []
-    for rec in _read_selection_files(paths):
+    for rec in _read_selection_files(paths, decoded, decoded_path):
         if keys and rec["key"] not in keys:
             continue
         sels.append(Selection(key=rec["key"], rep=rec["rep"], indices=np.asarray(rec["indices"], dtype=np.int64),
@@ -287,6 +553,17 @@ def _selections_from_json(paths, keys=None):
                               ipc_to=rec["ipc_to"], factor=rec["factor"], seed=rec["seed"],
                               tie_decided=rec.get("tie_decided")))
     return sels
+
+
+def _evaluate_inputs(a):
+    """The checks every evaluating command makes before any work; returns the decoded and real sets."""
+    _outputs(a, "--out", inputs=("--decoded", "--real"))
+    _check_training(a)
+    _device(a.device)
+    decoded, real = _load_decoded(a.decoded), _load_real(a.real)
+    _check_decoded_real(a, decoded, real)
+    _check_spec(_spec(a, decoded))
+    return decoded, real
 
 
 def _evaluate(a, selections, decoded, real):
@@ -303,6 +580,10 @@ def _evaluate(a, selections, decoded, real):
     _log(f"evaluate: {len(selections)} selections x {a.inits} inits of {spec.name}, {a.epochs} epochs")
     runs = evaluate_selections(selections, pool_x, pool_y, test_x, test_y, spec, config, inits=a.inits,
                                device=_device(a.device), progress=_log)
+    # Every row names the decoded set it trained on, so tables never mix runs of two sets in a cell.
+    identity = _identity(decoded)
+    for column in ("factor", "n_decoded", "decoded_sha256"):
+        runs[column] = identity[column]
     write_csv(runs, a.out)
     for key, group in runs.groupby("key", sort=False):
         _log(f"  {key}: best {group.best_acc.mean():.2f} ± {group.best_acc.std(ddof=0):.2f}  "
@@ -310,55 +591,69 @@ def _evaluate(a, selections, decoded, real):
 
 
 def cmd_evaluate(a) -> None:
-    selections = _selections_from_json(a.selections, a.keys)
+    decoded, real = _evaluate_inputs(a)
+    selections = _selections_from_json(a.selections, a.keys, decoded, a.decoded)
     if a.keys and {s.key for s in selections} != set(a.keys):
         missing = sorted(set(a.keys) - {s.key for s in selections})
         raise YocoError(f"the selection files hold no selections for {missing}; rerun `yoco select` for them")
-    _evaluate(a, selections, _load_decoded(a.decoded), _load_real(a.real))
+    if not selections:
+        raise YocoError(f"--selections {' '.join(a.selections)} hold no selection; make them with `yoco select`")
+    _evaluate(a, selections, decoded, real)
 
 
 def cmd_evaluate_fractions(a) -> None:
     """Fig. 3: easy-first vs hard-first selections keeping (1 - ratio) of every class."""
     from .evaluate import Selection
-    from .pipeline import load_scores, source_geometry
-    from .selection import keep_fraction, parse_key
+    from .selection import ORDERS, keep_fraction, parse_key
 
-    decoded = _load_decoded(a.decoded)
-    ipc_from, factor = source_geometry(decoded)
+    bad = [o for o in a.orders if o not in ORDERS]
+    if bad:
+        raise YocoError(f"--orders takes easy and/or hard, got {' '.join(bad)}")
     score_name = parse_key(a.key).score
+    if score_name is None or score_name == "features":
+        raise YocoError(f"--key {a.key} ranks by no per-sample score; Fig. 3 needs a score key such as yoco or el2n")
+    decoded, real = _evaluate_inputs(a)
+    ipc_from, factor = _check_geometry_flags(a, decoded)
     labels = decoded.labels.numpy()
-    sels = []
-    for rep, path in enumerate(a.scores, start=1):
-        scores = load_scores(path)
+    tables = [_read_scores(path, decoded, a.decoded) for path in a.scores]
+    for path, scores in zip(a.scores, tables):
         if score_name not in scores:
             raise YocoError(f"{path} has no {score_name!r} score; recompute it with `yoco scores`")
+    sels = []
+    for rep, scores in enumerate(tables, start=1):
         for ratio in a.fractions:
             for order in a.orders:
                 idx = keep_fraction(scores[score_name], labels, 1.0 - ratio, order)
                 sels.append(Selection(key=f"{a.key}_{order}", rep=rep, indices=idx, dataset=decoded.dataset,
                                       condenser=decoded.condenser, ipc_from=ipc_from, ipc_to=0, factor=factor,
                                       extra={"fraction_pruned": ratio, "order": order}))
-    _evaluate(a, sels, decoded, _load_real(a.real))
+    _evaluate(a, sels, decoded, real)
 
 
 def cmd_evaluate_epochs(a) -> None:
     """Fig. 5: balanced easy-first selections by the LBPE of one epoch alone."""
     from .dynamics import Dynamics
     from .evaluate import Selection
-    from .pipeline import source_geometry
     from .selection import select_single_epoch
 
-    decoded = _load_decoded(a.decoded)
-    ipc_from, factor = source_geometry(decoded)
+    if a.epochs_from >= a.epochs_to:
+        raise YocoError(f"--epochs-from {a.epochs_from} must be below --epochs-to {a.epochs_to}")
+    decoded, real = _evaluate_inputs(a)
+    ipc_from, factor = _check_geometry_flags(a, decoded)
+    runs = [Dynamics.load(path) for path in a.dynamics]
+    for path, dyn in zip(a.dynamics, runs):
+        _check_dynamics_belong(dyn, path, decoded, a.decoded)
+        if a.epochs_from >= dyn.num_epochs:
+            raise YocoError(f"--epochs-from {a.epochs_from} but dynamics {path} recorded only {dyn.num_epochs} "
+                            f"epochs (0..{dyn.num_epochs - 1}); lower it")
     sels = []
-    for rep, path in enumerate(a.dynamics, start=1):
-        dyn = Dynamics.load(path)
+    for rep, dyn in enumerate(runs, start=1):
         last = min(a.epochs_to, dyn.num_epochs)
         for epoch in range(a.epochs_from, last):
             idx = select_single_epoch(dyn, epoch, ipc_from, a.ipc_to, factor)
             sels.append(Selection(key=a.key, rep=rep, indices=idx, dataset=decoded.dataset, condenser=decoded.condenser,
                                   ipc_from=ipc_from, ipc_to=a.ipc_to, factor=factor, extra={"lbpe_epoch": epoch}))
-    _evaluate(a, sels, decoded, _load_real(a.real))
+    _evaluate(a, sels, decoded, real)
 
 
 def cmd_prune(a) -> None:
@@ -367,30 +662,82 @@ def cmd_prune(a) -> None:
     from .api import prune
     from .condensed import load_condensed
     from .io import write_json
+    from .selection import parse_key
 
-    cs = load_condensed(a.condensed, a.format, a.dataset)
+    _outputs(a, "--out", inputs=("--condensed", "--real"))
+    device = _device(a.device)
+    parse_key(a.key)
+    if (a.mean is None) != (a.std is None):
+        raise YocoError("pass both --mean and --std (3 values each), or neither")
+    if a.format == "canonical" or a.dataset is not None:
+        dataset = a.dataset
+    else:
+        raise YocoError(f"--format {a.format} files do not record their dataset; pass --dataset (cifar10, cifar100, "
+                        "imagenet10, digits, or your own dataset's name with --mean and --std)")
+    cs = load_condensed(a.condensed, a.format, dataset, factor=a.factor, trusted=a.allow_unsafe_unpickling)
+    if "factor_assumed" in cs.provenance:
+        _log(f"{a.condensed} records no multi-formation factor: assuming {cs.factor}, the {a.format} default for "
+             f"{cs.dataset} (pass --factor to choose another)")
+    _check_classes(cs, cs.dataset, a.condensed)
+    mean, std = a.mean, a.std
+    if a.real is not None:
+        from .artefacts import check_real
+
+        real = _load_real(a.real)
+        check_real(cs, real, f"--condensed {a.condensed}", f"--real {a.real}")
+        if mean is None:
+            mean, std = real.mean, real.std
+    known = cs.dataset if cs.dataset in ("cifar10", "cifar100", "imagenet10", "digits") else None
+    if known is None and mean is None:
+        raise YocoError(f"no normalisation is known for dataset {cs.dataset!r}; pass --mean R G B and --std R G B of "
+                        "your real training images (pixels in [0, 1]), or --real with a `yoco data` file")
     idx = prune(cs.images, cs.labels, a.ipc_to, factor=cs.factor, key=a.key, seed=a.seed, epochs=a.epochs,
-                network=a.network, width=a.width, device=_device(a.device), value_space=cs.value_space,
-                dataset=cs.dataset)
-    write_json({"key": a.key, "ipc_from": cs.ipc, "ipc_to": a.ipc_to, "factor": cs.factor, "seed": a.seed,
+                lbpe_epochs=a.lbpe_epochs, lbpe_top_k=a.lbpe_top_k, network=a.network, width=a.width,
+                device=device, value_space=cs.value_space, dataset=known, mean=mean, std=std)
+    write_json({"key": a.key, "dataset": cs.dataset, "condenser": cs.condenser, "ipc_from": cs.ipc,
+                "ipc_to": a.ipc_to, "factor": cs.factor, "seed": a.seed, "n_decoded": cs.num_decoded,
                 "indices": np.asarray(idx).tolist()}, a.out)
     _log(f"kept {len(idx)} of {cs.num_decoded} decoded patches -> {a.out}")
+
+
+def _read_csvs(paths, flag: str):
+    """Concatenated CSVs written by yoco (runs of `yoco evaluate`), each checked to be readable."""
+    import pandas as pd
+
+    from .io import require_file
+
+    frames = []
+    for p in paths:
+        require_file(p, f"{flag} file", "pass the CSV written by `yoco evaluate`")
+        try:
+            frames.append(pd.read_csv(p))
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+            raise YocoError(f"{flag} file {p} is not a CSV written by yoco ({' '.join(str(exc).split())[:100]}); "
+                            "pass the CSV written by `yoco evaluate`") from None
+    return pd.concat(frames, ignore_index=True)
 
 
 def cmd_table(a) -> None:
     from . import tables
     from .io import write_csv
 
+    _outputs(a, "--out", inputs=("--runs", "--rows"))
     if a.number == 6:
+        if a.runs:
+            raise YocoError("Table 6 lists what each method needs and reads no runs; leave out --runs")
         frame = tables.table6()
     else:
+        if not a.runs:
+            raise YocoError(f"Table {a.number} needs --runs: the run CSVs written by `yoco evaluate` "
+                            "(e.g. --runs results/runs/idc/cifar10/ipc10/to1/convnet.csv)")
         runs = tables.read_runs(a.runs)
         rows = None
         if a.rows:
-            import pandas as pd
-
-            rows = pd.read_csv(a.rows)
+            rows = _read_csvs([a.rows], "--rows")
         frame = tables.build_table(a.number, runs, rows=rows, metric=a.metric)
+        if not (frame["n_runs"] > 0).any():
+            raise YocoError(f"none of the runs in --runs belong to a row of Table {a.number}; pass the run CSVs of "
+                            "this table's cells (or --rows naming the cells you ran)")
     write_csv(frame, a.out)
     _log(f"table {a.number}: {len(frame)} rows -> {a.out}")
 
@@ -400,6 +747,7 @@ def cmd_claims(a) -> None:
     from .claims import claims, format_claims
     from .io import write_csv
 
+    _outputs(a, "--out", inputs=("--runs",))
     frame = claims(tables.read_runs(a.runs), metric=a.metric, dataset=a.dataset, ipc_from=a.ipc_from,
                    network=a.network)
     write_csv(frame, a.out)
@@ -408,29 +756,55 @@ def cmd_claims(a) -> None:
     _log(f"claims: {len(frame)} rows -> {a.out}")
 
 
+def _check_selections_match_runs(sels: list[dict], runs, sel_paths, run_paths) -> None:
+    """Fig. 2 puts selections next to the accuracies of their cell: both must come from one decoded set."""
+    if "decoded_sha256" not in runs.columns:
+        return
+    for rec in sels:
+        ident = rec.get("identity") or {}
+        cell = runs[(runs["dataset"].astype(str) == str(rec["dataset"])) &
+                    (runs["condenser"].astype(str) == str(rec["condenser"])) &
+                    (runs["ipc_from"] == rec["ipc_from"]) & (runs["ipc_to"] == rec["ipc_to"])]
+        hashes = set(cell["decoded_sha256"].dropna().astype(str))
+        if ident.get("decoded_sha256") and hashes and hashes != {ident["decoded_sha256"]}:
+            raise YocoError(f"--selections {' '.join(sel_paths)} and --runs {' '.join(run_paths)} come from different "
+                            f"decoded sets for {rec['dataset']}/{rec['condenser']} IPC {rec['ipc_from']}->"
+                            f"{rec['ipc_to']}; pass the files of one workflow")
+
+
 def cmd_figure_data(a) -> None:
     import numpy as np
-    import pandas as pd
 
     from . import figures
     from .io import write_csv
 
+    _outputs(a, "--out", inputs=("--selections", "--runs", "--dynamics", "--decoded"))
+    needs = {2: ("selections", "runs"), 3: ("runs",), 5: ("runs",), 7: ("dynamics",)}[a.figure]
+    for name in needs:
+        if not getattr(a, name):
+            raise YocoError(f"figure {a.figure} needs --{name}; see `yoco figure-data --help`")
     if a.figure == 2:
         sels = _read_selection_files(a.selections)
-        runs = pd.concat([pd.read_csv(p) for p in a.runs], ignore_index=True)
+        runs = _read_csvs(a.runs, "--runs")
+        _check_selections_match_runs(sels, runs, a.selections, a.runs)
         frame = figures.fig2_data(sels, runs)
     elif a.figure == 3:
-        frame = figures.fig3_data(pd.concat([pd.read_csv(p) for p in a.runs], ignore_index=True))
+        frame = figures.fig3_data(_read_csvs(a.runs, "--runs"))
     elif a.figure == 5:
-        frame = figures.fig5_data(pd.concat([pd.read_csv(p) for p in a.runs], ignore_index=True))
-    elif a.figure == 7:
+        frame = figures.fig5_data(_read_csvs(a.runs, "--runs"))
+    else:
         from .dynamics import Dynamics
 
+        if len(a.dynamics) != 1:
+            raise YocoError(f"figure 7 plots one dynamics run; pass one --dynamics file, got {len(a.dynamics)}")
         dyn = Dynamics.load(a.dynamics[0])
+        if a.decoded:
+            _check_dynamics_belong(dyn, a.dynamics[0], _load_decoded(a.decoded[0]), a.decoded[0])
+        bad = [e for e in a.epochs if e < 0]
+        if bad:
+            raise YocoError(f"--epochs {' '.join(map(str, bad))} are negative; epochs count from 0")
         epochs = [e for e in a.epochs if e < dyn.num_epochs] or [dyn.num_epochs - 1]
         frame = figures.fig7_data(dyn.err_l2, np.asarray(dyn.labels), epochs)
-    else:
-        raise YocoError(f"figure {a.figure} has no data; choose 2, 3, 5 or 7")
     write_csv(frame, a.out)
     _log(f"figure {a.figure} data: {len(frame)} rows -> {a.out}")
 
@@ -441,8 +815,8 @@ def _evaluate_parser(sub, name: str, help: str, func) -> argparse.ArgumentParser
     p = sub.add_parser(name, help=help)
     p.add_argument("--decoded", required=True)
     p.add_argument("--real", required=True)
-    p.add_argument("--inits", type=int, default=3)
-    p.add_argument("--eval-points", type=int, default=4)
+    p.add_argument("--inits", type=POSITIVE, default=3)
+    p.add_argument("--eval-points", type=NON_NEGATIVE, default=4)
     p.add_argument("--out", required=True)
     _add_train_args(p)
     p.set_defaults(func=func)
@@ -450,7 +824,7 @@ def _evaluate_parser(sub, name: str, help: str, func) -> argparse.ArgumentParser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="yoco", description=(
+    parser = _Parser(prog="yoco", description=(
         "You Only Condense Once: prune condensed datasets by LBPE score, easy samples first, classes balanced."))
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -458,8 +832,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True)
     p.add_argument("--npz", default=None)
     p.add_argument("--root", default="data")
-    p.add_argument("--image-size", type=int, default=None)
-    p.add_argument("--test-per-class", type=int, default=None,
+    p.add_argument("--image-size", type=POSITIVE, default=None)
+    p.add_argument("--test-per-class", type=POSITIVE, default=None,
                    help="keep the first N test images of every class (a smaller test split for CPU runs)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_data)
@@ -467,14 +841,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("condense", help="condense a real dataset in-house with IDC or DREAM")
     p.add_argument("--real", required=True)
     p.add_argument("--method", choices=["idc", "dream"], required=True)
-    p.add_argument("--ipc", type=int, required=True)
-    p.add_argument("--factor", type=int, default=2)
-    p.add_argument("--outer", type=int, default=None)
-    p.add_argument("--inner", type=int, default=None)
-    p.add_argument("--net-epochs-data", type=int, default=None, help="real samples per network update (n_data)")
-    p.add_argument("--lr-img", type=float, default=None)
-    p.add_argument("--width", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ipc", type=POSITIVE, required=True)
+    p.add_argument("--factor", type=POSITIVE, default=2)
+    p.add_argument("--outer", type=POSITIVE, default=None)
+    p.add_argument("--inner", type=POSITIVE, default=None)
+    p.add_argument("--net-epochs-data", type=POSITIVE, default=None, help="real samples per network update (n_data)")
+    p.add_argument("--lr-img", type=POSITIVE_FLOAT, default=None)
+    p.add_argument("--width", type=POSITIVE, default=None)
+    p.add_argument("--seed", type=NON_NEGATIVE, default=0)
     p.add_argument("--snapshot", default=None, help="resume from / save snapshots to this file")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True)
@@ -482,11 +856,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("import", help="convert an external condensed file (idc, dream, mtt, dsa, kip) to the canonical "
                        "form; `--format real` takes a real training set (an npz of `yoco data`) whole")
-    p.add_argument("--format", required=True)
+    p.add_argument("--format", required=True, choices=["idc", "dream", "mtt", "dsa", "kip", "canonical", "real"])
     p.add_argument("--path", required=True)
     p.add_argument("--dataset", required=True)
-    p.add_argument("--ipc", type=int, default=None)
-    p.add_argument("--factor", type=int, default=None)
+    p.add_argument("--ipc", type=POSITIVE, default=None)
+    p.add_argument("--factor", type=POSITIVE, default=None,
+                   help="multi-formation factor (idc/dream; default 2 for CIFAR, 3 for ImageNet-10)")
+    _add_unsafe_flag(p)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_import)
 
@@ -498,7 +874,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dynamics", help="train on every decoded patch and record per-epoch dynamics (all reps at once)")
     p.add_argument("--decoded", required=True)
     p.add_argument("--real", required=True)
-    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--reps", type=POSITIVE, default=3)
     p.add_argument("--seed-prefix", default="")
     p.add_argument("--out-dir", required=True)
     _add_train_args(p)
@@ -511,8 +887,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--real", required=True)
     p.add_argument("--condenser", default="")
     p.add_argument("--dataset", default="")
-    p.add_argument("--lbpe-epochs", type=int, required=True)
-    p.add_argument("--lbpe-top-k", type=int, required=True)
+    p.add_argument("--lbpe-epochs", type=POSITIVE, required=True)
+    p.add_argument("--lbpe-top-k", type=POSITIVE, required=True)
     p.add_argument("--lbpe-epoch-ties", choices=["latest", "earliest", "torch"], default="latest",
                    help="which of equally accurate epochs LBPE sums: latest (the paper's Algorithm 1), "
                         "earliest, or torch.topk's undefined order (the reference code)")
@@ -524,19 +900,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("select", help="select decoded patches by pruning keys (yoco, el2n_easy, random_balance, ...)")
     p.add_argument("--key", default=None, help="one pruning key (with --rep)")
     p.add_argument("--pairs", nargs="+", default=None, metavar="KEY@REP", help="several selections, e.g. yoco@1 yoco@2")
-    p.add_argument("--ipc-from", type=int, default=None)
-    p.add_argument("--ipc-to", type=int, required=True)
+    p.add_argument("--ipc-from", type=POSITIVE, default=None)
+    p.add_argument("--ipc-to", type=POSITIVE, required=True)
     p.add_argument("--decoded", required=True)
     p.add_argument("--scores", nargs="+", default=None, help="score files (made by `yoco scores`), one per rep")
-    p.add_argument("--score-reps", type=int, nargs="+", default=None, help="the rep of each --scores file (default 1, 2, ...)")
-    p.add_argument("--rep", type=int, default=1)
+    p.add_argument("--score-reps", type=POSITIVE, nargs="+", default=None,
+                   help="the rep of each --scores file (default 1, 2, ...)")
+    p.add_argument("--rep", type=POSITIVE, default=1)
     p.add_argument("--seed-prefix", default="")
     p.add_argument("--dataset", default=None)
     p.add_argument("--tie-breaking", choices=["reference", "index", "random"], default="reference",
                    help="order of equal scores: reference (one stable descending sort; easy keeps the highest "
                         "indices, hard the lowest), index (ascending index both ways), random (seeded)")
     p.add_argument("--ccs-random-within-strata", action=argparse.BooleanOptionalAction, default=False)
-    p.add_argument("--ccs-cutoff", type=float, default=None,
+    p.add_argument("--ccs-cutoff", type=_float_in(0.0, 1.0, high_open=True), default=None,
                    help="CCS hard cut-off ratio for cells outside the reference's table (reference-spec §3.8)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_select)
@@ -549,29 +926,41 @@ def build_parser() -> argparse.ArgumentParser:
                          cmd_evaluate_fractions)
     p.add_argument("--scores", nargs="+", required=True, help="one score file per rep")
     p.add_argument("--key", default="yoco")
-    p.add_argument("--fractions", type=float, nargs="+", required=True, help="pruning ratios, e.g. 0.1 ... 0.9")
+    p.add_argument("--fractions", type=FRACTION, nargs="+", required=True, help="pruning ratios, e.g. 0.1 ... 0.9")
     p.add_argument("--orders", nargs="+", default=["easy", "hard"])
 
     p = _evaluate_parser(sub, "evaluate-epochs", "Fig. 5: selections by the LBPE of single epochs", cmd_evaluate_epochs)
     p.add_argument("--dynamics", nargs="+", required=True, help="one dynamics file per rep")
     p.add_argument("--key", default="yoco")
-    p.add_argument("--ipc-from", type=int, default=None)
-    p.add_argument("--ipc-to", type=int, required=True)
-    p.add_argument("--epochs-from", type=int, default=0)
-    p.add_argument("--epochs-to", type=int, required=True)
+    p.add_argument("--ipc-from", type=POSITIVE, default=None)
+    p.add_argument("--ipc-to", type=POSITIVE, required=True)
+    p.add_argument("--epochs-from", type=NON_NEGATIVE, default=0)
+    p.add_argument("--epochs-to", type=POSITIVE, required=True)
     p.add_argument("--dataset", default=None)
 
     p = sub.add_parser("prune", help="apply YOCO to your own condensed set (trains the dynamics itself)")
     p.add_argument("--condensed", required=True)
-    p.add_argument("--format", default="idc")
-    p.add_argument("--dataset", default="cifar10")
-    p.add_argument("--ipc-to", type=int, required=True)
+    p.add_argument("--format", default="idc", choices=["idc", "dream", "mtt", "dsa", "kip", "canonical"],
+                   help="file format; canonical = a file written by yoco (records its dataset and factor)")
+    p.add_argument("--dataset", default=None,
+                   help="cifar10 | cifar100 | imagenet10 | digits, or your own dataset's name (then give --mean/--std)")
+    p.add_argument("--factor", type=POSITIVE, default=None,
+                   help="multi-formation factor of the stored images (idc/dream; default 2 for CIFAR, 3 for ImageNet-10)")
+    p.add_argument("--mean", type=float, nargs=3, default=None, metavar=("R", "G", "B"),
+                   help="per-channel mean of your real images (pixels in [0, 1]); default: the named dataset's")
+    p.add_argument("--std", type=POSITIVE_FLOAT, nargs=3, default=None, metavar=("R", "G", "B"),
+                   help="per-channel std of your real images; default: the named dataset's")
+    p.add_argument("--real", default=None, help="a `yoco data` file: its mean/std, classes and resolution are used")
+    p.add_argument("--ipc-to", type=POSITIVE, required=True)
     p.add_argument("--key", default="yoco")
-    p.add_argument("--epochs", type=int, default=1000, help="epochs of the dynamics run")
+    p.add_argument("--epochs", type=POSITIVE, default=1000, help="epochs of the dynamics run")
+    p.add_argument("--lbpe-epochs", type=POSITIVE, default=None, help="LBPE's E (default min(100, --epochs))")
+    p.add_argument("--lbpe-top-k", type=POSITIVE, default=10, help="LBPE's K")
     p.add_argument("--network", default="convnet")
-    p.add_argument("--width", type=int, default=None, help="network width (default: the paper's)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--width", type=POSITIVE, default=None, help="network width (default: the paper's)")
+    p.add_argument("--seed", type=NON_NEGATIVE, default=0)
     p.add_argument("--device", default="auto")
+    _add_unsafe_flag(p)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_prune)
 
@@ -589,7 +978,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", nargs="*", default=[])
     p.add_argument("--dynamics", nargs="*", default=[])
     p.add_argument("--decoded", nargs="*", default=[])
-    p.add_argument("--epochs", type=int, nargs="*", default=[0, 89, 999])
+    p.add_argument("--epochs", type=NON_NEGATIVE, nargs="*", default=[0, 89, 999])
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_figure_data)
 
@@ -598,22 +987,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", nargs="+", required=True, help="run CSVs written by `yoco evaluate`")
     p.add_argument("--metric", choices=["best", "last"], default="best")
     p.add_argument("--dataset", default="cifar10", help="the setting of the claims (the paper: cifar10, 10, convnet)")
-    p.add_argument("--ipc-from", type=int, default=10)
+    p.add_argument("--ipc-from", type=POSITIVE, default=10)
     p.add_argument("--network", default="convnet")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_claims)
     return parser
 
 
+def _add_unsafe_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-unsafe-unpickling", action="store_true",
+                   help="UNSAFE: let a file that holds Python objects other than tensors run code while loading; "
+                        "only for files from a source you trust")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the error contract of every yoco command: one line on stderr, exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Exit status: 0 done, 2 bad input (one line on stderr), 130 interrupted (docs/errors.md)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     _tune_allocator()
     try:
         args.func(args)
     except YocoError as err:
-        print(f"yoco {args.command}: error: {err}", file=sys.stderr)
+        # One line, whatever the message carries from below (torch and numpy messages span lines).
+        print(f"yoco {args.command}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"yoco {args.command}: interrupted; outputs are written only when complete, so rerun the command",
+              file=sys.stderr)
+        return 130
     return 0
 
 

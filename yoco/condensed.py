@@ -35,6 +35,10 @@ FORMATS = ("idc", "dream", "mtt", "dsa", "kip", "canonical")
 # pixel01 sets may overshoot [0, 1] a little (see module docstring); beyond this they are not pixels.
 PIXEL01_TOLERANCE = 0.1
 
+# Smallest patch side a multi-formation factor may leave: below it a "patch" is a few pixels, never an
+# image (CIFAR 32 px, f=2: 16; the 8-px digits of the CI configs, f=2: 4).
+MIN_PATCH_SIDE = 4
+
 # Multi-formation factor of the published IDC/DREAM sets (reference-spec §1.1).
 DEFAULT_FACTOR = {"cifar10": 2, "cifar100": 2, "imagenet10": 3}
 
@@ -117,16 +121,24 @@ class CondensedSet:
                 f"condensed images must be 4-D [C*ipc, 3, h, w], got shape {tuple(x.shape)}; "
                 "KIP-style channels-last images must be permuted with images.permute(0, 3, 1, 2)."
             )
+        if x.shape[1] != 3 and x.shape[-1] == 3:
+            raise YocoError(
+                f"condensed images are channels-last (NHWC, shape {tuple(x.shape)}); the layout is "
+                "[C*ipc, 3, h, w]: permute them with images.permute(0, 3, 1, 2)."
+            )
         if x.shape[1] != 3:
             raise YocoError(
                 f"condensed images must have 3 channels in dimension 1, got shape {tuple(x.shape)}; "
-                "if the images are channels-last (NHWC), permute them to NCHW; grey images must be "
-                "replicated to 3 channels."
+                "grey images must be replicated to 3 channels (images.expand(-1, 3, -1, -1))."
             )
         if x.shape[2] != x.shape[3]:
-            raise YocoError(f"condensed images must be square, got {x.shape[2]}x{x.shape[3]}.")
+            raise YocoError(f"condensed images must be square, got {x.shape[2]}x{x.shape[3]}; crop or resize them "
+                            "to a square side.")
         if x.dtype != torch.float32:
             raise YocoError(f"condensed images must be float32, got {x.dtype}; use images.float().")
+        if y.dtype == torch.bool:
+            raise YocoError(f"labels are booleans ({tuple(y.shape)}), not class indices; pass int64 class indices "
+                            "0..C-1 (labels.long() if True/False really are classes 1/0).")
         if y.dim() != 1 or y.dtype != torch.int64:
             raise YocoError(
                 f"labels must be a 1-D int64 tensor of class indices, got {y.dtype} {tuple(y.shape)}; "
@@ -160,10 +172,16 @@ class CondensedSet:
             raise YocoError(f"{bad} condensed images contain NaN or inf; the source file is corrupt or diverged.")
         if self.value_space == "pixel01":
             lo, hi = float(x.min()), float(x.max())
+            if lo >= 0 and 1 + PIXEL01_TOLERANCE < hi <= 255 and bool((x == x.round()).all()):
+                raise YocoError(
+                    f"the images hold whole numbers in [{lo:.0f}, {hi:.0f}], i.e. 8-bit pixels; this format "
+                    "stores pixels in [0, 1]: divide the images by 255 (images / 255) and save the file again."
+                )
             if lo < -PIXEL01_TOLERANCE or hi > 1 + PIXEL01_TOLERANCE:
                 raise YocoError(
                     f"value_space 'pixel01' expects pixels in about [0, 1], but they span [{lo:.3g}, {hi:.3g}]; "
-                    "if the set is already normalised use value_space='normalized' (or 'zca' if whitened)."
+                    "if the set is already normalised it is not an IDC/DREAM pixel set: import it with "
+                    "--format mtt or dsa, or pass value_space='normalized' (or 'zca' if whitened) to the API."
                 )
         if self.factor > 1 and self.value_space != "pixel01":
             raise YocoError(
@@ -171,8 +189,15 @@ class CondensedSet:
                 f"and must happen before normalisation, but value_space is {self.value_space!r}. "
                 "Use factor=1 for normalised or whitened sets (as the reference does for MTT/DSA/KIP)."
             )
-        if self.factor > x.shape[-1]:
-            raise YocoError(f"factor {self.factor} exceeds the image side {x.shape[-1]}.")
+        side = int(x.shape[-1])
+        patch = -(-side // self.factor)
+        if self.factor > 1 and patch < MIN_PATCH_SIDE:
+            largest = max(f for f in range(1, side + 1) if -(-side // f) >= MIN_PATCH_SIDE)
+            raise YocoError(
+                f"factor {self.factor} cuts {side}x{side} images into {patch}x{patch} patches, too small to be "
+                f"images (at least {MIN_PATCH_SIDE}x{MIN_PATCH_SIDE}); pass the factor the set was condensed "
+                f"with (IDC/DREAM: 2 on CIFAR, 3 on ImageNet; at most {largest} for {side}-px images)."
+            )
         if not isinstance(self.dataset, str) or not isinstance(self.condenser, str):
             raise YocoError("dataset and condenser must be strings (e.g. 'cifar10', 'idc').")
         return self
@@ -201,16 +226,25 @@ class CondensedSet:
     def load(cls, path: str | os.PathLike, map_location: str | torch.device = "cpu") -> "CondensedSet":
         """Read a file written by :meth:`save`."""
         path = Path(path)
+        if path.is_dir():
+            raise YocoError(f"{path} is a folder, not a condensed-set file; pass the .pt file written by "
+                            "`yoco import`, `yoco condense` or `yoco decode`.")
         if not path.is_file():
             raise _missing(path, "canonical", None, None)
-        obj = _torch_load(path, map_location, trusted=False)
+        obj = _torch_load(path, map_location, trusted=False, what="canonical YOCO condensed set", offer_trust=False)
         if not isinstance(obj, dict) or obj.get("format") != _CANONICAL_TAG:
             raise YocoError(
                 f"{path} is not a canonical YOCO condensed set; read original files with "
-                "load_condensed(path, fmt=...) using their format (idc, dream, mtt, dsa, kip)."
+                "load_condensed(path, fmt=...) using their format (idc, dream, mtt, dsa, kip), or "
+                "`yoco import --format FORMAT` on the command line."
             )
         if obj.get("version") != _CANONICAL_VERSION:
-            raise YocoError(f"{path} has canonical version {obj.get('version')}, this library reads {_CANONICAL_VERSION}.")
+            raise YocoError(f"{path} has canonical version {obj.get('version')}, this library reads {_CANONICAL_VERSION}; "
+                            "write it again with this version (yoco import / yoco decode).")
+        missing = [k for k in ("images", "labels", "ipc", "factor", "value_space", "dataset", "condenser") if k not in obj]
+        if missing:
+            raise YocoError(f"{path} is an incomplete canonical condensed set (missing {', '.join(missing)}); "
+                            "write it again with `yoco import` or `yoco decode`.")
         return cls(
             images=obj["images"], labels=obj["labels"], ipc=int(obj["ipc"]), factor=int(obj["factor"]),
             value_space=obj["value_space"], dataset=obj["dataset"], condenser=obj["condenser"],
@@ -233,23 +267,81 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def _torch_load(path: Path, map_location, trusted: bool):
-    # weights_only refuses arbitrary pickles (loading one can run code); torch reports both refused
-    # objects and plain corruption as UnpicklingError, so the message names both causes.
+# Globals that torch.load(weights_only=True) itself accepts: a file naming only these is a plain
+# tensor file, so a refusal means corruption, not foreign objects.
+_SAFE_GLOBAL_PREFIXES = ("torch.", "collections.OrderedDict", "builtins.")
+
+
+def _pickle_globals(path: Path) -> tuple[set[str] | None, str]:
+    """The globals (classes, functions) a torch file's pickle names, read without unpickling anything.
+
+    Returns ``(globals, "")``, or ``(None, why)`` when the file holds no readable pickle (random
+    bytes, truncated, another format). Handles torch's zip format (``*/data.pkl``) and the legacy
+    one (pickles back to back).
+    """
+    import io
+    import pickletools
+    import zipfile
+
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                name = next((n for n in z.namelist() if n.endswith("data.pkl")), None)
+                if name is None:
+                    return None, "a zip archive without torch's data.pkl"
+                data, pickles = z.read(name), 1
+        else:
+            # legacy: magic number, protocol, system info, then the object
+            data, pickles = path.read_bytes(), 4
+            if data[:2] == b"PK":
+                return None, "a zip archive cut short (torch files are zip archives): the file is truncated"
+    except (OSError, zipfile.BadZipFile, RuntimeError) as exc:
+        return None, f"unreadable: {exc}"
+    found: set[str] = set()
+    strings: list[str] = []
+    stream = io.BytesIO(data)
+    try:
+        for _ in range(pickles):
+            for op, arg, _pos in pickletools.genops(stream):
+                if op.name in ("GLOBAL", "INST"):
+                    found.add(str(arg).replace(" ", "."))
+                elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                    found.add(f"{strings[-2]}.{strings[-1]}")
+                elif isinstance(arg, str):
+                    strings.append(arg)
+    except Exception as exc:  # pickletools raises ValueError, EOFError, struct.error ... on anything not a pickle
+        return None, f"no valid pickle at byte {stream.tell()}: {exc}"
+    return found, ""
+
+
+def _torch_load(path: Path, map_location, trusted: bool, what: str = "torch", offer_trust: bool = True):
+    """``torch.load`` that refuses arbitrary pickles unless ``trusted``, with one clear message per failure.
+
+    weights_only refuses arbitrary pickles (loading one can run code). torch reports refused objects
+    and plain corruption alike, so the file is inspected (without unpickling) to tell them apart:
+    only a valid pickle that names non-tensor objects gets the hint about ``trusted=True``.
+    """
     try:
         return torch.load(path, map_location=map_location, weights_only=not trusted)
-    except pickle.UnpicklingError as exc:
-        detail = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else type(exc).__name__
-        if trusted:
-            raise YocoError(f"could not read {path} as a torch file ({detail}); it may be truncated or corrupt.") from exc
-        raise YocoError(
-            f"could not read {path} with torch.load(weights_only=True) ({detail}). Either the file is "
-            "truncated or corrupt, or it holds Python objects other than tensors, lists and dicts (e.g. "
-            "numpy arrays), which are refused by default because unpickling can run code; if you trust the "
-            "file, pass trusted=True."
-        ) from exc
-    except (RuntimeError, EOFError, OSError) as exc:
-        raise YocoError(f"could not read {path} as a torch file ({exc}); it may be truncated or corrupt.") from exc
+    except IsADirectoryError:
+        raise YocoError(f"{path} is a folder, not a {what} file; pass the file itself.") from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, AttributeError,
+            ModuleNotFoundError, TypeError) as exc:
+        found, why = _pickle_globals(path)
+        foreign = sorted(g for g in found if not g.startswith(_SAFE_GLOBAL_PREFIXES)) if found and not trusted else []
+        detail = why or " ".join(str(exc).split())[-160:]
+        if foreign and offer_trust:
+            raise YocoError(
+                f"{path} holds Python objects other than tensors ({', '.join(foreign[:3])}); yoco does not "
+                "unpickle them by default because unpickling can run arbitrary code. If you trust the file's "
+                "source, load it with trusted=True (command line: --allow-unsafe-unpickling), which lets the "
+                "file run code on this machine; or save it again holding tensors only."
+            ) from None
+        if foreign:
+            raise YocoError(f"{path} is not a {what} file written by yoco (it holds Python objects other than "
+                            f"tensors: {', '.join(foreign[:3])}); pass the file yoco wrote.") from None
+        raise YocoError(f"could not read {path} as a {what} file; it is truncated, corrupt or not a torch file "
+                        f"({detail[:160]}); check the path and the format.") from None
 
 
 def _missing(path: Path, fmt: str, dataset: str | None, ipc: int | None) -> YocoError:
@@ -281,8 +373,11 @@ def _images_labels(images, labels, path: Path, fmt: str) -> tuple[torch.Tensor, 
     labels = labels.detach()
     if fmt == "kip":
         images, labels = _kip_layout(images, labels, path)
+    if labels.dtype == torch.bool:
+        raise YocoError(f"{path} ({fmt}): labels are booleans, not class indices; save int64 class indices 0..C-1.")
     if labels.dim() != 1:
-        raise YocoError(f"{path} ({fmt}): labels must be 1-D class indices, got shape {tuple(labels.shape)}.")
+        raise YocoError(f"{path} ({fmt}): labels must be 1-D class indices, got shape {tuple(labels.shape)}; "
+                        "one-hot labels must be converted with labels.argmax(1).")
     if labels.is_floating_point() and not bool((labels == labels.round()).all()):
         raise YocoError(f"{path} ({fmt}): labels must be whole class indices, got fractional values.")
     return images, labels.to(torch.int64)
@@ -302,7 +397,7 @@ def _infer_ipc(labels: torch.Tensor, path: Path, fmt: str) -> int:
     return int(counts[0])
 
 
-def load_condensed(path: str | os.PathLike, fmt: str, dataset: str, ipc: int | None = None,
+def load_condensed(path: str | os.PathLike, fmt: str, dataset: str | None, ipc: int | None = None,
                    factor: int | None = None, *, dsa_experiment: int = 0, condenser: str | None = None,
                    trusted: bool = False) -> CondensedSet:
     """Read a condensed set from one of the original on-disk formats (reference-spec §1.1).
@@ -318,7 +413,8 @@ def load_condensed(path: str | os.PathLike, fmt: str, dataset: str, ipc: int | N
         ``kip``: ``(images NHWC, labels one-hot)``, ZCA space, factor 1.
         ``canonical``: a file written by :meth:`CondensedSet.save`.
     dataset : str
-        Real dataset the set belongs to (``cifar10``, ``cifar100``, ``imagenet10``, ...).
+        Real dataset the set belongs to (``cifar10``, ``cifar100``, ``imagenet10``, ...). For
+        ``canonical`` files it may be None (the file records it); given, it must match.
     ipc : int, optional
         Images per class; inferred from the labels when omitted, checked when given.
     factor : int, optional
@@ -341,8 +437,9 @@ def load_condensed(path: str | os.PathLike, fmt: str, dataset: str, ipc: int | N
     path = Path(path)
     if fmt == "canonical":
         cs = CondensedSet.load(path)
-        if cs.dataset != dataset:
-            raise YocoError(f"{path} was condensed from {cs.dataset!r}, not {dataset!r}.")
+        if dataset is not None and cs.dataset != dataset:
+            raise YocoError(f"{path} was condensed from {cs.dataset!r}, not {dataset!r}; pass dataset "
+                            f"{cs.dataset!r} (or leave it out: canonical files record it).")
         _check_requested(cs, ipc, factor, path)
         return cs
 
@@ -354,6 +451,9 @@ def load_condensed(path: str | os.PathLike, fmt: str, dataset: str, ipc: int | N
         provenance.update(source=str(img_path), sha256=sha256_file(img_path),
                           labels_source=str(lab_path), labels_sha256=sha256_file(lab_path))
     else:
+        if path.is_dir():
+            raise YocoError(f"{path} is a folder, not a {fmt} file; pass the file itself "
+                            f"(the reference layout: {REFERENCE_LAYOUT[fmt]}).")
         if not path.is_file():
             raise _missing(path, fmt, dataset, ipc)
         obj = _torch_load(path, "cpu", trusted)
@@ -369,10 +469,12 @@ def load_condensed(path: str | os.PathLike, fmt: str, dataset: str, ipc: int | N
         if factor is None:
             if dataset not in DEFAULT_FACTOR:
                 raise YocoError(
-                    f"no default multi-formation factor for dataset {dataset!r}; pass factor= "
-                    f"(defaults exist for {', '.join(DEFAULT_FACTOR)})."
+                    f"no default multi-formation factor for dataset {dataset!r}; pass factor= (command line: "
+                    f"--factor), the factor the set was condensed with (defaults exist for {', '.join(DEFAULT_FACTOR)})."
                 )
             factor = DEFAULT_FACTOR[dataset]
+            # The file does not record its factor; say which one was assumed (the CLI logs it).
+            provenance["factor_assumed"] = int(factor)
     else:
         value_space = "zca" if fmt == "kip" else "normalized"
         if factor not in (None, 1):
@@ -440,6 +542,9 @@ def _check_requested(cs: CondensedSet, ipc, factor, path: Path) -> None:
 
 def _unpack(obj, fmt: str, path: Path, dsa_experiment: int):
     """The (images, labels) pair inside one file of format ``fmt``."""
+    if isinstance(obj, dict) and obj.get("format") == _CANONICAL_TAG:
+        raise YocoError(f"{path} is a canonical YOCO condensed set (written by yoco), not a {fmt} file; read it "
+                        "with format 'canonical' (command line: --format canonical).")
     if fmt in ("idc", "dream", "kip"):
         if isinstance(obj, (list, tuple)) and len(obj) == 2:
             return obj[0], obj[1]

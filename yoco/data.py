@@ -27,6 +27,9 @@ from .errors import YocoError, unknown_choice
 
 DATASETS = ("cifar10", "cifar100", "imagenet10", "digits")
 
+#: Classes of each known dataset: a condensed set named after one of them must have as many.
+NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet10": 10, "digits": 10}
+
 # Normalisation of the reference (`data.py` MEANS/STDS). CIFAR-100 reuses the CIFAR-10 statistics.
 NORMALIZATION: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)),
@@ -243,13 +246,49 @@ def _load_cifar(name: str, root: Path) -> RealData:
     )
 
 
-def _load_npz(name: str, path: Path) -> RealData:
+def npz_dataset_name(path: str | os.PathLike) -> str | None:
+    """The dataset name a real-data cache records (``name`` key), or None when it records none."""
+    with _open_npz(Path(path), "real-data cache", "write it with `yoco data`") as z:
+        return str(z["name"]) if "name" in z.files else None
+
+
+def _open_npz(path: Path, what: str, fix: str):
+    """``np.load`` of an npz archive, with a YocoError for every way it can fail to be one."""
+    import zipfile
+
+    if path.is_dir():
+        raise YocoError(f"{what} {path} is a folder, not a file; pass the .npz file ({fix}).")
     if not path.is_file():
+        raise YocoError(f"{what} {path} does not exist; {fix}.")
+    try:
+        z = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise YocoError(f"{what} {path} is not a readable .npz archive ({' '.join(str(exc).split())[:120]}); "
+                        f"{fix}.") from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise YocoError(f"{what} {path} holds a single array, not an .npz archive; {fix}.")
+    return z
+
+
+def _load_npz(name: str, path: Path) -> RealData:
+    if not path.is_file() and not path.is_dir():
         raise YocoError(
             f"real-data cache {path} does not exist; write it with yoco.data.save_real_npz or point npz= at "
             "an archive with keys x_train, y_train, x_test, y_test, class_names."
         )
-    with np.load(path, allow_pickle=False) as z:
+    try:
+        return _read_npz(name, path)
+    except (ValueError, KeyError, OSError, EOFError) as exc:
+        if isinstance(exc, YocoError):
+            raise
+        # np.load reads members lazily: object (pickled) arrays and corrupt members fail here.
+        raise YocoError(f"real-data cache {path} has an unreadable entry ({' '.join(str(exc).split())[:120]}); "
+                        "write it again with `yoco data` (arrays only, no pickled objects).") from None
+
+
+def _read_npz(name: str, path: Path) -> RealData:
+    fix = "write it with `yoco data` (keys x_train, y_train, x_test, y_test, class_names)"
+    with _open_npz(path, "real-data cache", fix) as z:
         missing = [k for k in ("x_train", "y_train", "x_test", "y_test", "class_names") if k not in z.files]
         if missing:
             raise YocoError(f"{path} lacks the keys {missing}; expected x_train, y_train, x_test, y_test, class_names.")

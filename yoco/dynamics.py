@@ -280,16 +280,31 @@ class Dynamics:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Dynamics":
         """Read dynamics written by :meth:`save`."""
+        import zipfile
+
         path = Path(path)
+        if path.is_dir():
+            raise YocoError(f"dynamics file {str(path)!r} is a folder; pass one rep's file inside it (e.g. "
+                            f"{str(path / 'rep1.npz')!r}).")
         if not path.exists():
             raise YocoError(f"dynamics file {str(path)!r} does not exist; run the dynamics step first.")
-        with np.load(path, allow_pickle=False) as data:
-            required = ("err_l2", "correct", "margin", "labels", "num_classes")
-            missing = [k for k in required if k not in data.files]
-            if missing:
-                raise YocoError(f"{str(path)!r} is not a dynamics file (missing {', '.join(missing)}); "
-                                "write it with Dynamics.save.")
-            meta = json.loads(str(data["meta"])) if "meta" in data.files else {}
-            return cls(err_l2=data["err_l2"], correct=data["correct"], margin=data["margin"],
-                       labels=data["labels"], num_classes=int(data["num_classes"]), meta=meta,
-                       loss=data["loss"] if "loss" in data.files else None)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if not isinstance(data, np.lib.npyio.NpzFile):
+                    raise YocoError(f"{str(path)!r} holds a single array, not a dynamics file; write it with "
+                                    "Dynamics.save (yoco dynamics).")
+                required = ("err_l2", "correct", "margin", "labels", "num_classes")
+                missing = [k for k in required if k not in data.files]
+                if missing:
+                    raise YocoError(f"{str(path)!r} is not a dynamics file (missing {', '.join(missing)}); "
+                                    "write it with Dynamics.save.")
+                meta = json.loads(str(data["meta"])) if "meta" in data.files else {}
+                return cls(err_l2=data["err_l2"], correct=data["correct"], margin=data["margin"],
+                           labels=data["labels"], num_classes=int(data["num_classes"]), meta=meta,
+                           loss=data["loss"] if "loss" in data.files else None)
+        except YocoError:
+            raise
+        except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+            # Object (pickled) arrays, a corrupt archive or broken JSON metadata.
+            raise YocoError(f"{str(path)!r} is not a readable dynamics file ({' '.join(str(exc).split())[:120]}); "
+                            "write it again with Dynamics.save (yoco dynamics).") from None

@@ -49,7 +49,12 @@ def _check_images(images: torch.Tensor, ipc: int, factor: int) -> None:
             f"images must be floating point (pixel values in [0, 1]), got {images.dtype}; "
             "convert uint8 images with yoco.data.to_tensor."
         )
-    n, _, h, w = images.shape
+    n, ch, h, w = images.shape
+    if ch not in (1, 3) and w in (1, 3):
+        raise YocoError(
+            f"images look channels-last (NHWC, shape {tuple(images.shape)}); decode takes [N, channels, h, w]: "
+            "permute them with images.permute(0, 3, 1, 2)."
+        )
     if h != w:
         raise YocoError(f"images must be square for multi-formation decode, got {h}x{w}.")
     if n % ipc != 0:

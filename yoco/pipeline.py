@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from . import scores as _scores
+from .artefacts import check_real, decoded_identity, make_identity, tensor_sha256
 from .augment import normalize
 from .condensed import CondensedSet, training_tensor
 from .data import RealData, to_tensor
@@ -28,9 +29,13 @@ from .train import NetworkSpec, TrainConfig, train_models
 def decode_set(cs: CondensedSet) -> CondensedSet:
     """Decode a condensed set once (reference-spec §1.3); the result indexes every score and selection."""
     cs.validate()
+    images, labels = cs.decoded(), cs.decoded_labels()
     provenance = dict(cs.provenance)
     provenance["decoded_from"] = {"ipc": cs.ipc, "factor": cs.factor}
-    return CondensedSet(images=cs.decoded(), labels=cs.decoded_labels(), ipc=cs.ipc * cs.factor ** 2, factor=1,
+    # Every artefact made from this set carries this identity; commands compare them (yoco.artefacts).
+    provenance["identity"] = make_identity(cs.dataset, cs.condenser, cs.ipc, cs.factor, len(labels),
+                                           tensor_sha256(images, labels))
+    return CondensedSet(images=images, labels=labels, ipc=cs.ipc * cs.factor ** 2, factor=1,
                         value_space=cs.value_space, dataset=cs.dataset, condenser=cs.condenser,
                         provenance=provenance).validate()
 
@@ -71,9 +76,7 @@ def test_tensors(real: RealData, device: str | torch.device = "cpu") -> tuple[to
 
 def training_pool(decoded: CondensedSet, real: RealData, double_normalize: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """The decoded patches as the networks see them (normalised; see ``training_tensor``) and their labels."""
-    if decoded.dataset and real.name and decoded.dataset != real.name:
-        raise YocoError(f"the condensed set was made from {decoded.dataset!r} but the real data is {real.name!r}; "
-                        "pass the real data of the same dataset")
+    check_real(decoded, real, "the decoded set", "the real data")
     return training_tensor(decoded, real.mean, real.std, double_normalize=double_normalize), decoded.labels.clone()
 
 
@@ -99,29 +102,56 @@ def train_dynamics(decoded: CondensedSet, real: RealData, spec: NetworkSpec, con
     seeds = [dynamics_seed(seed_prefix, r) for r in reps]
     results = train_models(spec, pool_x, pool_y, [everything] * len(seeds), seeds, config, test_x=test_x,
                            test_y=test_y, device=device, record_dynamics=True, keep_state=True, progress=progress)
+    identity = decoded_identity(decoded)
     out = []
     for rep, seed, res in zip(reps, seeds, results):
         meta = {"rep": int(rep), "seed": int(seed), "epochs": config.epochs, "network": spec.name,
                 "width": spec.width, "final_test_acc": res.last_acc, "dataset": decoded.dataset,
-                "condenser": decoded.condenser, "wall_s": res.wall_s}
+                "condenser": decoded.condenser, "wall_s": res.wall_s, "identity": identity}
         dyn = Dynamics(err_l2=res.dynamics["err_l2"], correct=res.dynamics["correct"], margin=res.dynamics["margin"],
                        labels=pool_y.numpy(), num_classes=decoded.num_classes, meta=meta)
         out.append((dyn, res.state_dict))
     return out
 
 
-def save_model(state_dict: dict, spec: NetworkSpec, path: str | os.PathLike) -> Path:
+def save_model(state_dict: dict, spec: NetworkSpec, path: str | os.PathLike, identity: dict | None = None,
+               seed: int | None = None) -> Path:
+    """The final model of a dynamics run, with the identity of the decoded set it trained on and its seed."""
     with atomic_path(path) as tmp:
-        torch.save({"state_dict": state_dict, "spec": spec.__dict__}, tmp)
+        torch.save({"state_dict": state_dict, "spec": spec.__dict__, "identity": dict(identity or {}),
+                    "seed": seed}, tmp)
     return Path(path)
 
 
+def read_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
+    """A model file written by :func:`save_model`: the network (eval mode) and what it records.
+
+    The second value holds ``identity`` (of the decoded set it trained on), ``seed`` (of its
+    dynamics run; both empty/None when the file predates them) and the ``NetworkSpec``.
+    """
+    from .condensed import _torch_load
+
+    path = Path(path)
+    fix = "pass the rep*.model.pt file written by `yoco dynamics`"
+    if path.is_dir():
+        raise YocoError(f"model file {path} is a folder; {fix}")
+    if not path.is_file():
+        raise YocoError(f"model file {path} does not exist; {fix}")
+    blob = _torch_load(path, device, trusted=False, what="model", offer_trust=False)
+    if not isinstance(blob, dict) or not isinstance(blob.get("state_dict"), dict) or not isinstance(blob.get("spec"), dict):
+        raise YocoError(f"{path} is not a model file written by `yoco dynamics` (no state_dict and spec); {fix}")
+    try:
+        spec = NetworkSpec(**blob["spec"])
+        model = spec.build(0).to(device)
+        model.load_state_dict(blob["state_dict"])
+    except (TypeError, RuntimeError, KeyError) as exc:
+        raise YocoError(f"{path} does not hold a network this version can rebuild "
+                        f"({' '.join(str(exc).split())[:160]}); {fix}") from None
+    return model.eval(), {"identity": dict(blob.get("identity") or {}), "seed": blob.get("seed"), "spec": spec}
+
+
 def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> torch.nn.Module:
-    blob = torch.load(path, map_location=device, weights_only=True)
-    spec = NetworkSpec(**blob["spec"])
-    model = spec.build(0).to(device)
-    model.load_state_dict(blob["state_dict"])
-    return model.eval()
+    return read_model(path, device)[0]
 
 
 @torch.no_grad()
@@ -159,7 +189,30 @@ def save_scores(table: dict[str, np.ndarray], path: str | os.PathLike, **meta) -
 
 
 def load_scores(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    if not Path(path).exists():
+    return read_scores(path)[0]
+
+
+def read_scores(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
+    """A score file written by :func:`save_scores`: the score table and its metadata (identity, ...)."""
+    import zipfile
+
+    path = Path(path)
+    fix = "compute it with `yoco scores` (an .npz file)"
+    if path.is_dir():
+        raise YocoError(f"score file {path} is a folder, not a file; {fix}")
+    if not path.exists():
         raise YocoError(f"score file {path} does not exist; compute it with `yoco scores` first")
-    with np.load(path, allow_pickle=False) as f:
-        return {k: f[k] for k in f.files if k != "__meta__"}
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if not isinstance(f, np.lib.npyio.NpzFile) or "__meta__" not in f.files:
+                raise YocoError(f"{path} is not a score file written by `yoco scores` (it has no score metadata); "
+                                f"{fix}")
+            meta = json.loads(str(f["__meta__"]))
+            table = {k: f[k] for k in f.files if k != "__meta__"}
+    except YocoError:
+        raise
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise YocoError(f"{path} is not a readable score file ({' '.join(str(exc).split())[:120]}); {fix}") from None
+    if not isinstance(meta, dict):
+        raise YocoError(f"{path} has malformed score metadata; {fix}")
+    return table, meta

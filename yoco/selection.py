@@ -296,7 +296,20 @@ def _class_blocks(labels: Any, ipc_from: int, factor: int) -> tuple[int, int]:
     y = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
     if y.ndim != 1 or y.size == 0:
         raise YocoError(f"labels must be a non-empty 1-D array [N], got shape {y.shape}.")
+    if y.dtype == bool:
+        raise YocoError("labels are booleans, not class indices; pass integer class indices 0..C-1 of the "
+                        "decoded set.")
+    if not np.issubdtype(y.dtype, np.number) or not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+        raise YocoError(f"labels must be whole class indices, got dtype {y.dtype} with non-integer values; pass "
+                        "integer class indices 0..C-1 of the decoded set.")
+    y = y.astype(np.int64)
     per_class = ipc_from * factor * factor
+    blocks = _block_size(y)
+    if blocks is not None and blocks != per_class:
+        C = y.size // blocks
+        raise YocoError(f"the labels form {C} class blocks of {blocks} decoded samples, but ipc_from {ipc_from} and "
+                        f"factor {factor} give IPC_F·f² = {per_class}; pass the ipc_from and factor the set was "
+                        f"condensed with (IPC_F·f² = {blocks}).")
     if y.size % per_class:
         raise YocoError(f"{y.size} decoded samples is not a multiple of IPC_F·f² = {ipc_from}·{factor}² = "
                         f"{per_class}; check ipc_from and factor.")
@@ -306,6 +319,15 @@ def _class_blocks(labels: Any, ipc_from: int, factor: int) -> tuple[int, int]:
                         "patches labelled 0, 1, ... in order (the decoded layout, reference-spec §1.3). "
                         "Decode with yoco's decoder or reorder the set class by class.")
     return C, per_class
+
+
+def _block_size(y: np.ndarray) -> int | None:
+    """The common block size when ``y`` is 0, 0, ..., 1, 1, ... in equal blocks, else None."""
+    counts = np.bincount(y) if y.min() >= 0 else None
+    if counts is None or counts[0] == 0 or not np.all(counts == counts[0]):
+        return None
+    b = int(counts[0])
+    return b if np.array_equal(y, np.repeat(np.arange(counts.size), b)) else None
 
 
 def _get_score(scores: Mapping[str, Any], name: str, key: str, n: int) -> Any:

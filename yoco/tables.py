@@ -130,9 +130,20 @@ def read_runs(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
     frames = []
     for p in paths:
         p = Path(p)
+        if p.is_dir():
+            raise YocoError(f"runs file {str(p)!r} is a folder; pass the CSV files inside it (e.g. {str(p)}/*.csv).")
         if not p.exists():
             raise YocoError(f"runs file {str(p)!r} does not exist; run the evaluation that writes it first.")
-        frames.append(pd.read_csv(p))
+        try:
+            frame = pd.read_csv(p)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+            raise YocoError(f"runs file {str(p)!r} is not a runs CSV ({' '.join(str(exc).split())[:100]}); pass "
+                            "the CSV files written by `yoco evaluate`.") from None
+        missing = [c for c in REQUIRED_RUN_COLUMNS if c not in frame.columns]
+        if missing:
+            raise YocoError(f"runs file {str(p)!r} lacks column(s) {', '.join(missing)}; pass the CSV files "
+                            "written by `yoco evaluate` (one row per trained network).")
+        frames.append(frame)
     if not frames:
         return check_runs(pd.DataFrame(columns=RUN_COLUMNS))
     return check_runs(pd.concat(frames, ignore_index=True))
@@ -171,7 +182,16 @@ def check_runs(runs: pd.DataFrame | None) -> pd.DataFrame:
     runs = runs.copy()
     for c in ("dataset", "condenser", "key", "network"):
         runs[c] = runs[c].astype(str)
+    for c in ("ipc_from", "ipc_to", "rep", "init", "best_acc", "last_acc"):
+        values = pd.to_numeric(runs[c], errors="coerce")
+        if values.isna().any():
+            bad = runs[c][values.isna()].iloc[0]
+            raise YocoError(f"runs table has an empty or non-numeric {c} ({bad!r}); it must be written by "
+                            "'yoco evaluate' (one complete row per trained network).")
+        runs[c] = values
     for c in ("ipc_from", "ipc_to", "rep", "init"):
+        if not (runs[c] == runs[c].round()).all():
+            raise YocoError(f"runs table has a fractional {c}; it must be written by 'yoco evaluate'.")
         runs[c] = runs[c].astype(int)
     for c in ("best_acc", "last_acc"):
         runs[c] = runs[c].astype(float)
@@ -181,6 +201,17 @@ def check_runs(runs: pd.DataFrame | None) -> pd.DataFrame:
                 f"{c} must be a percentage in [0, 100]; found {bad[c].iloc[0]!r} "
                 f"(key {bad['key'].iloc[0]!r}). Multiply fractions by 100."
             )
+    if "decoded_sha256" in runs.columns:
+        # One cell's runs must all train on the same decoded set; two sets mean files from two workflows.
+        known = runs.dropna(subset=["decoded_sha256"])
+        mixed = known.groupby(KEY_COLUMNS, sort=False)["decoded_sha256"].nunique()
+        mixed = mixed[mixed > 1]
+        if not mixed.empty:
+            cell = dict(zip(KEY_COLUMNS, mixed.index[0]))
+            raise YocoError(
+                "runs of one cell come from different decoded sets: "
+                + ", ".join(f"{c}={v}" for c, v in cell.items())
+                + "; pass only the runs CSVs of one workflow (one condensed set per cell).")
     ident = KEY_COLUMNS + ["rep", "init"]
     runs = runs.drop_duplicates(subset=ident + ["best_acc", "last_acc"])
     clash = runs[runs.duplicated(subset=ident, keep=False)]
@@ -212,7 +243,11 @@ def _check_rows(rows: pd.DataFrame) -> pd.DataFrame:
     for c in ("dataset", "condenser", "key", "network"):
         rows[c] = rows[c].astype(str)
     for c in ("ipc_from", "ipc_to"):
-        rows[c] = rows[c].astype(int)
+        values = pd.to_numeric(rows[c], errors="coerce")
+        if values.isna().any() or not (values == values.round()).all():
+            raise YocoError(f"rows have a missing or non-integer {c}; the rows CSV must list whole IPC values "
+                            "(write it with the workflow's table_rows rule).")
+        rows[c] = values.astype(int)
     return rows.drop_duplicates().reset_index(drop=True)
 
 
