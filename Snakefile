@@ -9,14 +9,39 @@
 # The grid (which condensed sets, dynamics, scores, selections and evaluations a target needs) is
 # computed by yoco/grid.py from the config; the rules below only wire files to `yoco` commands.
 
+import os
+import sys
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
+# Import yoco from this checkout even when the package is not installed; jobs (`python -m yoco`) too,
+# wherever snakemake was started from.
+sys.path.insert(0, workflow.basedir)
+if os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] != workflow.basedir:
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p)
 
-configfile: "config/config.yaml"
+from yoco.configcheck import check_schema, load_yaml  # noqa: E402
+from yoco.errors import YocoError  # noqa: E402
+
+# The default config sits beside this Snakefile, wherever snakemake is started from (-s path/Snakefile).
+DEFAULT_CONFIG = os.path.join(workflow.basedir, "config", "config.yaml")
+SCHEMA = os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
+try:
+    load_yaml(DEFAULT_CONFIG)  # malformed YAML: one line naming the file, line and column
+except YocoError as error:
+    raise WorkflowError(str(error)) from None
 
 
+configfile: DEFAULT_CONFIG
+
+
+# One line naming the key, the value and what is allowed (Snakemake's validate would print the schema).
+try:
+    check_schema(config, SCHEMA)
+except YocoError as error:
+    raise WorkflowError(str(error)) from None
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

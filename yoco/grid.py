@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
@@ -358,7 +359,8 @@ def data_args(config: Mapping, ds: str) -> str:
         args += ["--image-size", str(spec["image_size"])]
     if spec.get("test_per_class"):
         args += ["--test-per-class", str(spec["test_per_class"])]
-    return " ".join(args)
+    # A shell command line: paths with spaces stay one argument.
+    return shlex.join(args)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -504,7 +506,7 @@ def import_args(config: Mapping, ck: str, ds: str, ipcf: str) -> str:
     args = ["--format", fmt, "--path", cs.path, "--dataset", ds, "--factor", str(factor(config, ck, ds))]
     if ipcf != FULL_IPC:
         args += ["--ipc", ipcf]
-    return " ".join(args)
+    return shlex.join(args)
 
 
 def condensed_sets(config: Mapping) -> list[CondensedSet]:

@@ -1,8 +1,5 @@
 # Shared set-up: the grid module, paths, wildcard constraints and resource helpers.
-import sys
-
-# Import yoco from this checkout even when the package is not installed.
-sys.path.insert(0, workflow.basedir)
+import shlex
 
 from yoco import grid  # noqa: E402
 from yoco.errors import YocoError  # noqa: E402
@@ -67,7 +64,12 @@ def selection_input(wildcards):
 
 
 def scores_flag(wildcards, input):
-    return f"--scores {input.scores}" if "scores" in input.keys() else ""
+    # Paths are quoted here and with {x:q} in every shell command: a space in a path must never split it.
+    return f"--scores {_quoted(input.scores)}" if "scores" in input.keys() else ""
+
+
+def _quoted(paths):
+    return " ".join(shlex.quote(str(p)) for p in ([paths] if isinstance(paths, str) else paths))
 
 
 def evaluate_selections(wildcards):
@@ -96,7 +98,7 @@ def table_input(wildcards):
 def table_flags(wildcards, input):
     if "rows" not in input.keys():
         return ""
-    return f"--rows {input.rows} --runs {' '.join(input.runs)}"
+    return f"--rows {_quoted(input.rows)} --runs {_quoted(input.runs)}"
 
 
 def figure_data_input(wildcards):
@@ -105,4 +107,4 @@ def figure_data_input(wildcards):
 
 def figure_data_flags(wildcards, input):
     names = grid.figure_inputs(config, int(wildcards.number)).keys()
-    return " ".join(f"--{name} {' '.join(input[name])}" for name in names)
+    return " ".join(f"--{name} {_quoted(input[name])}" for name in names)

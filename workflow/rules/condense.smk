@@ -28,7 +28,7 @@ rule condense:
     conda:
         "../../environment.yml"
     shell:
-        "{params.cli} condense --real {input.real} {params.args} {params.device} --out {output} > {log} 2>&1"
+        "{params.cli} condense --real {input.real:q} {params.args} {params.device} --out {output:q} > {log:q} 2>&1"
 
 
 rule import_condensed:
@@ -48,4 +48,4 @@ rule import_condensed:
     conda:
         "../../environment.yml"
     shell:
-        "{params.cli} import {params.args} --out {output} > {log} 2>&1"
+        "{params.cli} import {params.args} --out {output:q} > {log:q} 2>&1"

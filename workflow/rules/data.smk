@@ -17,4 +17,4 @@ rule real_data:
     conda:
         "../../environment.yml"
     shell:
-        "{params.cli} data {params.args} --out {output} > {log} 2>&1"
+        "{params.cli} data {params.args} --out {output:q} > {log:q} 2>&1"

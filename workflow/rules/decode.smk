@@ -17,4 +17,4 @@ rule decode:
     conda:
         "../../environment.yml"
     shell:
-        "{params.cli} decode --condensed {input} --out {output} > {log} 2>&1"
+        "{params.cli} decode --condensed {input:q} --out {output:q} > {log:q} 2>&1"

@@ -32,8 +32,8 @@ rule dynamics:
     conda:
         "../../environment.yml"
     shell:
-        "{params.cli} dynamics --decoded {input.decoded} --real {input.real} {params.args}"
-        " --seed-prefix '{params.seed_prefix}' {params.device} --out-dir {params.out_dir} > {log} 2>&1"
+        "{params.cli} dynamics --decoded {input.decoded:q} --real {input.real:q} {params.args}"
+        " --seed-prefix {params.seed_prefix:q} {params.device} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 # The full training set of Fig. 3 trains only the reps that figure uses, with its own recipe

@@ -26,8 +26,8 @@ rule evaluate:
     conda:
         "../../environment.yml"
     shell:
-        "{params.cli} evaluate --decoded {input.decoded} --real {input.real} --selections {input.selections}"
-        " --keys {params.only_keys} {params.args} {params.device} --out {output} > {log} 2>&1"
+        "{params.cli} evaluate --decoded {input.decoded:q} --real {input.real:q} --selections {input.selections:q}"
+        " --keys {params.only_keys} {params.args} {params.device} --out {output:q} > {log:q} 2>&1"
 
 
 rule evaluate_fractions:
@@ -54,9 +54,9 @@ rule evaluate_fractions:
     conda:
         "../../environment.yml"
     shell:
-        "{params.cli} evaluate-fractions --decoded {input.decoded} --real {input.real} --scores {input.scores}"
+        "{params.cli} evaluate-fractions --decoded {input.decoded:q} --real {input.real:q} --scores {input.scores:q}"
         " {params.args} {params.device}"
-        " --out {output} > {log} 2>&1"
+        " --out {output:q} > {log:q} 2>&1"
 
 
 rule evaluate_epochs:
@@ -83,5 +83,5 @@ rule evaluate_epochs:
     conda:
         "../../environment.yml"
     shell:
-        "{params.cli} evaluate-epochs --decoded {input.decoded} --real {input.real} --dynamics {input.dynamics}"
-        " {params.args} {params.device} --out {output} > {log} 2>&1"
+        "{params.cli} evaluate-epochs --decoded {input.decoded:q} --real {input.real:q} --dynamics {input.dynamics:q}"
+        " {params.args} {params.device} --out {output:q} > {log:q} 2>&1"

@@ -24,7 +24,7 @@ rule figure_data:
     conda:
         "../../environment.yml"
     shell:
-        "{params.cli} figure-data --figure {wildcards.number} {params.flags} {params.args} --out {output} > {log} 2>&1"
+        "{params.cli} figure-data --figure {wildcards.number} {params.flags} {params.args} --out {output:q} > {log:q} 2>&1"
 
 
 rule fig2:

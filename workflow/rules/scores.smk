@@ -28,7 +28,7 @@ rule scores:
     conda:
         "../../environment.yml"
     shell:
-        "{params.cli} scores --dynamics {input.dynamics} --model {input.model} --decoded {input.decoded}"
-        " --real {input.real}"
+        "{params.cli} scores --dynamics {input.dynamics:q} --model {input.model:q} --decoded {input.decoded:q}"
+        " --real {input.real:q}"
         " --condenser {wildcards.ck} --dataset {wildcards.ds} --lbpe-epochs {params.lbpe_epochs}"
-        " --lbpe-top-k {params.lbpe_top_k} {params.quirks} {params.device} --out {output} > {log} 2>&1"
+        " --lbpe-top-k {params.lbpe_top_k} {params.quirks} {params.device} --out {output:q} > {log:q} 2>&1"

@@ -23,5 +23,5 @@ rule select:
         "../../environment.yml"
     shell:
         "{params.cli} select {params.pairs} --ipc-from {wildcards.ipcf} --ipc-to {wildcards.ipct}"
-        " --decoded {input.decoded} {params.scores} --seed-prefix '{params.seed_prefix}'"
-        " --dataset {wildcards.ds} {params.quirks} --out {output} > {log} 2>&1"
+        " --decoded {input.decoded:q} {params.scores} --seed-prefix {params.seed_prefix:q}"
+        " --dataset {wildcards.ds} {params.quirks} --out {output:q} > {log:q} 2>&1"

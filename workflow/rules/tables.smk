@@ -15,8 +15,8 @@ rule table_rows:
     conda:
         "../../environment.yml"
     shell:
-        "printf '%s' '{params.rows}' > {output}.tmp && mv {output}.tmp {output}"
-        " && echo \"$(($(wc -l < {output}) - 1)) rows\" > {log}"
+        "printf '%s' {params.rows:q} > {output:q}.tmp && mv {output:q}.tmp {output:q}"
+        " && echo \"$(($(wc -l < {output:q}) - 1)) rows\" > {log:q}"
 
 
 rule table:
@@ -37,7 +37,7 @@ rule table:
     conda:
         "../../environment.yml"
     shell:
-        "{params.cli} table --number {wildcards.number} {params.flags} --out {output} > {log} 2>&1"
+        "{params.cli} table --number {wildcards.number} {params.flags} --out {output:q} > {log:q} 2>&1"
 
 
 rule claims:
@@ -59,4 +59,4 @@ rule claims:
     conda:
         "../../environment.yml"
     shell:
-        "{params.cli} claims --runs {input.runs} --out {output} > {log} 2>&1 && cat {log}"
+        "{params.cli} claims --runs {input.runs:q} --out {output:q} > {log:q} 2>&1 && cat {log:q}"
