@@ -16,11 +16,8 @@ from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
-# Import yoco from this checkout even when the package is not installed; jobs (`python -m yoco`) too,
-# wherever snakemake was started from.
+# Import yoco from this checkout even when the package is not installed.
 sys.path.insert(0, workflow.basedir)
-if os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] != workflow.basedir:
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p)
 
 from yoco.configcheck import check_schema, load_yaml  # noqa: E402
 from yoco.errors import YocoError  # noqa: E402

@@ -108,3 +108,13 @@ def figure_data_input(wildcards):
 def figure_data_flags(wildcards, input):
     names = grid.figure_inputs(config, int(wildcards.number)).keys()
     return " ".join(f"--{name} {_quoted(input[name])}" for name in names)
+
+
+def notebook_log(name):
+    """``log:`` of a figure's notebook rule: the executed notebook.
+
+    Snakemake (9.27) passes this path to papermill unquoted, so under an output root whose path
+    needs shell quoting (a space) the executed notebook is not kept; the figure itself still is.
+    """
+    path = f"{LOGS}/figures/{name}.ipynb"
+    return {"notebook": path} if shlex.quote(path) == path else {}
