@@ -125,3 +125,25 @@ def test_prune_command_on_an_idc_file(chain):
     rec = json.loads(out.read_text())
     counts = np.bincount(np.asarray(rec["indices"]) // 16, minlength=10)
     assert counts.tolist() == [4] * 10 and rec["factor"] == 2 and rec["ipc_from"] == 4
+
+
+def test_prune_command_on_digits_and_on_a_users_own_dataset(chain):
+    """`yoco prune` from the shell on the quickstart's own kind of set (digits) and on a dataset yoco
+    does not know, given its statistics and factor."""
+    common = ["--ipc-to", "1", "--epochs", "2", "--width", "8", "--device", "cpu"]
+    # A canonical file records dataset (digits) and factor; digits' statistics are computed at the set's
+    # resolution, so they equal those of the real-data cache: the same training, the same selection.
+    own, given = chain / "keep_digits.json", chain / "keep_digits_real.json"
+    assert main(["prune", "--condensed", str(chain / "condensed.pt"), "--format", "canonical", *common,
+                 "--out", str(own)]) == 0
+    assert main(["prune", "--condensed", str(chain / "condensed.pt"), "--format", "canonical", "--real",
+                 str(chain / "digits.npz"), *common, "--out", str(given)]) == 0
+    a, b = json.loads(own.read_text()), json.loads(given.read_text())
+    assert a["indices"] == b["indices"] and a["dataset"] == "digits" and a["factor"] == 2
+    assert np.bincount(np.asarray(a["indices"]) // 16, minlength=10).tolist() == [4] * 10
+    # Any other dataset: its name, the factor of the file and per-channel statistics on the command line.
+    mine = chain / "keep_mine.json"
+    assert main(["prune", "--condensed", str(chain / "idc.pt"), "--format", "idc", "--dataset", "mydata", "--factor",
+                 "2", "--mean", "0.5", "0.5", "0.5", "--std", "0.3", "0.3", "0.3", *common, "--out", str(mine)]) == 0
+    rec = json.loads(mine.read_text())
+    assert rec["dataset"] == "mydata" and rec["n_decoded"] == 160 and len(rec["indices"]) == 40

@@ -452,7 +452,7 @@ def load_condensed(path: str | os.PathLike, fmt: str, dataset: str | None, ipc: 
                           labels_source=str(lab_path), labels_sha256=sha256_file(lab_path))
     else:
         if path.is_dir():
-            raise YocoError(f"{path} is a folder, not a {fmt} file; pass the file itself "
+            raise YocoError(f"{path} is a folder, not a file of format {fmt!r}; pass the file itself "
                             f"(the reference layout: {REFERENCE_LAYOUT[fmt]}).")
         if not path.is_file():
             raise _missing(path, fmt, dataset, ipc)
@@ -483,7 +483,8 @@ def load_condensed(path: str | os.PathLike, fmt: str, dataset: str | None, ipc: 
 
     inferred = _infer_ipc(labels, path, fmt)
     if ipc is not None and ipc != inferred:
-        raise YocoError(f"{path}: labels give {inferred} images per class, but ipc={ipc} was requested.")
+        raise YocoError(f"{path}: labels give {inferred} images per class, but ipc={ipc} was requested; pass "
+                        f"ipc={inferred} (command line: --ipc {inferred}) or leave it out.")
     images, labels = _class_major(images, labels, provenance)
     return CondensedSet(
         images=images, labels=labels, ipc=inferred, factor=int(factor), value_space=value_space,
@@ -535,15 +536,17 @@ def _class_major(images: torch.Tensor, labels: torch.Tensor, provenance: dict) -
 
 def _check_requested(cs: CondensedSet, ipc, factor, path: Path) -> None:
     if ipc is not None and ipc != cs.ipc:
-        raise YocoError(f"{path} holds ipc {cs.ipc}, but ipc={ipc} was requested.")
+        raise YocoError(f"{path} holds ipc {cs.ipc}, but ipc={ipc} was requested; leave it out (canonical files "
+                        "record it).")
     if factor is not None and factor != cs.factor:
-        raise YocoError(f"{path} holds factor {cs.factor}, but factor={factor} was requested.")
+        raise YocoError(f"{path} holds factor {cs.factor}, but factor={factor} was requested; leave it out "
+                        "(canonical files record it).")
 
 
 def _unpack(obj, fmt: str, path: Path, dsa_experiment: int):
     """The (images, labels) pair inside one file of format ``fmt``."""
     if isinstance(obj, dict) and obj.get("format") == _CANONICAL_TAG:
-        raise YocoError(f"{path} is a canonical YOCO condensed set (written by yoco), not a {fmt} file; read it "
+        raise YocoError(f"{path} is a canonical YOCO condensed set (written by yoco), not a file of format {fmt!r}; read it "
                         "with format 'canonical' (command line: --format canonical).")
     if fmt in ("idc", "dream", "kip"):
         if isinstance(obj, (list, tuple)) and len(obj) == 2:

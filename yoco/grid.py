@@ -860,7 +860,10 @@ def validate(config: Mapping) -> None:
         spec = _table_spec(config, number)
         where = f"tables.table{number}"
         for ds, _, _ in _cells(spec, where):
-            _dataset(config, ds)
+            try:
+                _dataset(config, ds)
+            except YocoError as e:
+                raise _fail(f"{where}.cells", f"{e} Add it under datasets: or fix the name.") from None
         for method in spec.get("methods", []):
             _condenser(config, method["condenser"])
             for key in method["keys"]:

@@ -80,7 +80,7 @@ def check_output(path: str | os.PathLike, flag: str = "--out") -> Path:
     own limits that ``os.access`` does not see).
     """
     path = Path(path)
-    if str(path) in ("", "."):
+    if str(path) == "":
         raise YocoError(f"{flag} is empty; give the file to write, e.g. {flag} results/out.csv")
     if path.is_dir():
         raise YocoError(f"{flag} {path} is a folder; give a file name inside it, e.g. {flag} {path / 'out'}")

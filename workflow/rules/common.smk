@@ -4,6 +4,36 @@ import shlex
 from yoco import grid  # noqa: E402
 from yoco.errors import YocoError  # noqa: E402
 
+
+def _quote_papermill_paths():
+    """Quote the notebook paths of the papermill command the `notebook:` directive runs.
+
+    Snakemake 9 (snakemake/notebook.py, since it prefers papermill) passes the output notebook to
+    papermill unquoted: the executed notebook under an output root with a space, or the notebook
+    copy in a checkout with one, is split into two arguments and the figure job fails. Every other
+    command of this workflow quotes its paths ({x:q}); this makes the notebook jobs do the same, and
+    does nothing once Snakemake quotes them itself.
+    """
+    from snakemake import notebook
+
+    run = notebook.JupyterNotebook._execute_cmd
+    if getattr(run, "quotes_papermill_paths", False):
+        return
+
+    def execute(self, cmd, **kwargs):
+        if cmd.startswith("papermill "):
+            cmd = cmd.replace(" {fname_out}", " {fname_out:q}")
+            fname = kwargs.get("fname")
+            if fname and cmd.endswith(f" {fname}"):
+                cmd = f"{cmd[: -len(fname)]}{{fname:q}}"
+        return run(self, cmd, **kwargs)
+
+    execute.quotes_papermill_paths = True
+    notebook.JupyterNotebook._execute_cmd = execute
+
+
+_quote_papermill_paths()
+
 # Semantic checks (names, keys, epochs) before any job is scheduled; a bad config stops here.
 try:
     grid.validate(config)
@@ -109,12 +139,3 @@ def figure_data_flags(wildcards, input):
     names = grid.figure_inputs(config, int(wildcards.number)).keys()
     return " ".join(f"--{name} {_quoted(input[name])}" for name in names)
 
-
-def notebook_log(name):
-    """``log:`` of a figure's notebook rule: the executed notebook.
-
-    Snakemake (9.27) passes this path to papermill unquoted, so under an output root whose path
-    needs shell quoting (a space) the executed notebook is not kept; the figure itself still is.
-    """
-    path = f"{LOGS}/figures/{name}.ipynb"
-    return {"notebook": path} if shlex.quote(path) == path else {}

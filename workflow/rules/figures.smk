@@ -34,7 +34,7 @@ rule fig2:
         png=report(f"{FIGROOT}/fig2.png", caption=CAPTION, category="Figures", labels={"figure": "2"}),
         pdf=f"{FIGROOT}/fig2.pdf",
     log:
-        **notebook_log("fig2"),
+        notebook=f"{LOGS}/figures/fig2.ipynb",
     localrule: True
     conda:
         "../../environment.yml"
@@ -49,7 +49,7 @@ rule fig3:
         png=report(f"{FIGROOT}/fig3.png", caption=CAPTION, category="Figures", labels={"figure": "3"}),
         pdf=f"{FIGROOT}/fig3.pdf",
     log:
-        **notebook_log("fig3"),
+        notebook=f"{LOGS}/figures/fig3.ipynb",
     localrule: True
     conda:
         "../../environment.yml"
@@ -64,7 +64,7 @@ rule fig5:
         png=report(f"{FIGROOT}/fig5.png", caption=CAPTION, category="Figures", labels={"figure": "5"}),
         pdf=f"{FIGROOT}/fig5.pdf",
     log:
-        **notebook_log("fig5"),
+        notebook=f"{LOGS}/figures/fig5.ipynb",
     localrule: True
     conda:
         "../../environment.yml"
@@ -79,7 +79,7 @@ rule fig7:
         png=report(f"{FIGROOT}/fig7.png", caption=CAPTION, category="Figures", labels={"figure": "7"}),
         pdf=f"{FIGROOT}/fig7.pdf",
     log:
-        **notebook_log("fig7"),
+        notebook=f"{LOGS}/figures/fig7.ipynb",
     localrule: True
     conda:
         "../../environment.yml"
