@@ -374,6 +374,8 @@ CLI_CASES = [
         ("--rows", "random.pt", "not a CSV")),
     Cli("table-runs-folder", "table --number 1 --runs {d}/adir --out {out}", ("adir", "is a folder", "CSV files inside")),
     Cli("claims-runs-missing", "claims --runs {d}/missing.csv --out {out}", ("missing.csv", "does not exist")),
+    Cli("claims-runs-of-two-decoded-sets", "claims --runs {d}/runs.csv {d}/runs_other.csv --out {out}",
+        ("different decoded sets", "one workflow")),
     Cli("fig2-without-selections", "figure-data --figure 2 --runs {d}/runs.csv --out {out}",
         ("figure 2", "--selections")),
     Cli("fig2-selections-and-runs-of-two-sets", "figure-data --figure 2 --selections {d}/otherhash.json "

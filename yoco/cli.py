@@ -700,7 +700,7 @@ def cmd_prune(a) -> None:
     _log(f"kept {len(idx)} of {cs.num_decoded} decoded patches -> {a.out}")
 
 
-def _read_csvs(paths, flag: str):
+def _read_csvs(paths, flag: str, fix: str = "pass the CSV written by `yoco evaluate`"):
     """Concatenated CSVs written by yoco (runs of `yoco evaluate`), each checked to be readable."""
     import pandas as pd
 
@@ -708,12 +708,12 @@ def _read_csvs(paths, flag: str):
 
     frames = []
     for p in paths:
-        require_file(p, f"{flag} file", "pass the CSV written by `yoco evaluate`")
+        require_file(p, f"{flag} file", fix)
         try:
             frames.append(pd.read_csv(p))
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
             raise YocoError(f"{flag} file {p} is not a CSV written by yoco ({' '.join(str(exc).split())[:100]}); "
-                            "pass the CSV written by `yoco evaluate`") from None
+                            f"{fix}") from None
     return pd.concat(frames, ignore_index=True)
 
 
@@ -733,7 +733,7 @@ def cmd_table(a) -> None:
         runs = tables.read_runs(a.runs)
         rows = None
         if a.rows:
-            rows = _read_csvs([a.rows], "--rows")
+            rows = _read_csvs([a.rows], "--rows", "pass the rows CSV the workflow's table_rows rule writes")
         frame = tables.build_table(a.number, runs, rows=rows, metric=a.metric)
         if not (frame["n_runs"] > 0).any():
             raise YocoError(f"none of the runs in --runs belong to a row of Table {a.number}; pass the run CSVs of "
