@@ -802,3 +802,15 @@ def test_readme_says_how_to_resume_an_interrupted_run():
     section = readme.split("### Interrupted runs", 1)[1].split("\n## ", 1)[0]
     assert "--rerun-incomplete" in section and "--unlock" in section
     assert "docs/errors.md" in section and (REPO / "docs/errors.md").exists()
+
+
+def test_every_path_in_every_shell_command_is_quoted():
+    """{input}, {output}, {log} (and path params) are written {x:q}, so a space never splits a path;
+    params holding several flags are quoted where they are built (shlex)."""
+    unquoted = re.compile(r"\{(input|output|log)(\.\w+)?\}|'\{params\.\w+\}'")
+    shells = []
+    for smk in sorted((REPO / "workflow" / "rules").glob("*.smk")):
+        for block in re.findall(r"\n    shell:\n((?:        .*\n)+)", smk.read_text()):
+            shells.append((smk.name, block))
+            assert not unquoted.search(block), f"{smk.name}: unquoted path in {block.strip()}"
+    assert len(shells) >= 12  # every shell rule of the workflow was looked at
