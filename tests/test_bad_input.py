@@ -164,6 +164,8 @@ CLI_CASES = [
     Cli("data-npz-object-arrays", "data --dataset digits --npz {d}/objreal.npz --out {out}",
         ("objreal.npz", "write it again with `yoco data`")),
     Cli("data-npz-is-folder", "data --dataset digits --npz {d}/adir --out {out}", ("adir", "is a folder")),
+    Cli("data-root-is-a-file", "data --dataset cifar10 --root {d}/idc.pt --out {out}",
+        ("idc.pt", "download folder", "--root")),
     # condense
     Cli("condense-factor-leaves-2px-patches", "condense --real {d}/digits.npz --method idc --ipc 1 --factor 4 --out {out}",
         ("--factor 4", "2x2 patches", "smaller factor")),
@@ -814,3 +816,10 @@ def test_every_path_in_every_shell_command_is_quoted():
             shells.append((smk.name, block))
             assert not unquoted.search(block), f"{smk.name}: unquoted path in {block.strip()}"
     assert len(shells) >= 12  # every shell rule of the workflow was looked at
+
+
+def test_an_assumed_factor_is_said(ws, tmp_path, capsys):
+    """An IDC file records no factor: the default for the dataset is used, and the command says so."""
+    assert main(["import", "--format", "idc", "--path", str(ws / "idc.pt"), "--dataset", "cifar10",
+                 "--out", str(tmp_path / "set.pt")]) == 0
+    assert "records no multi-formation factor: assuming 2" in capsys.readouterr().err

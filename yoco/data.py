@@ -224,7 +224,11 @@ def _load_cifar(name: str, root: Path) -> RealData:
     except ImportError as exc:  # pragma: no cover - torchvision is a declared dependency
         raise YocoError("loading CIFAR needs torchvision; install it or pass npz= with a cached copy.") from exc
     cls = datasets.CIFAR10 if name == "cifar10" else datasets.CIFAR100
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise YocoError(f"cannot use {root} as the {name} download folder ({exc.strerror or exc}); pass --root "
+                        "(config: datasets.<name>.root) naming a folder you can write to.") from None
     try:
         train = cls(str(root), train=True, download=True)
         test = cls(str(root), train=False, download=True)
