@@ -9,7 +9,6 @@ import argparse
 import ctypes
 import json
 import sys
-import time
 from pathlib import Path
 
 from .errors import YocoError
@@ -29,7 +28,9 @@ def _tune_allocator() -> None:
 
 
 def _log(msg: str) -> None:
-    print(f"[yoco {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+    from .progress import log
+
+    log(msg)
 
 
 def _device(name: str):
@@ -332,6 +333,7 @@ def cmd_decode(a) -> None:
 
 def cmd_dynamics(a) -> None:
     from .pipeline import dynamics_config, save_model, train_dynamics
+    from .progress import Progress
 
     _outputs(a, "--out-dir")
     _check_training(a)
@@ -345,8 +347,9 @@ def cmd_dynamics(a) -> None:
     out = Path(a.out_dir)
     identity = _identity(decoded)
     _log(f"dynamics: {len(reps)} reps x {a.epochs} epochs of {spec.name} on {len(decoded.labels)} patches")
-    results = train_dynamics(decoded, real, spec, config, reps=reps, seed_prefix=a.seed_prefix,
-                             double_normalize=a.double_normalize, device=device, progress=_log)
+    with Progress("dynamics") as progress:
+        results = train_dynamics(decoded, real, spec, config, reps=reps, seed_prefix=a.seed_prefix,
+                                 double_normalize=a.double_normalize, device=device, progress=progress)
     for rep, (dyn, state) in zip(reps, results):
         dyn.save(out / f"rep{rep}.npz")
         save_model(state, spec, out / f"rep{rep}.model.pt", identity=identity, seed=dyn.meta["seed"])
@@ -570,6 +573,7 @@ def _evaluate(a, selections, decoded, real):
     from .evaluate import evaluate_selections
     from .io import write_csv
     from .pipeline import test_tensors, training_pool
+    from .progress import Progress
 
     pool_x, pool_y = training_pool(decoded, real, a.double_normalize)
     test_x, test_y = test_tensors(real)
@@ -578,8 +582,9 @@ def _evaluate(a, selections, decoded, real):
 
     config = TrainConfig(**_train_fields(a), eval_points=a.eval_points)
     _log(f"evaluate: {len(selections)} selections x {a.inits} inits of {spec.name}, {a.epochs} epochs")
-    runs = evaluate_selections(selections, pool_x, pool_y, test_x, test_y, spec, config, inits=a.inits,
-                               device=_device(a.device), progress=_log)
+    with Progress(a.command) as progress:
+        runs = evaluate_selections(selections, pool_x, pool_y, test_x, test_y, spec, config, inits=a.inits,
+                                   device=_device(a.device), progress=progress)
     # Every row names the decoded set it trained on, so tables never mix runs of two sets in a cell.
     identity = _identity(decoded)
     for column in ("factor", "n_decoded", "decoded_sha256"):

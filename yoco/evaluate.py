@@ -10,13 +10,14 @@ import platform
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
 from . import __version__
+from .progress import Progress
 from .seeding import seed_from
 from .train import NetworkSpec, TrainConfig, train_models
 
@@ -64,13 +65,13 @@ def evaluate_selections(
     config: TrainConfig,
     inits: int = 3,
     device: str | torch.device = "cpu",
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> pd.DataFrame:
     """Train ``inits`` networks on every selection; one row per trained network.
 
     The rows carry ``yoco.tables.RUN_COLUMNS`` plus how they ran (``models_in_batch``, ``engine``,
     ``compiled``) and any figure columns (``Selection.extra``); ``yoco.tables.aggregate_runs`` turns
-    them into means and stds.
+    them into means and stds. ``progress`` (a :class:`yoco.progress.Progress`) follows the training.
     """
     runs = [(s, init) for s in selections for init in range(1, inits + 1)]
     seeds = [run_seed(s, spec.name, init) for s, init in runs]

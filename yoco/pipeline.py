@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -22,6 +21,7 @@ from .data import RealData, to_tensor
 from .dynamics import Dynamics
 from .errors import YocoError
 from .io import atomic_path
+from .progress import Progress
 from .seeding import seed_from
 from .train import NetworkSpec, TrainConfig, train_models
 
@@ -91,10 +91,11 @@ def dynamics_seed(seed_prefix: str, rep: int) -> int:
 
 def train_dynamics(decoded: CondensedSet, real: RealData, spec: NetworkSpec, config: TrainConfig, reps=(1, 2, 3),
                    seed_prefix: str = "", double_normalize: bool = True, device: str | torch.device = "cpu",
-                   progress: Callable[[str], None] | None = None) -> list[tuple[Dynamics, dict]]:
+                   progress: Progress | None = None) -> list[tuple[Dynamics, dict]]:
     """Train one network per rep on every decoded patch, recording per-epoch dynamics.
 
-    Returns ``(Dynamics, final state_dict)`` per rep; the reps train together in one batch.
+    Returns ``(Dynamics, final state_dict)`` per rep; the reps train together in one batch, reporting to
+    ``progress`` (a :class:`yoco.progress.Progress`) when given.
     """
     pool_x, pool_y = training_pool(decoded, real, double_normalize)
     test_x, test_y = test_tensors(real) if len(real.y_test) else (None, None)

@@ -60,6 +60,7 @@ from . import augment, nets, rng
 from .dynamics import per_sample_stats
 from .optim import SGD
 from .errors import YocoError, unknown_choice
+from .progress import Progress
 
 ENGINES = ("auto", "stacked", "vmap", "loop", "sequential")
 
@@ -660,7 +661,7 @@ def train_models(
     device: str | torch.device = "cpu",
     record_dynamics: bool = False,
     keep_state: bool = False,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> list[TrainResult]:
     """Train one network per (subset, seed) pair, batching as many as fit.
 
@@ -677,7 +678,9 @@ def train_models(
         forward pass (before the update, on augmented inputs, as the reference logs them). Requires
         every subset to be the whole pool.
     keep_state : return each final model's state_dict (on the CPU).
-    progress : called with a short status line after every validation.
+    progress : a :class:`yoco.progress.Progress` to report to: started here with the call's model-steps as
+        its total, updated every step (models done, epoch, the latest mean test accuracy), finished
+        at the end. It reads nothing from the device, so it costs no synchronisation.
 
     Returns
     -------
@@ -709,17 +712,69 @@ def train_models(
     by_size: dict[int, list[int]] = {}
     for i, s in enumerate(subsets):
         by_size.setdefault(len(s), []).append(i)
+    tracker = _ProgressTracker(progress, subsets, config) if progress is not None else None
     with _tf32(config.tf32):
         for size, runs in sorted(by_size.items()):
             chunk = models_per_batch(spec, config, len(runs), device)
             for start in range(0, len(runs), chunk):
                 ids = runs[start:start + chunk]
                 out = _train_chunk(spec, pool_x, pool_y, [subsets[i] for i in ids], [int(seeds[i]) for i in ids],
-                                   config, test_x, test_y, device, record_dynamics, keep_state, engine, progress,
+                                   config, test_x, test_y, device, record_dynamics, keep_state, engine, tracker,
                                    compiled)
                 for i, r in zip(ids, out):
                     results[i] = r
+    if tracker is not None:
+        tracker.finish(results)
     return results  # type: ignore[return-value]
+
+
+class _ProgressTracker:
+    """What :func:`train_models` tells its :class:`~yoco.progress.Progress`, in model-steps (one model's
+    optimiser step): a step of a 40-image run costs about what one of a 64-image batch does where
+    steps are launch-bound (CUDA), so the ETA weighs runs by steps, not by images."""
+
+    def __init__(self, progress: Progress, subsets: Sequence[np.ndarray], config: TrainConfig):
+        self.progress = progress
+        self.epochs = config.epochs
+        self.n_models = len(subsets)
+        self.steps_before = 0  # model-steps of the finished chunks
+        self.models_done = 0
+        total = config.epochs * sum(math.ceil(len(s) / config.batch_size) for s in subsets)
+        progress.start(total, status=f"{self.n_models} models x {config.epochs} epochs ({total:,} model-steps)")
+
+    def begin_chunk(self, m: int, iters: int) -> None:
+        self.m, self.iters = m, iters
+        self.accuracy: tuple[int, float] | None = None
+
+    def epoch(self, epoch: int) -> None:
+        """Epoch ``epoch`` (0-based) of the current chunk begins: a new status text."""
+        parts = [f"models {self.models_done}/{self.n_models} done"]
+        if self.m < self.n_models:
+            parts.append(f"{self.m} in training")
+        parts.append(f"epoch {epoch + 1}/{self.epochs}")
+        if self.accuracy is not None:
+            parts.append(f"mean test acc {self.accuracy[1]:.2f}% (epoch {self.accuracy[0]})")
+        self.progress.update(self.done(epoch, 0), status=", ".join(parts))
+
+    def step(self, epoch: int, b: int) -> None:
+        self.progress.update(self.done(epoch, b + 1))
+
+    def validated(self, epoch: int, accuracies: Sequence[float]) -> None:
+        self.accuracy = (epoch + 1, float(np.mean(accuracies)))
+
+    def done(self, epoch: int, steps_in_epoch: int) -> int:
+        return self.steps_before + self.m * (epoch * self.iters + steps_in_epoch)
+
+    def end_chunk(self) -> None:
+        self.steps_before += self.m * self.epochs * self.iters
+        self.models_done += self.m
+
+    def finish(self, results: Sequence[TrainResult]) -> None:
+        last = [r.last_acc for r in results if r.accuracies]
+        status = f"{self.n_models} models"
+        if last:
+            status += f", mean final test acc {np.mean(last):.2f}%"
+        self.progress.finish(status)
 
 
 def _cutmix_loss(y, y_partner, ratio, logits: torch.Tensor, models: slice) -> torch.Tensor:
@@ -728,7 +783,7 @@ def _cutmix_loss(y, y_partner, ratio, logits: torch.Tensor, models: slice) -> to
 
 
 def _train_chunk(spec, pool_x, pool_y, subsets, seeds, config, test_x, test_y, device,
-                 record_dynamics, keep_state, engine, progress, compiled=False) -> list[TrainResult]:
+                 record_dynamics, keep_state, engine, tracker=None, compiled=False) -> list[TrainResult]:
     t0 = time.perf_counter()
     m = len(seeds)
     n = len(subsets[0])
@@ -756,10 +811,14 @@ def _train_chunk(spec, pool_x, pool_y, subsets, seeds, config, test_x, test_y, d
     in_mean = torch.tensor(augment.IMAGENET_MEAN, device=device).view(3, 1, 1)
     in_std = torch.tensor(augment.IMAGENET_STD, device=device).view(3, 1, 1)
     iteration = 0
+    if tracker is not None:
+        tracker.begin_chunk(m, iters)
     t_loop = time.perf_counter()
     # Nothing in this loop reads a device value on the host: the lr is a Python float, the counters are
     # Python ints, and results stay on the device until a validation point.
     for epoch in range(config.epochs):
+        if tracker is not None:
+            tracker.epoch(epoch)
         order = subset_t.gather(1, rng.permutation(seed_t, (rng.SHUFFLE, epoch), n))
         for b in range(iters):
             lr = config.lr_at(epoch, iteration, iters)
@@ -788,17 +847,20 @@ def _train_chunk(spec, pool_x, pool_y, subsets, seeds, config, test_x, test_y, d
                 dyn["correct"][:, epoch][rows, idx] = correct
                 dyn["margin"][:, epoch][rows, idx] = margin
             iteration += 1
+            if tracker is not None:
+                tracker.step(epoch, b)
         if epoch + 1 in eval_at:
             te = time.perf_counter()
             acc = _accuracy(ens, test_x, test_y, eval_chunk).tolist()
             eval_s += time.perf_counter() - te
             for i in range(m):
                 accs[i][epoch + 1] = acc[i]
-            if progress:
-                progress(f"epoch {epoch + 1}/{config.epochs}: {m} models of {n} samples, "
-                         f"test accuracy {np.mean(acc):.2f}% (mean)")
+            if tracker is not None:
+                tracker.validated(epoch, acc)
     if device.type == "cuda":
         torch.cuda.synchronize(device)  # so that wall_s covers the queued work
+    if tracker is not None:
+        tracker.end_chunk()
     wall = time.perf_counter() - t0
     train_s = time.perf_counter() - t_loop - eval_s
     settings = {"engine": engine, "device": str(device), "channels_last": config.channels_last,
