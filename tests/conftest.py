@@ -33,8 +33,10 @@ def snakemake_test_config(out: Path, *extra: str) -> subprocess.CompletedProcess
 @pytest.fixture(scope="session")
 def test_config_run(tmp_path_factory) -> Path:
     """The whole DAG of config/test.yaml, run once per session and shared by the end-to-end, notebook
-    and report tests (about two minutes on 2 cores). Returns the folder holding results/ and figures/."""
+    and report tests (about two minutes on 2 cores). Returns the folder holding results/ and figures/, and
+    terminal.txt: what Snakemake printed."""
     out = tmp_path_factory.mktemp("e2e")
     proc = snakemake_test_config(out)
     assert proc.returncode == 0, proc.stderr[-5000:]
+    (out / "terminal.txt").write_text(proc.stdout + proc.stderr)
     return out

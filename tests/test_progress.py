@@ -98,6 +98,9 @@ def test_eta_arithmetic():
     assert eta_seconds(0, 100, 60.0) is None  # nothing done: no rate yet
     assert format_duration(45) == "45s" and format_duration(192) == "3m12s" and format_duration(7500) == "2h05m"
     assert format_duration(None) == "?"
+    # Resumed at 40 units: this run's 20 units in 60 s set the rate, so 40 units left take 120 s.
+    assert eta_seconds(60, 100, 60.0, done_at_start=40) == pytest.approx(120.0)
+    assert eta_seconds(40, 100, 5.0, done_at_start=40) is None
     clock = FakeClock()
     p = Progress("evaluate", stream=io.StringIO(), clock=clock, min_interval=0)
     p.start(400)
@@ -149,6 +152,19 @@ def test_environment_switches(monkeypatch):
         Progress("x")
     monkeypatch.setenv("YOCO_PROGRESS_INTERVAL", "7")
     assert Progress("x").min_interval == 7.0
+
+
+def test_resumed_work_reports_from_where_it_resumed():
+    clock = FakeClock()
+    out = io.StringIO()
+    p = Progress("condense idc", stream=out, clock=clock, min_interval=0)
+    p.start(2000, status="2000 outer iterations", done=800)
+    clock.now = 120.0
+    p.update(1000, status="outer 1000/2000")
+    p.finish()
+    lines = out.getvalue().splitlines()
+    assert lines[0].endswith("condense idc: resumed at 40.0%, 2000 outer iterations")
+    assert lines[1].endswith("condense idc: 50.0% | outer 1000/2000 | elapsed 2m00s | ETA 10m00s")
 
 
 def test_an_interrupted_job_says_where_it_stopped():

@@ -58,3 +58,14 @@ def test_rerun_after_losing_an_output_redoes_only_that_job(run):
     assert _snakemake(run).returncode == 0
     assert (run / "results" / "table3.csv").exists()
     assert not list(run.rglob("*.tmp*")), "a temporary file was left behind"
+
+
+def test_training_progress_goes_to_the_job_logs_not_the_terminal(run):
+    logs = [log for stage in ("evaluate", "evaluate_fractions", "evaluate_epochs", "dynamics")
+            for log in (run / "results" / "logs" / stage).rglob("*.log")]
+    assert logs
+    for log in logs:
+        text = log.read_text()
+        assert ": started, " in text and ": done | " in text, log
+    terminal = (run / "terminal.txt").read_text()
+    assert ": started, " not in terminal and "ETA" not in terminal  # Snakemake's own lines only

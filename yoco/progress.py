@@ -10,16 +10,17 @@ Usage
 -----
 ::
 
-    with Progress("condense idc cifar10 ipc10") as progress:
-        progress.start(total=cfg.outer, status=f"{cfg.outer} outer iterations")
-        for it in range(cfg.outer):
+    with Progress("condense idc") as progress:          # closes a bar; says where an exception stopped it
+        progress.start(total=cfg.outer, status=f"{cfg.outer} outer iterations", done=start)
+        for it in range(start, cfg.outer):               # start > 0 when resumed from a snapshot
             ...
             progress.update(it + 1, status=f"outer {it + 1}/{cfg.outer}, matching loss {loss:.5f}")
-        progress.finish()
+        progress.finish(f"matching loss {loss:.5f}")
 
 ``total`` and ``done`` count work units of the caller's choosing (the trainer counts model-steps, a
 condensation loop would count outer iterations); the ETA assumes the remaining units take as long as
-the finished ones did on average, ``elapsed · (total − done) / done`` (:func:`eta_seconds`). ``status``
+the finished ones did on average, ``elapsed · (total − done) / done`` (:func:`eta_seconds`); work resumed
+from a snapshot passes ``start(total, done=...)``, so that only this run's work sets the rate. ``status``
 is a short text shown beside the percentage (models done, epoch, mean accuracy where known); ``None``
 keeps the previous one, so a caller may update every step and rebuild the text only when it changes.
 :meth:`Progress.finish` writes the final line; leaving the ``with`` block early (an exception) writes
@@ -32,8 +33,9 @@ On a terminal (``stream.isatty()``) a tqdm bar is redrawn in place, at most twic
 else (a log file, a pipe, SLURM's output file) plain lines are written, prefixed like every ``yoco``
 log line::
 
-    [yoco 14:02:31] evaluate: started, 81 models x 200 epochs (6.5 M model-steps)
-    [yoco 14:03:01] evaluate: 5.2% | models 0/81, epoch 11/200, mean test acc n/a | elapsed 30s | ETA 9m07s
+    [yoco 04:15:12] evaluate: started, 9 models x 300 epochs (5,400 model-steps)
+    [yoco 04:16:12] evaluate: 5.0% | models 0/9 done, epoch 15/300 | elapsed 1m00s | ETA 19m09s
+    [yoco 04:21:33] evaluate: 30.0% | models 0/9 done, epoch 90/300, mean test acc 80.68% (epoch 75) | elapsed 6m22s | ETA 14m51s
 
 Rate of the plain lines
 -----------------------
@@ -73,11 +75,12 @@ def log(msg: str, stream: TextIO | None = None) -> None:
     print(f"[yoco {time.strftime('%H:%M:%S')}] {msg}", file=stream or sys.stderr, flush=True)
 
 
-def eta_seconds(done: float, total: float, elapsed: float) -> float | None:
-    """Seconds left if the remaining work goes at the average rate so far; None before any work is done."""
-    if done <= 0 or total <= 0:
+def eta_seconds(done: float, total: float, elapsed: float, done_at_start: float = 0.0) -> float | None:
+    """Seconds left if the remaining work goes at this run's average rate so far (``done - done_at_start``
+    units in ``elapsed`` seconds); None before this run has done any work."""
+    if done <= done_at_start or total <= 0:
         return None
-    return max(0.0, elapsed * (total - done) / done)
+    return max(0.0, elapsed * (total - done) / (done - done_at_start))
 
 
 def format_duration(seconds: float | None) -> str:
@@ -152,6 +155,7 @@ class Progress:
         self._t0 = 0.0
         self._last_t = 0.0
         self._last_done = 0.0
+        self._done_at_start = 0.0
         self._bar = None
 
     # --- where the output goes ----------------------------------------------------------------------
@@ -167,27 +171,29 @@ class Progress:
         return "bar" if isatty is not None and isatty() else "plain"
 
     # --- the four calls -----------------------------------------------------------------------------
-    def start(self, total: float, status: str = "") -> None:
-        """Begin (or begin again): ``total`` work units, the clock from now, a first line or a bar."""
+    def start(self, total: float, status: str = "", done: float = 0.0) -> None:
+        """Begin (or begin again): ``total`` work units, ``done`` of them already (resumed work), the clock
+        from now, a first line or a bar."""
         if not total > 0:
             raise YocoError(f"progress total must be positive, got {total}")
         self.close()
         self.total = float(total)
-        self.done = 0.0
+        self.done = self._done_at_start = min(float(done), self.total)
         self.status = status
         self._running = True
         self._t0 = self._last_t = self.clock()
-        self._last_done = 0.0
+        self._last_done = self.done
         self._style_now = style = self._style()
         if style == "bar":
             from tqdm import tqdm
 
-            self._bar = tqdm(total=self.total, desc=self.label, file=self.stream, mininterval=0.5,
+            self._bar = tqdm(total=self.total, initial=self.done, desc=self.label, file=self.stream, mininterval=0.5,
                              dynamic_ncols=True, leave=True,
                              bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]")
             self._bar.set_postfix_str(status, refresh=True)
         elif style == "plain":
-            log(f"{self.label}: started" + (f", {status}" if status else ""), self.stream)
+            begun = f"resumed at {100 * self.done / self.total:.1f}%" if self.done else "started"
+            log(f"{self.label}: {begun}" + (f", {status}" if status else ""), self.stream)
 
     def update(self, done: float, status: str | None = None) -> None:
         """``done`` units of the total are finished (absolute, not an increment); write a line if one is due."""
@@ -257,7 +263,7 @@ class Progress:
         if self.status:
             parts.append(self.status)
         parts += [f"elapsed {format_duration(elapsed)}",
-                  f"ETA {format_duration(eta_seconds(self.done, self.total, elapsed))}"]
+                  f"ETA {format_duration(eta_seconds(self.done, self.total, elapsed, self._done_at_start))}"]
         return " | ".join(parts)
 
     def _write(self, now: float) -> None:
