@@ -77,12 +77,10 @@ def _profile_overrides(account: str, cpu: str, gpu: str) -> tuple[list[str], dic
 
 
 @pytest.fixture(scope="module")
-def local_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("local")
-    proc = _snakemake(out, "--cores", "2")
-    assert proc.returncode == 0, proc.stderr[-5000:]
-    remote, local, _ = _jobs(proc.stdout + proc.stderr)
-    return out, sorted([*remote.values(), *local.values()])
+def local_run(test_config_run):
+    """The local run of config/test.yaml (conftest) and the rules of the jobs it ran."""
+    remote, local, _ = _jobs((test_config_run / "terminal.txt").read_text())
+    return test_config_run, sorted([*remote.values(), *local.values()])
 
 
 @pytest.mark.parametrize("accounting", [True, False], ids=["accounting", "no-accounting"])
