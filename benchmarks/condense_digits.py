@@ -17,6 +17,7 @@ Usage::
     python benchmarks/condense_digits.py                    # about 5 minutes on 2 CPU cores
     python benchmarks/condense_digits.py --image-steps per_class summed
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,15 +45,21 @@ def evaluate(name, x_pixels, y, real, spec, tcfg, seeds, device):
     t0 = time.perf_counter()
     res = train_models(spec, pool, y, [np.arange(len(y))] * len(seeds), seeds, tcfg, test_x, test_y, device=device)
     accs = np.array([r.last_acc for r in res])
-    print(f"  {name:34s} {len(y):4d} images: {accs.mean():6.2f} ± {accs.std():4.2f} %  "
-          f"(runs {', '.join(f'{a:.2f}' for a in accs)}; {time.perf_counter() - t0:.0f} s)", flush=True)
+    print(
+        f"  {name:34s} {len(y):4d} images: {accs.mean():6.2f} ± {accs.std():4.2f} %  "
+        f"(runs {', '.join(f'{a:.2f}' for a in accs)}; {time.perf_counter() - t0:.0f} s)",
+        flush=True,
+    )
     return accs
 
 
 def _report(info: dict) -> None:
     if info["outer"] % 10 == 0 or info["outer"] == info["outer_total"]:
-        print(f"  outer {info['outer']}/{info['outer_total']}: matching loss {info['match_loss']:.3f} "
-              f"({info['seconds']:.0f} s)", flush=True)
+        print(
+            f"  outer {info['outer']}/{info['outer_total']}: matching loss {info['match_loss']:.3f} "
+            f"({info['seconds']:.0f} s)",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -75,19 +82,24 @@ def main() -> None:
     tcfg = TrainConfig(epochs=args.epochs, eval_points=1)
     seeds = [args.seed + 1, args.seed + 2, args.seed + 3]
     decoded_y = torch.arange(c).repeat_interleave(ipc * f * f)
-    print(f"digits: {len(real.y_train)} train / {len(real.y_test)} test images of 16 px; IPC {ipc}, factor {f}; "
-          f"evaluation ConvNet-D3 width {args.width}, {args.epochs} epochs, seeds {seeds}")
+    print(
+        f"digits: {len(real.y_train)} train / {len(real.y_test)} test images of 16 px; IPC {ipc}, factor {f}; "
+        f"evaluation ConvNet-D3 width {args.width}, {args.epochs} epochs, seeds {seeds}"
+    )
 
     results = {}
     for step in args.image_steps:
-        cfg = cd.CondenseConfig.quick(ipc).replace(width=args.width, outer=args.outer, inner=args.inner,
-                                                   image_step=step)
+        cfg = cd.CondenseConfig.quick(ipc).replace(
+            width=args.width, outer=args.outer, inner=args.inner, image_step=step
+        )
         t0 = time.perf_counter()
         cs = cd.condense(real, "idc", ipc, f, cfg, seed=args.seed, device=args.device, progress=_report)
         hist = cs.provenance["loss_history"]
-        print(f"condensed ({step} image steps): {args.outer} x {args.inner} steps in {time.perf_counter() - t0:.0f} s; "
-              f"matching loss per class {hist[0]:.3f} (outer 1) -> {np.mean(hist[-5:]):.3f} (mean of last 5)",
-              flush=True)
+        print(
+            f"condensed ({step} image steps): {args.outer} x {args.inner} steps in {time.perf_counter() - t0:.0f} s; "
+            f"matching loss per class {hist[0]:.3f} (outer 1) -> {np.mean(hist[-5:]):.3f} (mean of last 5)",
+            flush=True,
+        )
         results[f"IDC condensed, {step}"] = decode(cs.images, ipc, f)
 
     init = cd.initial_images(real, "idc", ipc, f, cd.CondenseConfig.quick(ipc))
@@ -97,8 +109,16 @@ def main() -> None:
     print("test accuracy (last epoch):")
     for name, x in results.items():
         evaluate(name, x, decoded_y, real, spec, tcfg, seeds, args.device)
-    evaluate(f"random real, {ipc} per class", to_tensor(real.x_train[subset]),
-             torch.as_tensor(real.y_train[subset]), real, spec, tcfg, seeds, args.device)
+    evaluate(
+        f"random real, {ipc} per class",
+        to_tensor(real.x_train[subset]),
+        torch.as_tensor(real.y_train[subset]),
+        real,
+        spec,
+        tcfg,
+        seeds,
+        args.device,
+    )
 
 
 if __name__ == "__main__":

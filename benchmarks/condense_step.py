@@ -14,6 +14,7 @@ Usage::
 The paper's CIFAR-10 settings are used (ConvNet-D3 width 128, batch_real 64, n_data 2000, IPC 10,
 factor 2) whatever the data; ``--width``, ``--ipc`` and ``--method`` change them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,11 @@ def _time(fn, device, repeats: int) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", default="../shared/data/cifar10-mini.npz",
-                   help="path of a CIFAR-10 npz (../shared/data layout) or 'digits'")
+    p.add_argument(
+        "--data",
+        default="../shared/data/cifar10-mini.npz",
+        help="path of a CIFAR-10 npz (../shared/data layout) or 'digits'",
+    )
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--method", default="idc", choices=cd.METHODS)
     p.add_argument("--ipc", type=int, default=10)
@@ -67,11 +71,15 @@ def main() -> None:
     cfg = cd.CondenseConfig.paper("cifar10", args.ipc, args.method).replace(width=args.width)
     if args.data == "digits":
         cfg = cfg.replace(batch_real=min(cfg.batch_real, 64))
-    print(f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else os.cpu_count()} "
-          f"{'' if device.type == 'cuda' else 'CPU cores'}), torch {torch.__version__}, threads {torch.get_num_threads()}")
-    print(f"data {args.data}: {len(real.y_train)} images of {real.image_size}px, {real.num_classes} classes; "
-          f"{args.method} IPC {args.ipc} factor {args.factor}, ConvNet width {cfg.width}, batch_real {cfg.batch_real}, "
-          f"n_data {cfg.n_data}")
+    print(
+        f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else os.cpu_count()} "
+        f"{'' if device.type == 'cuda' else 'CPU cores'}), torch {torch.__version__}, threads {torch.get_num_threads()}"
+    )
+    print(
+        f"data {args.data}: {len(real.y_train)} images of {real.image_size}px, {real.num_classes} classes; "
+        f"{args.method} IPC {args.ipc} factor {args.factor}, ConvNet width {cfg.width}, batch_real {cfg.batch_real}, "
+        f"n_data {cfg.n_data}"
+    )
 
     runner = cd._prepare(real, args.method, args.ipc, args.factor, cfg, 0, device)
     runner.images = runner.initial_images().to(device).requires_grad_(True)
@@ -85,6 +93,7 @@ def main() -> None:
         def step(r):
             runner.cfg = variant
             runner.image_update(net, 0, r)
+
         return step
 
     variants = {
@@ -112,11 +121,15 @@ def main() -> None:
         step_loop += t_query / cfg.dream_interval
         step_fast += t_query / cfg.dream_interval
         print(f"DREAM k-means query (all classes): {t_query * 1000:.1f} ms, every {cfg.dream_interval} steps")
-    print(f"inner step: loop {step_loop * 1000:.1f} ms, batched {step_fast * 1000:.1f} ms "
-          f"(ratio {step_loop / step_fast:.2f}x)")
+    print(
+        f"inner step: loop {step_loop * 1000:.1f} ms, batched {step_fast * 1000:.1f} ms "
+        f"(ratio {step_loop / step_fast:.2f}x)"
+    )
     steps = args.outer * args.inner
-    print(f"projected {args.outer} x {args.inner} = {steps} inner steps: loop {step_loop * steps / 3600:.1f} h, "
-          f"batched {step_fast * steps / 3600:.1f} h on this device")
+    print(
+        f"projected {args.outer} x {args.inner} = {steps} inner steps: loop {step_loop * steps / 3600:.1f} h, "
+        f"batched {step_fast * steps / 3600:.1f} h on this device"
+    )
     if real.num_classes != 10 or real.image_size != 32:
         print("(projection uses this data's classes and image size, not CIFAR-10's)")
 

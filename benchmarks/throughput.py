@@ -28,6 +28,7 @@ Usage::
     python benchmarks/throughput.py --device cuda                # GPU: 81 models, width 128
     python benchmarks/throughput.py --device cuda --tf32         # ... with TF32 matmuls and convolutions
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,8 +49,16 @@ sys.path.insert(0, str(ROOT))
 
 from yoco.data import NORMALIZATION  # noqa: E402
 from yoco.reference_loop import train_reference  # noqa: E402
-from yoco.train import (NetworkSpec, TrainConfig, estimate_step_memory, models_per_batch,  # noqa: E402
-                        resolve_engine, step_memory_per_model, train_models, use_compile)
+from yoco.train import (  # noqa: E402
+    NetworkSpec,
+    TrainConfig,
+    estimate_step_memory,
+    models_per_batch,
+    resolve_engine,
+    step_memory_per_model,
+    train_models,
+    use_compile,
+)
 
 SIZES = (40, 80, 200, 400, 4000)
 SPEEDUP_SIZES = (40, 80, 200, 400)
@@ -98,13 +107,23 @@ def load_pool(path: str, n_test: int, seed: int = 0):
         keep = np.flatnonzero(~d["test_is_jpeg"])[:n_test] if "test_is_jpeg" in d else np.arange(n_test)
         if len(keep) < n_test:
             keep = np.arange(min(n_test, len(d["y_test"])))
-        return (to(d["x_train"]), torch.from_numpy(d["y_train"]).long(), to(d["x_test"][keep]),
-                torch.from_numpy(d["y_test"][keep]).long(), f"CIFAR-10 ({p})")
+        return (
+            to(d["x_train"]),
+            torch.from_numpy(d["y_train"]).long(),
+            to(d["x_test"][keep]),
+            torch.from_numpy(d["y_test"][keep]).long(),
+            f"CIFAR-10 ({p})",
+        )
     g = torch.Generator().manual_seed(seed)
     y = torch.arange(5000) % 10
     yt = torch.arange(n_test) % 10
-    return (torch.randn(5000, 3, 32, 32, generator=g), y, torch.randn(n_test, 3, 32, 32, generator=g), yt,
-            f"random normal images ({path} not found)")
+    return (
+        torch.randn(5000, 3, 32, 32, generator=g),
+        y,
+        torch.randn(n_test, 3, 32, 32, generator=g),
+        yt,
+        f"random normal images ({path} not found)",
+    )
 
 
 def balanced_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -120,8 +139,9 @@ def measure(args, device: torch.device):
     spec = NetworkSpec("convnet", 10, 32, args.width, 3)
     pool_x, pool_y, test_x, test_y, source = load_pool(args.data, args.test_images)
     labels = pool_y.numpy()
-    base_cfg = TrainConfig(epochs=1, eval_points=0, tf32=args.tf32, channels_last=args.channels_last,
-                           engine=args.engine)
+    base_cfg = TrainConfig(
+        epochs=1, eval_points=0, tf32=args.tf32, channels_last=args.channels_last, engine=args.engine
+    )
     m = min(args.models, models_per_batch(spec, base_cfg, args.models, device))
     sizes = [s for s in args.sizes if s <= len(labels)]
     engine = resolve_engine(spec, base_cfg, device)
@@ -129,26 +149,51 @@ def measure(args, device: torch.device):
         # What the trainer does in a paper-length job: one cell's 81 models x 1000 epochs of the smallest size.
         paper = TrainConfig(epochs=EPOCHS, engine=args.engine)
         args.compile = use_compile(spec, paper, engine, device, 81 * EPOCHS * min(sizes))
-    print(f"# data: {source}; ConvNet-D3 width {args.width}; {m} models per batch "
-          f"(asked {args.models}); engine {engine}; compiled {args.compile}; tf32 {args.tf32}; "
-          f"channels_last {args.channels_last}")
+    print(
+        f"# data: {source}; ConvNet-D3 width {args.width}; {m} models per batch "
+        f"(asked {args.models}); engine {engine}; compiled {args.compile}; tf32 {args.tf32}; "
+        f"channels_last {args.channels_last}"
+    )
 
     def reference(n: int, epochs: int, rep: int, with_test: bool = False):
         sub = balanced_subset(labels, n, seed=rep)
         model = spec.build(rep)
-        return train_reference(model, pool_x[sub], pool_y[sub], epochs, seed=rep, device=device,
-                               test_x=test_x if with_test else None, test_y=test_y if with_test else None,
-                               eval_points=1)
+        return train_reference(
+            model,
+            pool_x[sub],
+            pool_y[sub],
+            epochs,
+            seed=rep,
+            device=device,
+            test_x=test_x if with_test else None,
+            test_y=test_y if with_test else None,
+            eval_points=1,
+        )
 
     def ours(n: int, epochs: int, rep: int, with_test: bool = False):
         subs = [balanced_subset(labels, n, seed=1000 * rep + k) for k in range(m)]
-        cfg = TrainConfig(epochs=epochs, eval_points=1, max_models=m, tf32=args.tf32,
-                          channels_last=args.channels_last, engine=args.engine, compile=args.compile)
+        cfg = TrainConfig(
+            epochs=epochs,
+            eval_points=1,
+            max_models=m,
+            tf32=args.tf32,
+            channels_last=args.channels_last,
+            engine=args.engine,
+            compile=args.compile,
+        )
         sync(device)
         t0 = time.perf_counter()
-        res = train_models(spec, pool_x, pool_y, subs, [1000 * rep + k for k in range(m)], cfg,
-                           test_x=test_x if with_test else None, test_y=test_y if with_test else None,
-                           device=device)
+        res = train_models(
+            spec,
+            pool_x,
+            pool_y,
+            subs,
+            [1000 * rep + k for k in range(m)],
+            cfg,
+            test_x=test_x if with_test else None,
+            test_y=test_y if with_test else None,
+            device=device,
+        )
         sync(device)
         return res, time.perf_counter() - t0 - res[0].train_s - res[0].eval_s
 
@@ -162,9 +207,15 @@ def measure(args, device: torch.device):
     t_warm = time.perf_counter()
     for n in sizes:
         ours(n, 1, 99)
-    print(f"# batched warm-up over the {len(sizes)} sizes: {time.perf_counter() - t_warm:.1f} s"
-          + (" (includes torch.compile of every batch shape; ~2 s per shape from inductor's on-disk cache)"
-             if args.compile else ""), flush=True)
+    print(
+        f"# batched warm-up over the {len(sizes)} sizes: {time.perf_counter() - t_warm:.1f} s"
+        + (
+            " (includes torch.compile of every batch shape; ~2 s per shape from inductor's on-disk cache)"
+            if args.compile
+            else ""
+        ),
+        flush=True,
+    )
 
     rows, setups = [], []
     print(f"{'images':>7} {'steps':>6} {'reference':>12} {'batched':>12} {'ratio':>7}   (model-steps per second)")
@@ -179,11 +230,14 @@ def measure(args, device: torch.device):
             setups.append(setup)
             best_ours = max(best_ours, m * res[0].steps / res[0].train_s)
         rows.append((n, best_ref, best_ours))
-        print(f"{n:>7} {epochs * iters:>6} {best_ref:>12.1f} {best_ours:>12.1f} {best_ours / best_ref:>6.2f}x",
-              flush=True)
+        print(
+            f"{n:>7} {epochs * iters:>6} {best_ref:>12.1f} {best_ours:>12.1f} {best_ours / best_ref:>6.2f}x", flush=True
+        )
 
-    print(f"# batched set-up per call (build, initialise and stack {m} models; outside the rates): "
-          f"{1000 * float(np.median(setups)):.0f} ms")
+    print(
+        f"# batched set-up per call (build, initialise and stack {m} models; outside the rates): "
+        f"{1000 * float(np.median(setups)):.0f} ms"
+    )
 
     # Memory per model of the batched step.
     rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -191,14 +245,18 @@ def measure(args, device: torch.device):
     if device.type == "cuda":
         peak = (torch.cuda.max_memory_allocated(device) - cuda_base) / m
         probe = step_memory_per_model(spec, base_cfg, device)
-        print(f"# memory per model in the batch: {peak / 2**20:.0f} MiB peak (torch.cuda.max_memory_allocated, "
-              f"{m} models); probe used by models_per_batch {probe / 2**20:.0f} MiB; analytic estimate "
-              f"{est / 2**20:.0f} MiB")
+        print(
+            f"# memory per model in the batch: {peak / 2**20:.0f} MiB peak (torch.cuda.max_memory_allocated, "
+            f"{m} models); probe used by models_per_batch {probe / 2**20:.0f} MiB; analytic estimate "
+            f"{est / 2**20:.0f} MiB"
+        )
     else:
-        print(f"# memory per model in the batch: max RSS grew {(rss1 - rss0) / 1024 / m:.0f} MiB per model "
-              f"over the runs ({m} models; includes the reference's one model"
-              + ("; the loop engine holds one model's activations at a time, a fixed part" if engine == "loop" else "")
-              + f"); analytic estimate used by models_per_batch {est / 2**20:.0f} MiB")
+        print(
+            f"# memory per model in the batch: max RSS grew {(rss1 - rss0) / 1024 / m:.0f} MiB per model "
+            f"over the runs ({m} models; includes the reference's one model"
+            + ("; the loop engine holds one model's activations at a time, a fixed part" if engine == "loop" else "")
+            + f"); analytic estimate used by models_per_batch {est / 2**20:.0f} MiB"
+        )
 
     # Validation cost, for the projection: one validation of each style on the test images.
     n_eval = sizes[0]
@@ -207,8 +265,10 @@ def measure(args, device: torch.device):
     ours(n_eval, 1, 0, with_test=True)  # warm-up: compiles the validation batch shapes, if compiling
     res, _ = ours(n_eval, 1, 0, with_test=True)
     ours_eval_per_image = res[0].eval_s / len(test_y) / m  # per model
-    print(f"# validation: reference {len(test_y) / r.eval_s:.0f} images/s; batched "
-          f"{m * len(test_y) / res[0].eval_s:.0f} model-images/s")
+    print(
+        f"# validation: reference {len(test_y) / r.eval_s:.0f} images/s; batched "
+        f"{m * len(test_y) / res[0].eval_s:.0f} model-images/s"
+    )
     return rows, ref_eval_per_image, ours_eval_per_image, m
 
 
@@ -228,51 +288,74 @@ def projection(rows, ref_eval, ours_eval, width: int) -> None:
         total = 0.0
         for n, trainings in table.items():
             steps = EPOCHS * math.ceil(n / 64)
-            total += trainings * (steps / rate_at(rows, n, style)
-                                  + EVALS_PER_TRAINING * TEST_IMAGES * eval_per_image)
+            total += trainings * (steps / rate_at(rows, n, style) + EVALS_PER_TRAINING * TEST_IMAGES * eval_per_image)
         return total / 3600
 
-    print(f"# projection at the measured rates (ConvNet-D3 width {width}): 1000 epochs per training, 4 validations "
-          "on 10 000 test images, one style run "
-          "after another on this device (the reference's scripts ran several processes per GPU; not modelled)")
+    print(
+        f"# projection at the measured rates (ConvNet-D3 width {width}): 1000 epochs per training, 4 validations "
+        "on 10 000 test images, one style run "
+        "after another on this device (the reference's scripts ran several processes per GPU; not modelled)"
+    )
     print(f"{'':44} {'reference':>10} {'batched':>10}   (hours)")
-    tables = {"Table 1 CIFAR-10 (567 trainings, 1.70 M steps)": TABLE1_CIFAR10,
-              "Table 1 CIFAR-100 (810 trainings, 17.7 M steps)": TABLE1_CIFAR100, **TABLES_2_TO_5}
+    tables = {
+        "Table 1 CIFAR-10 (567 trainings, 1.70 M steps)": TABLE1_CIFAR10,
+        "Table 1 CIFAR-100 (810 trainings, 17.7 M steps)": TABLE1_CIFAR100,
+        **TABLES_2_TO_5,
+    }
     total = [0.0, 0.0]
     for name, table in tables.items():
         h = hours(table, 1), hours(table, 2)
         total = [total[0] + h[0], total[1] + h[1]]
         print(f"{name:44} {h[0]:>10.1f} {h[1]:>10.1f}")
     print(f"{'Tables 1-5, ConvNet evaluations':44} {total[0]:>10.1f} {total[1]:>10.1f}")
-    print("# not included: ImageNet-10 (ResNetAP-10, 224 px; 432 trainings), the IPC_F column, the 33 dynamics "
-          "runs (1.66 M ConvNet steps, 3 models per batch). CIFAR-100 sizes 800/2000 use the largest measured "
-          "size's rate, and CIFAR-100's 100 classes are costed as 10.")
+    print(
+        "# not included: ImageNet-10 (ResNetAP-10, 224 px; 432 trainings), the IPC_F column, the 33 dynamics "
+        "runs (1.66 M ConvNet steps, 3 models per batch). CIFAR-100 sizes 800/2000 use the largest measured "
+        "size's rate, and CIFAR-100's 100 classes are costed as 10."
+    )
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true",
-                   help="CPU smoke run (< 1 min): sizes 40-400, width 32, 8 models, few steps")
+    p.add_argument(
+        "--quick", action="store_true", help="CPU smoke run (< 1 min): sizes 40-400, width 32, 8 models, few steps"
+    )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--models", type=int, default=None,
-                   help="models the batched trainer trains at once (default 81 on GPU, 8 on CPU)")
+    p.add_argument(
+        "--models",
+        type=int,
+        default=None,
+        help="models the batched trainer trains at once (default 81 on GPU, 8 on CPU)",
+    )
     p.add_argument("--width", type=int, default=None, help="ConvNet width (default 128; --quick 32)")
     p.add_argument("--epochs", type=int, default=None, help="minimum epochs per measurement (default 1)")
-    p.add_argument("--steps", type=int, default=None,
-                   help="minimum optimiser steps per measurement (default 40; --quick 6)")
-    p.add_argument("--sizes", type=lambda s: [int(v) for v in s.split(",")], default=None,
-                   help="comma-separated subset sizes (default 40,80,200,400,4000; --quick 40,80,200,400)")
+    p.add_argument(
+        "--steps", type=int, default=None, help="minimum optimiser steps per measurement (default 40; --quick 6)"
+    )
+    p.add_argument(
+        "--sizes",
+        type=lambda s: [int(v) for v in s.split(",")],
+        default=None,
+        help="comma-separated subset sizes (default 40,80,200,400,4000; --quick 40,80,200,400)",
+    )
     p.add_argument("--repeats", type=int, default=None, help="measurements per size, best kept (default 3; --quick 2)")
-    p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "cifar10-mini.npz"),
-                   help="CIFAR-10 .npz (../shared/data layout); random images when missing")
+    p.add_argument(
+        "--data",
+        default=str(ROOT.parent / "shared" / "data" / "cifar10-mini.npz"),
+        help="CIFAR-10 .npz (../shared/data layout); random images when missing",
+    )
     p.add_argument("--test-images", type=int, default=None, help="test images for the validation timing")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--tf32", action="store_true", help="allow TF32 matmuls and convolutions (CUDA)")
     p.add_argument("--channels-last", action="store_true", help="channels-last activations (stacked engine)")
     p.add_argument("--engine", default="auto", help="auto | stacked | loop | vmap (the batched trainer's engine)")
-    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
-                   help="torch.compile the loop engine's forwards (default: as the trainer decides for a "
-                        "paper-length job: on for the CPU, off for CUDA)")
+    p.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="torch.compile the loop engine's forwards (default: as the trainer decides for a "
+        "paper-length job: on for the CPU, off for CUDA)",
+    )
     args = p.parse_args(argv)
 
     tune_allocator()
@@ -296,8 +379,10 @@ def main(argv=None) -> int:
     torch.backends.cudnn.benchmark = True  # as the reference's train.py/test.py set it
 
     what = torch.cuda.get_device_name(device) if gpu else (platform.processor() or platform.machine())
-    print(f"# throughput.py {datetime.date.today()}  torch {torch.__version__}  device {device} ({what})  "
-          f"threads {torch.get_num_threads()}  python {platform.python_version()}")
+    print(
+        f"# throughput.py {datetime.date.today()}  torch {torch.__version__}  device {device} ({what})  "
+        f"threads {torch.get_num_threads()}  python {platform.python_version()}"
+    )
     print(f"# command: {' '.join([Path(sys.argv[0]).name] + (argv if argv is not None else sys.argv[1:]))}")
     t0 = time.perf_counter()
     rows, ref_eval, ours_eval, _ = measure(args, device)

@@ -25,8 +25,17 @@ def snakemake_test_config(out: Path, *extra: str) -> subprocess.CompletedProcess
     """Snakemake on config/test.yaml with its outputs under ``out`` (results/, figures/)."""
     bindir = Path(sys.executable).parent
     env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
-    cmd = [str(bindir / "snakemake"), "--cores", "2", "--configfile", "config/test.yaml", "--config",
-           f"output_root={out}/results", f"figures_root={out}/figures", *extra]
+    cmd = [
+        str(bindir / "snakemake"),
+        "--cores",
+        "2",
+        "--configfile",
+        "config/test.yaml",
+        "--config",
+        f"output_root={out}/results",
+        f"figures_root={out}/figures",
+        *extra,
+    ]
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
 
 

@@ -7,6 +7,7 @@ ports, its own state and log files, and its configuration found through ``SLURM_
 ``slurm-wlm munge`` (plus ``slurmdbd mariadb-server`` for accounting), which ``.ci/install-slurm``
 installs.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,10 @@ def skip_reason(accounting: bool) -> str | None:
         return "needs root: slurmd starts every job as its owner (CI runs .ci/run as root)"
     missing = [n for n in _BASE + (_ACCOUNTING if accounting else ()) if _which(n) is None]
     if missing:
-        return (f"SLURM is not installed ({', '.join(missing)} not found): run `bash .ci/install-slurm` as root "
-                f"(Debian packages {PACKAGES})")
+        return (
+            f"SLURM is not installed ({', '.join(missing)} not found): run `bash .ci/install-slurm` as root "
+            f"(Debian packages {PACKAGES})"
+        )
     return None
 
 
@@ -85,8 +88,14 @@ class SlurmCluster:
         return env
 
     def run(self, *cmd: str, timeout: float = 30, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run([_which(cmd[0]) or cmd[0], *cmd[1:]], env=self.env(), capture_output=True, text=True,
-                              timeout=timeout, check=check)
+        return subprocess.run(
+            [_which(cmd[0]) or cmd[0], *cmd[1:]],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=check,
+        )
 
     def log(self, name: str, tail: int = 40) -> str:
         path = self.root / "log" / f"{name}.log"
@@ -119,8 +128,10 @@ class SlurmCluster:
         self._write_srun_shim()
         if self.accounting:
             self._daemon("slurmdbd", [_which("slurmdbd")], self.root / "run" / "slurmdbd.pid")
-            self._wait(lambda: self.run("sacctmgr", "-n", "list", "cluster", timeout=15, check=False).returncode == 0,
-                       "slurmdbd to answer sacctmgr")
+            self._wait(
+                lambda: self.run("sacctmgr", "-n", "list", "cluster", timeout=15, check=False).returncode == 0,
+                "slurmdbd to answer sacctmgr",
+            )
             self.run("sacctmgr", "-i", "add", "cluster", self.name)
             self.run("sacctmgr", "-i", "add", "account", self.account, f"cluster={self.name}")
             self.run("sacctmgr", "-i", "add", "user", "root", f"account={self.account}", f"cluster={self.name}")
@@ -134,75 +145,162 @@ class SlurmCluster:
         key.write_bytes(os.urandom(1024))
         key.chmod(0o600)
         pid = self.root / "run" / "munged.pid"
-        self._daemon("munged", [_which("munged"), f"--key-file={key}", f"--socket={self.munge_socket}",
-                                f"--pid-file={pid}", f"--log-file={self.root / 'log' / 'munged.log'}",
-                                f"--seed-file={self.root / 'etc' / 'munged.seed'}"], pid)
+        self._daemon(
+            "munged",
+            [
+                _which("munged"),
+                f"--key-file={key}",
+                f"--socket={self.munge_socket}",
+                f"--pid-file={pid}",
+                f"--log-file={self.root / 'log' / 'munged.log'}",
+                f"--seed-file={self.root / 'etc' / 'munged.seed'}",
+            ],
+            pid,
+        )
 
         def credentials_work() -> bool:
-            cred = subprocess.run([_which("munge"), "-n", "-S", str(self.munge_socket)], capture_output=True, timeout=10)
+            cred = subprocess.run(
+                [_which("munge"), "-n", "-S", str(self.munge_socket)], capture_output=True, timeout=10
+            )
             return cred.returncode == 0
+
         self._wait(credentials_work, "munged to issue credentials")
 
     def _start_database(self) -> None:
         db, sock = self.root / "db", self.root / "run" / "mysqld.sock"
-        subprocess.run([_which("mariadb-install-db"), "--no-defaults", f"--datadir={db}", "--user=root",
-                        "--auth-root-authentication-method=socket", "--skip-test-db"],
-                       capture_output=True, text=True, timeout=120, check=True)
+        subprocess.run(
+            [
+                _which("mariadb-install-db"),
+                "--no-defaults",
+                f"--datadir={db}",
+                "--user=root",
+                "--auth-root-authentication-method=socket",
+                "--skip-test-db",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
         log = open(self.root / "log" / "mariadb.log", "w")
         self._mariadb = subprocess.Popen(
-            [_which("mariadbd"), "--no-defaults", f"--datadir={db}", f"--socket={sock}", f"--port={self.db_port}",
-             "--bind-address=127.0.0.1", f"--pid-file={self.root / 'run' / 'mysqld.pid'}", "--user=root",
-             "--skip-name-resolve", "--innodb-buffer-pool-size=64M"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                _which("mariadbd"),
+                "--no-defaults",
+                f"--datadir={db}",
+                f"--socket={sock}",
+                f"--port={self.db_port}",
+                "--bind-address=127.0.0.1",
+                f"--pid-file={self.root / 'run' / 'mysqld.pid'}",
+                "--user=root",
+                "--skip-name-resolve",
+                "--innodb-buffer-pool-size=64M",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.started.append(("mariadbd", self._mariadb.pid))
 
         def answers() -> bool:
             if self._mariadb.poll() is not None:
                 raise RuntimeError(f"mariadbd exited with {self._mariadb.returncode}\n{self.log('mariadb')}")
             return sock.exists() and self._sql("SELECT 1", check=False).returncode == 0
+
         self._wait(answers, "MariaDB to accept connections")
-        self._sql("CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY 'slurm'; "
-                  "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';")
+        self._sql(
+            "CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY 'slurm'; "
+            "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';"
+        )
 
     def _sql(self, statement: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run([_which("mariadb"), "--no-defaults", "-S", str(self.root / "run" / "mysqld.sock"),
-                               "-u", "root", "-e", statement], capture_output=True, text=True, timeout=30, check=check)
+        return subprocess.run(
+            [
+                _which("mariadb"),
+                "--no-defaults",
+                "-S",
+                str(self.root / "run" / "mysqld.sock"),
+                "-u",
+                "root",
+                "-e",
+                statement,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=check,
+        )
 
     def _write_slurmdbd_conf(self) -> None:
         path = self.root / "etc" / "slurmdbd.conf"  # slurmdbd reads it beside SLURM_CONF
-        path.write_text("\n".join([
-            "AuthType=auth/munge", f"AuthInfo=socket={self.munge_socket}",
-            "DbdHost=localhost", "DbdAddr=127.0.0.1", f"DbdPort={self.dbd_port}", "SlurmUser=root",
-            f"PidFile={self.root / 'run' / 'slurmdbd.pid'}", f"LogFile={self.root / 'log' / 'slurmdbd.log'}",
-            "StorageType=accounting_storage/mysql", "StorageHost=127.0.0.1", f"StoragePort={self.db_port}",
-            "StorageUser=slurm", "StoragePass=slurm", "StorageLoc=slurm_acct_db", ""]))
+        path.write_text(
+            "\n".join(
+                [
+                    "AuthType=auth/munge",
+                    f"AuthInfo=socket={self.munge_socket}",
+                    "DbdHost=localhost",
+                    "DbdAddr=127.0.0.1",
+                    f"DbdPort={self.dbd_port}",
+                    "SlurmUser=root",
+                    f"PidFile={self.root / 'run' / 'slurmdbd.pid'}",
+                    f"LogFile={self.root / 'log' / 'slurmdbd.log'}",
+                    "StorageType=accounting_storage/mysql",
+                    "StorageHost=127.0.0.1",
+                    f"StoragePort={self.db_port}",
+                    "StorageUser=slurm",
+                    "StoragePass=slurm",
+                    "StorageLoc=slurm_acct_db",
+                    "",
+                ]
+            )
+        )
         path.chmod(0o600)  # slurmdbd refuses a config others can read
 
     def _write_slurm_conf(self) -> None:
         # This machine as SLURM sees it (CPUs, sockets, memory), under the name slurmd will register with.
-        node = subprocess.run([_which("slurmd"), "-C"], capture_output=True, text=True, timeout=30,
-                              check=True).stdout.splitlines()[0]
+        node = subprocess.run(
+            [_which("slurmd"), "-C"], capture_output=True, text=True, timeout=30, check=True
+        ).stdout.splitlines()[0]
         node = re.sub(r"RealMemory=(\d+)", lambda m: f"RealMemory={int(m.group(1)) * 9 // 10}", node)
         host = node.split()[0].split("=", 1)[1]
         r = self.root
         lines = [
-            f"ClusterName={self.name}", f"SlurmctldHost={host}(127.0.0.1)", "SlurmUser=root", "SlurmdUser=root",
-            f"SlurmctldPort={self.ctld_port}", f"SlurmdPort={self.slurmd_port}",
-            "AuthType=auth/munge", f"AuthInfo=socket={self.munge_socket}", "CredType=cred/munge",
-            f"StateSaveLocation={r / 'state'}", f"SlurmdSpoolDir={r / 'spool'}",
-            f"SlurmctldPidFile={r / 'run' / 'slurmctld.pid'}", f"SlurmdPidFile={r / 'run' / 'slurmd.pid'}",
-            f"SlurmctldLogFile={r / 'log' / 'slurmctld.log'}", f"SlurmdLogFile={r / 'log' / 'slurmd.log'}",
-            "SlurmctldDebug=info", "SlurmdDebug=info",
+            f"ClusterName={self.name}",
+            f"SlurmctldHost={host}(127.0.0.1)",
+            "SlurmUser=root",
+            "SlurmdUser=root",
+            f"SlurmctldPort={self.ctld_port}",
+            f"SlurmdPort={self.slurmd_port}",
+            "AuthType=auth/munge",
+            f"AuthInfo=socket={self.munge_socket}",
+            "CredType=cred/munge",
+            f"StateSaveLocation={r / 'state'}",
+            f"SlurmdSpoolDir={r / 'spool'}",
+            f"SlurmctldPidFile={r / 'run' / 'slurmctld.pid'}",
+            f"SlurmdPidFile={r / 'run' / 'slurmd.pid'}",
+            f"SlurmctldLogFile={r / 'log' / 'slurmctld.log'}",
+            f"SlurmdLogFile={r / 'log' / 'slurmd.log'}",
+            "SlurmctldDebug=info",
+            "SlurmdDebug=info",
             # No cgroups in containers: track job processes by parent id, bind nothing.
-            "ProctrackType=proctrack/linuxproc", "TaskPlugin=task/none", "MpiDefault=none",
-            "SchedulerType=sched/backfill", "SelectType=select/cons_tres", "SelectTypeParameters=CR_CPU_Memory",
-            "ReturnToService=2", "JobAcctGatherType=jobacct_gather/none", "JobCompType=jobcomp/none",
+            "ProctrackType=proctrack/linuxproc",
+            "TaskPlugin=task/none",
+            "MpiDefault=none",
+            "SchedulerType=sched/backfill",
+            "SelectType=select/cons_tres",
+            "SelectTypeParameters=CR_CPU_Memory",
+            "ReturnToService=2",
+            "JobAcctGatherType=jobacct_gather/none",
+            "JobCompType=jobcomp/none",
         ]
         if self.accounting:
-            lines += ["AccountingStorageType=accounting_storage/slurmdbd", "AccountingStorageHost=localhost",
-                      f"AccountingStoragePort={self.dbd_port}",
-                      # With MUNGE, the "password" names the munge socket for talking to slurmdbd.
-                      f"AccountingStoragePass={self.munge_socket}"]
+            lines += [
+                "AccountingStorageType=accounting_storage/slurmdbd",
+                "AccountingStorageHost=localhost",
+                f"AccountingStoragePort={self.dbd_port}",
+                # With MUNGE, the "password" names the munge socket for talking to slurmdbd.
+                f"AccountingStoragePass={self.munge_socket}",
+            ]
         else:
             lines.append("AccountingStorageType=accounting_storage/none")
         lines.append(f"{node} NodeAddr=127.0.0.1 State=UNKNOWN")
@@ -268,10 +366,13 @@ class SlurmCluster:
         outlives the jobs' MinJobAge."""
         ids = [str(i) for i in ids]
         if self.accounting:
-            out = self.run("sacct", "-X", "-n", "-P", "-j", ",".join(ids),
-                           "--format=JobIDRaw,State,ExitCode,Partition,Account").stdout
-            return {f[0]: {"state": f[1], "exit": f[2], "partition": f[3], "account": f[4]}
-                    for f in (line.split("|") for line in out.splitlines() if line)}
+            out = self.run(
+                "sacct", "-X", "-n", "-P", "-j", ",".join(ids), "--format=JobIDRaw,State,ExitCode,Partition,Account"
+            ).stdout
+            return {
+                f[0]: {"state": f[1], "exit": f[2], "partition": f[3], "account": f[4]}
+                for f in (line.split("|") for line in out.splitlines() if line)
+            }
         text = (self.root / "log" / "slurmctld.log").read_text()
         records = {}
         for i in ids:
@@ -279,9 +380,12 @@ class SlurmCluster:
             exit_ = re.search(rf"_job_complete: JobId={i} WEXITSTATUS (\d+)", text)
             done = re.search(rf"_job_complete: JobId={i} done", text)
             if started:
-                records[i] = {"state": "COMPLETED" if done and exit_ and exit_.group(1) == "0" else "FAILED",
-                              "exit": f"{exit_.group(1)}:0" if exit_ else "?",
-                              "partition": started.group(1) or started.group(2), "account": None}
+                records[i] = {
+                    "state": "COMPLETED" if done and exit_ and exit_.group(1) == "0" else "FAILED",
+                    "exit": f"{exit_.group(1)}:0" if exit_ else "?",
+                    "partition": started.group(1) or started.group(2),
+                    "account": None,
+                }
         return records
 
 

@@ -1,4 +1,5 @@
 """yoco.prune and the public API names."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,7 +18,9 @@ def _condensed(num_classes=3, ipc=4, size=16, seed=0):
 
 
 def test_public_api_names():
-    assert {"random", "ssp", "entropy", "accumulated_margin", "forgetting", "el2n", "ccs", "yoco"} <= set(yoco.methods())
+    assert {"random", "ssp", "entropy", "accumulated_margin", "forgetting", "el2n", "ccs", "yoco"} <= set(
+        yoco.methods()
+    )
     for name in ("decode", "Dynamics", "score_table", "select", "prune"):
         assert callable(getattr(yoco, name))
 

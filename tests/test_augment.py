@@ -1,5 +1,6 @@
 """DiffAug, CutMix and the ImageNet transforms (reference-spec §4.3, §4.4, §2): each op's definition,
 per-model independence of the batched randomness, determinism and differentiability."""
+
 from __future__ import annotations
 
 import math
@@ -27,7 +28,7 @@ def _shift(img, dy, dx):
     H, W = img.shape[-2:]
     rs, re = max(0, -dy), min(H, H - dy)
     cs, ce = max(0, -dx), min(W, W - dx)
-    out[..., rs:re, cs:ce] = img[..., rs + dy:re + dy, cs + dx:ce + dx]
+    out[..., rs:re, cs:ce] = img[..., rs + dy : re + dy, cs + dx : ce + dx]
     return out
 
 
@@ -50,8 +51,12 @@ def test_crop_is_an_integer_shift_within_4_pixels_with_zeros_moved_in():
     shifts = []
     for m in range(4):
         for b in range(8):
-            found = [(dy, dx) for dy in range(-s, s + 1) for dx in range(-s, s + 1)
-                     if torch.equal(out[m, b], _shift(x[m, b], dy, dx))]
+            found = [
+                (dy, dx)
+                for dy in range(-s, s + 1)
+                for dx in range(-s, s + 1)
+                if torch.equal(out[m, b], _shift(x[m, b], dy, dx))
+            ]
             assert len(found) == 1, (m, b)
             shifts.append(found[0])
     assert len(set(shifts)) > 1  # per-image parameters
@@ -178,7 +183,7 @@ def test_models_in_a_stack_are_augmented_as_if_alone(shared):
     seeds = torch.tensor([5, 6, 7])
     strategy = "color_crop_cutout_flip_scale_rotate"
     together = A.diffaug(x, seeds, STEP, strategy, shared)
-    alone = torch.cat([A.diffaug(x[i:i + 1], seeds[i:i + 1], STEP, strategy, shared) for i in range(3)])
+    alone = torch.cat([A.diffaug(x[i : i + 1], seeds[i : i + 1], STEP, strategy, shared) for i in range(3)])
     assert torch.equal(together, alone)
 
 
@@ -196,8 +201,7 @@ def test_diffaug_is_differentiable_in_the_images():
     x = torch.randn(2, 1, 3, 5, 5, dtype=torch.float64, requires_grad=True)
     seeds = torch.tensor([1, 2])
     for strategy in ("color_crop_cutout_flip", "scale_rotate"):
-        assert torch.autograd.gradcheck(lambda t, strategy=strategy: A.diffaug(t, seeds, STEP, strategy, True),
-                                        (x,))
+        assert torch.autograd.gradcheck(lambda t, strategy=strategy: A.diffaug(t, seeds, STEP, strategy, True), (x,))
     big = _images().requires_grad_(True)
     A.diffaug(big, SEEDS, STEP, "color_crop_cutout_flip_scale_rotate").square().sum().backward()
     assert torch.isfinite(big.grad).all() and big.grad.abs().sum() > 0
@@ -272,7 +276,7 @@ def test_cutmix_mixes_about_p_of_the_models_and_models_are_independent():
     _, yp, ratio = A.cutmix(x, y, seeds, STEP, p=0.5)
     mixed = ~torch.all(yp == y, dim=1) | (ratio < 1)
     assert 16 <= int(mixed.sum()) <= 48
-    alone = [A.cutmix(x[i:i + 1], y[i:i + 1], seeds[i:i + 1], STEP, p=0.5) for i in (0, 17, 40)]
+    alone = [A.cutmix(x[i : i + 1], y[i : i + 1], seeds[i : i + 1], STEP, p=0.5) for i in (0, 17, 40)]
     together = A.cutmix(x, y, seeds, STEP, p=0.5)
     for i, (xa, ya, ra) in zip((0, 17, 40), alone):
         assert torch.equal(together[0][i], xa[0]) and torch.equal(together[1][i], ya[0])
@@ -336,7 +340,7 @@ def test_imagenet_augment_batches_models_independently_and_deterministically():
     x = torch.rand(3, 2, 3, 32, 32)
     seeds = torch.tensor([1, 2, 3])
     together = A.imagenet_augment(x, seeds, STEP)
-    alone = torch.cat([A.imagenet_augment(x[i:i + 1], seeds[i:i + 1], STEP) for i in range(3)])
+    alone = torch.cat([A.imagenet_augment(x[i : i + 1], seeds[i : i + 1], STEP) for i in range(3)])
     assert torch.equal(together, alone)
     assert torch.equal(together, A.imagenet_augment(x, seeds, STEP))
     assert not torch.equal(together, A.imagenet_augment(x, seeds, (0, 0)))

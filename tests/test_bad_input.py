@@ -14,6 +14,7 @@ For each, the contract is checked, not just the error type:
 CLI cases run ``yoco.cli.main`` in-process (the same code path as the console script); a handful also
 run as real subprocesses to prove that no traceback reaches stderr.
 """
+
 from __future__ import annotations
 
 import copy
@@ -61,27 +62,132 @@ def ws(tmp_path_factory):
     labels = torch.arange(10).repeat_interleave(4)
     torch.save([images, labels], d / "idc.pt")
     torch.save([images.flip(-1), labels], d / "dream.pt")
-    _ok(["import", "--format", "idc", "--path", d / "idc.pt", "--dataset", "digits", "--factor", "2",
-         "--out", d / "condensed.pt"])
-    _ok(["import", "--format", "dream", "--path", d / "dream.pt", "--dataset", "digits", "--factor", "2",
-         "--out", d / "dcondensed.pt"])
+    _ok(
+        [
+            "import",
+            "--format",
+            "idc",
+            "--path",
+            d / "idc.pt",
+            "--dataset",
+            "digits",
+            "--factor",
+            "2",
+            "--out",
+            d / "condensed.pt",
+        ]
+    )
+    _ok(
+        [
+            "import",
+            "--format",
+            "dream",
+            "--path",
+            d / "dream.pt",
+            "--dataset",
+            "digits",
+            "--factor",
+            "2",
+            "--out",
+            d / "dcondensed.pt",
+        ]
+    )
     _ok(["decode", "--condensed", d / "condensed.pt", "--out", d / "decoded.pt"])
     _ok(["decode", "--condensed", d / "dcondensed.pt", "--out", d / "ddecoded.pt"])
-    _ok(["dynamics", "--decoded", d / "decoded.pt", "--real", d / "digits.npz", "--reps", "2",
-         "--out-dir", d / "dyn", *TRAIN])
-    _ok(["scores", "--dynamics", d / "dyn/rep1.npz", "--model", d / "dyn/rep1.model.pt", "--decoded",
-         d / "decoded.pt", "--real", d / "digits.npz", "--lbpe-epochs", "2", "--lbpe-top-k", "1",
-         "--device", "cpu", "--out", d / "scores1.npz"])
-    _ok(["select", "--pairs", "yoco@1", "random@1", "--ipc-to", "1", "--decoded", d / "decoded.pt",
-         "--scores", d / "scores1.npz", "--out", d / "sel.json"])
+    _ok(
+        [
+            "dynamics",
+            "--decoded",
+            d / "decoded.pt",
+            "--real",
+            d / "digits.npz",
+            "--reps",
+            "2",
+            "--out-dir",
+            d / "dyn",
+            *TRAIN,
+        ]
+    )
+    _ok(
+        [
+            "scores",
+            "--dynamics",
+            d / "dyn/rep1.npz",
+            "--model",
+            d / "dyn/rep1.model.pt",
+            "--decoded",
+            d / "decoded.pt",
+            "--real",
+            d / "digits.npz",
+            "--lbpe-epochs",
+            "2",
+            "--lbpe-top-k",
+            "1",
+            "--device",
+            "cpu",
+            "--out",
+            d / "scores1.npz",
+        ]
+    )
+    _ok(
+        [
+            "select",
+            "--pairs",
+            "yoco@1",
+            "random@1",
+            "--ipc-to",
+            "1",
+            "--decoded",
+            d / "decoded.pt",
+            "--scores",
+            d / "scores1.npz",
+            "--out",
+            d / "sel.json",
+        ]
+    )
     _ok(["select", "--key", "random", "--ipc-to", "1", "--decoded", d / "ddecoded.pt", "--out", d / "dsel.json"])
-    _ok(["evaluate", "--decoded", d / "decoded.pt", "--real", d / "digits.npz", "--selections", d / "sel.json",
-         "--keys", "random", "--inits", "1", "--eval-points", "1", "--width", "8", "--epochs", "1",
-         "--device", "cpu", "--out", d / "runs.csv"])
+    _ok(
+        [
+            "evaluate",
+            "--decoded",
+            d / "decoded.pt",
+            "--real",
+            d / "digits.npz",
+            "--selections",
+            d / "sel.json",
+            "--keys",
+            "random",
+            "--inits",
+            "1",
+            "--eval-points",
+            "1",
+            "--width",
+            "8",
+            "--epochs",
+            "1",
+            "--device",
+            "cpu",
+            "--out",
+            d / "runs.csv",
+        ]
+    )
     # a 16-px set (its real data would be 16 px; digits.npz is 8 px)
     torch.save([torch.rand(40, 3, 16, 16), labels], d / "px16.pt")
-    _ok(["import", "--format", "idc", "--path", d / "px16.pt", "--dataset", "digits", "--factor", "2",
-         "--out", d / "p16condensed.pt"])
+    _ok(
+        [
+            "import",
+            "--format",
+            "idc",
+            "--path",
+            d / "px16.pt",
+            "--dataset",
+            "digits",
+            "--factor",
+            "2",
+            "--out",
+            d / "p16condensed.pt",
+        ]
+    )
     _ok(["decode", "--condensed", d / "p16condensed.pt", "--out", d / "p16decoded.pt"])
     _bad_files(d, images, labels)
     return d
@@ -103,10 +209,12 @@ def _bad_files(d: Path, images, labels) -> None:
     (d / "noidx.json").write_text(json.dumps([{"key": "yoco", "rep": 1}]))
     (d / "empty.json").write_text("[]")
     sel = json.loads((d / "sel.json").read_text())
-    for name, change in {"negidx": lambda r: r["indices"].__setitem__(0, -3),
-                         "bigidx": lambda r: r["indices"].__setitem__(-1, 160),
-                         "floatidx": lambda r: r.__setitem__("indices", [float(i) for i in r["indices"]]),
-                         "otherhash": lambda r: r["identity"].__setitem__("decoded_sha256", "0" * 64)}.items():
+    for name, change in {
+        "negidx": lambda r: r["indices"].__setitem__(0, -3),
+        "bigidx": lambda r: r["indices"].__setitem__(-1, 160),
+        "floatidx": lambda r: r.__setitem__("indices", [float(i) for i in r["indices"]]),
+        "otherhash": lambda r: r["identity"].__setitem__("decoded_sha256", "0" * 64),
+    }.items():
         recs = copy.deepcopy(sel)
         for r in recs:
             change(r)
@@ -160,232 +268,593 @@ CLI_CASES = [
     # data
     Cli("data-unknown-dataset", "data --dataset cifar11 --out {out}", ("cifar11", "did you mean 'cifar10'")),
     Cli("data-image-size-0", "data --dataset digits --image-size 0 --out {out}", ("--image-size", ">= 1")),
-    Cli("data-npz-missing", "data --dataset digits --npz {d}/missing.npz --out {out}", ("missing.npz", "does not exist")),
-    Cli("data-npz-object-arrays", "data --dataset digits --npz {d}/objreal.npz --out {out}",
-        ("objreal.npz", "write it again with `yoco data`")),
+    Cli(
+        "data-npz-missing", "data --dataset digits --npz {d}/missing.npz --out {out}", ("missing.npz", "does not exist")
+    ),
+    Cli(
+        "data-npz-object-arrays",
+        "data --dataset digits --npz {d}/objreal.npz --out {out}",
+        ("objreal.npz", "write it again with `yoco data`"),
+    ),
     Cli("data-npz-is-folder", "data --dataset digits --npz {d}/adir --out {out}", ("adir", "is a folder")),
-    Cli("data-root-is-a-file", "data --dataset cifar10 --root {d}/idc.pt --out {out}",
-        ("idc.pt", "download folder", "--root")),
+    Cli(
+        "data-root-is-a-file",
+        "data --dataset cifar10 --root {d}/idc.pt --out {out}",
+        ("idc.pt", "download folder", "--root"),
+    ),
     # condense
-    Cli("condense-factor-leaves-2px-patches", "condense --real {d}/digits.npz --method idc --ipc 1 --factor 4 --out {out}",
-        ("--factor 4", "2x2 patches", "smaller factor")),
-    Cli("condense-unknown-method", "condense --real {d}/digits.npz --method foo --ipc 1 --out {out}",
-        ("--method", "invalid choice")),
-    Cli("condense-snapshot-is-folder", "condense --real {d}/digits.npz --method idc --ipc 1 --snapshot {d}/adir --out {out}",
-        ("--snapshot", "is a folder")),
-    Cli("condense-real-is-not-real-data", "condense --real {d}/decoded.pt --method idc --ipc 1 --out {out}",
-        ("decoded.pt", "yoco data")),
+    Cli(
+        "condense-factor-leaves-2px-patches",
+        "condense --real {d}/digits.npz --method idc --ipc 1 --factor 4 --out {out}",
+        ("--factor 4", "2x2 patches", "smaller factor"),
+    ),
+    Cli(
+        "condense-unknown-method",
+        "condense --real {d}/digits.npz --method foo --ipc 1 --out {out}",
+        ("--method", "invalid choice"),
+    ),
+    Cli(
+        "condense-snapshot-is-folder",
+        "condense --real {d}/digits.npz --method idc --ipc 1 --snapshot {d}/adir --out {out}",
+        ("--snapshot", "is a folder"),
+    ),
+    Cli(
+        "condense-real-is-not-real-data",
+        "condense --real {d}/decoded.pt --method idc --ipc 1 --out {out}",
+        ("decoded.pt", "yoco data"),
+    ),
     Cli("condense-ipc-0", "condense --real {d}/digits.npz --method idc --ipc 0 --out {out}", ("--ipc", ">= 1")),
     # import
-    Cli("import-11-classes-as-digits", "import --format idc --path {d}/c11.pt --dataset digits --factor 2 --out {out}",
-        ("11 classes", "digits has 10", "--dataset")),
-    Cli("import-10-classes-as-cifar100", "import --format idc --path {d}/idc.pt --dataset cifar100 --out {out}",
-        ("10 classes", "cifar100 has 100", "--dataset")),
-    Cli("import-factor-leaves-1px-patches", "import --format idc --path {d}/idc.pt --dataset digits --factor 8 --out {out}",
-        ("factor 8", "1x1 patches", "at most 2")),
-    Cli("import-nhwc", "import --format idc --path {d}/nhwc.pt --dataset digits --factor 2 --out {out}",
-        ("channels-last", "permute")),
-    Cli("import-uint8-pixels", "import --format idc --path {d}/u8.pt --dataset digits --factor 2 --out {out}",
-        ("8-bit", "divide the images by 255")),
-    Cli("import-random-bytes", "import --format idc --path {d}/random.pt --dataset digits --factor 2 --out {out}",
-        ("random.pt", "not a torch file", "check the path"), absent=("trusted", "unsafe")),
-    Cli("import-numpy-pickle", "import --format idc --path {d}/numpy.pt --dataset digits --factor 2 --out {out}",
-        ("numpy.pt", "numpy", "--allow-unsafe-unpickling", "run code")),
-    Cli("import-truncated", "import --format idc --path {d}/trunc.pt --dataset digits --factor 2 --out {out}",
-        ("trunc.pt", "truncated"), absent=("trusted",)),
-    Cli("import-path-is-folder", "import --format idc --path {d}/adir --dataset digits --factor 2 --out {out}",
-        ("adir", "is a folder", "pass the file")),
-    Cli("import-path-missing", "import --format idc --path {d}/missing.pt --dataset digits --factor 2 --out {out}",
-        ("missing.pt", "not found", "yoco condense")),
-    Cli("import-canonical-as-idc", "import --format idc --path {d}/condensed.pt --dataset digits --out {out}",
-        ("canonical", "--format canonical")),
-    Cli("import-bool-labels", "import --format idc --path {d}/boollab.pt --dataset digits --factor 2 --out {out}",
-        ("booleans", "class indices")),
-    Cli("import-fractional-labels", "import --format idc --path {d}/fraclab.pt --dataset digits --factor 2 --out {out}",
-        ("fraclab.pt", "fractional", "whole class indices")),
-    Cli("import-uneven-classes", "import --format idc --path {d}/uneven.pt --dataset digits --factor 2 --out {out}",
-        ("uneven.pt", "different numbers", "complete")),
-    Cli("import-ipc-mismatch", "import --format idc --path {d}/idc.pt --dataset digits --factor 2 --ipc 5 --out {out}",
-        ("ipc=5", "--ipc 4")),
-    Cli("import-unknown-format", "import --format idcc --path {d}/idc.pt --dataset digits --out {out}",
-        ("--format", "invalid choice")),
-    Cli("import-digits-without-factor", "import --format idc --path {d}/idc.pt --dataset digits --out {out}",
-        ("digits", "--factor")),
-    Cli("import-real-under-another-name", "import --format real --path {d}/digits.npz --dataset cifar10 --out {out}",
-        ("digits", "--dataset digits")),
+    Cli(
+        "import-11-classes-as-digits",
+        "import --format idc --path {d}/c11.pt --dataset digits --factor 2 --out {out}",
+        ("11 classes", "digits has 10", "--dataset"),
+    ),
+    Cli(
+        "import-10-classes-as-cifar100",
+        "import --format idc --path {d}/idc.pt --dataset cifar100 --out {out}",
+        ("10 classes", "cifar100 has 100", "--dataset"),
+    ),
+    Cli(
+        "import-factor-leaves-1px-patches",
+        "import --format idc --path {d}/idc.pt --dataset digits --factor 8 --out {out}",
+        ("factor 8", "1x1 patches", "at most 2"),
+    ),
+    Cli(
+        "import-nhwc",
+        "import --format idc --path {d}/nhwc.pt --dataset digits --factor 2 --out {out}",
+        ("channels-last", "permute"),
+    ),
+    Cli(
+        "import-uint8-pixels",
+        "import --format idc --path {d}/u8.pt --dataset digits --factor 2 --out {out}",
+        ("8-bit", "divide the images by 255"),
+    ),
+    Cli(
+        "import-random-bytes",
+        "import --format idc --path {d}/random.pt --dataset digits --factor 2 --out {out}",
+        ("random.pt", "not a torch file", "check the path"),
+        absent=("trusted", "unsafe"),
+    ),
+    Cli(
+        "import-numpy-pickle",
+        "import --format idc --path {d}/numpy.pt --dataset digits --factor 2 --out {out}",
+        ("numpy.pt", "numpy", "--allow-unsafe-unpickling", "run code"),
+    ),
+    Cli(
+        "import-truncated",
+        "import --format idc --path {d}/trunc.pt --dataset digits --factor 2 --out {out}",
+        ("trunc.pt", "truncated"),
+        absent=("trusted",),
+    ),
+    Cli(
+        "import-path-is-folder",
+        "import --format idc --path {d}/adir --dataset digits --factor 2 --out {out}",
+        ("adir", "is a folder", "pass the file"),
+    ),
+    Cli(
+        "import-path-missing",
+        "import --format idc --path {d}/missing.pt --dataset digits --factor 2 --out {out}",
+        ("missing.pt", "not found", "yoco condense"),
+    ),
+    Cli(
+        "import-canonical-as-idc",
+        "import --format idc --path {d}/condensed.pt --dataset digits --out {out}",
+        ("canonical", "--format canonical"),
+    ),
+    Cli(
+        "import-bool-labels",
+        "import --format idc --path {d}/boollab.pt --dataset digits --factor 2 --out {out}",
+        ("booleans", "class indices"),
+    ),
+    Cli(
+        "import-fractional-labels",
+        "import --format idc --path {d}/fraclab.pt --dataset digits --factor 2 --out {out}",
+        ("fraclab.pt", "fractional", "whole class indices"),
+    ),
+    Cli(
+        "import-uneven-classes",
+        "import --format idc --path {d}/uneven.pt --dataset digits --factor 2 --out {out}",
+        ("uneven.pt", "different numbers", "complete"),
+    ),
+    Cli(
+        "import-ipc-mismatch",
+        "import --format idc --path {d}/idc.pt --dataset digits --factor 2 --ipc 5 --out {out}",
+        ("ipc=5", "--ipc 4"),
+    ),
+    Cli(
+        "import-unknown-format",
+        "import --format idcc --path {d}/idc.pt --dataset digits --out {out}",
+        ("--format", "invalid choice"),
+    ),
+    Cli(
+        "import-digits-without-factor",
+        "import --format idc --path {d}/idc.pt --dataset digits --out {out}",
+        ("digits", "--factor"),
+    ),
+    Cli(
+        "import-real-under-another-name",
+        "import --format real --path {d}/digits.npz --dataset cifar10 --out {out}",
+        ("digits", "--dataset digits"),
+    ),
     # decode and output locations
-    Cli("decode-out-is-a-folder", "decode --condensed {d}/condensed.pt --out {d}/adir", ("adir", "is a folder",
-        "file name inside it"), sentinel=False),
-    Cli("decode-out-parent-is-a-file", "decode --condensed {d}/condensed.pt --out {d}/idc.pt/x.pt",
-        ("idc.pt", "is a file, not a folder"), sentinel=False),
-    Cli("decode-out-read-only", "decode --condensed {d}/condensed.pt --out /sys/yoco-bad-input-test.pt",
-        ("/sys", "cannot create files", "writable output location"), sentinel=False),
-    Cli("decode-out-overwrites-input", "decode --condensed {d}/condensed.pt --out {d}/condensed.pt",
-        ("same file as --condensed", "another output path"), sentinel=False),
-    Cli("decode-out-is-the-current-folder", "decode --condensed {d}/condensed.pt --out .", ("--out \\.", "is a folder"),
-        sentinel=False),
-    Cli("decode-twice", "decode --condensed {d}/decoded.pt --out {out}", ("already a decoded set", "condensed set it was")),
+    Cli(
+        "decode-out-is-a-folder",
+        "decode --condensed {d}/condensed.pt --out {d}/adir",
+        ("adir", "is a folder", "file name inside it"),
+        sentinel=False,
+    ),
+    Cli(
+        "decode-out-parent-is-a-file",
+        "decode --condensed {d}/condensed.pt --out {d}/idc.pt/x.pt",
+        ("idc.pt", "is a file, not a folder"),
+        sentinel=False,
+    ),
+    Cli(
+        "decode-out-read-only",
+        "decode --condensed {d}/condensed.pt --out /sys/yoco-bad-input-test.pt",
+        ("/sys", "cannot create files", "writable output location"),
+        sentinel=False,
+    ),
+    Cli(
+        "decode-out-overwrites-input",
+        "decode --condensed {d}/condensed.pt --out {d}/condensed.pt",
+        ("same file as --condensed", "another output path"),
+        sentinel=False,
+    ),
+    Cli(
+        "decode-out-is-the-current-folder",
+        "decode --condensed {d}/condensed.pt --out .",
+        ("--out \\.", "is a folder"),
+        sentinel=False,
+    ),
+    Cli(
+        "decode-twice",
+        "decode --condensed {d}/decoded.pt --out {out}",
+        ("already a decoded set", "condensed set it was"),
+    ),
     Cli("decode-condensed-is-folder", "decode --condensed {d}/adir --out {out}", ("adir", "is a folder")),
     Cli("decode-condensed-missing", "decode --condensed {d}/missing.pt --out {out}", ("missing.pt", "yoco import")),
-    Cli("decode-original-format-file", "decode --condensed {d}/idc.pt --out {out}",
-        ("idc.pt", "not a canonical", "yoco import --format")),
+    Cli(
+        "decode-original-format-file",
+        "decode --condensed {d}/idc.pt --out {out}",
+        ("idc.pt", "not a canonical", "yoco import --format"),
+    ),
     # dynamics
-    Cli("dynamics-16px-set-8px-real", "dynamics --decoded {d}/p16decoded.pt " + REAL + " --out-dir {out} " + T,
-        ("16x16", "8x8", "--image-size 16")),
-    Cli("dynamics-8px-set-16px-real", "dynamics " + DEC + " --real {d}/digits16.npz --out-dir {out} " + T,
-        ("8x8", "16x16", "--image-size 8")),
-    Cli("dynamics-out-dir-is-a-file", "dynamics " + DEC + " " + REAL + " --out-dir {d}/idc.pt " + T,
-        ("--out-dir", "is a file, not a folder"), sentinel=False),
+    Cli(
+        "dynamics-16px-set-8px-real",
+        "dynamics --decoded {d}/p16decoded.pt " + REAL + " --out-dir {out} " + T,
+        ("16x16", "8x8", "--image-size 16"),
+    ),
+    Cli(
+        "dynamics-8px-set-16px-real",
+        "dynamics " + DEC + " --real {d}/digits16.npz --out-dir {out} " + T,
+        ("8x8", "16x16", "--image-size 8"),
+    ),
+    Cli(
+        "dynamics-out-dir-is-a-file",
+        "dynamics " + DEC + " " + REAL + " --out-dir {d}/idc.pt " + T,
+        ("--out-dir", "is a file, not a folder"),
+        sentinel=False,
+    ),
     Cli("dynamics-reps-0", "dynamics " + DEC + " " + REAL + " --reps 0 --out-dir {out} " + T, ("--reps", ">= 1")),
-    Cli("dynamics-unknown-network", "dynamics " + DEC + " " + REAL + " --network convnett --out-dir {out} " + T,
-        ("convnett", "did you mean 'convnet'")),
-    Cli("dynamics-unknown-diffaug-op", "dynamics " + DEC + " " + REAL + " --diffaug color_spin --out-dir {out} " + T,
-        ("spin", "valid ops")),
-    Cli("dynamics-undecoded-set", "dynamics --decoded {d}/condensed.pt " + REAL + " --out-dir {out} " + T,
-        ("not decoded", "yoco decode")),
-    Cli("dynamics-device-foo", "dynamics " + DEC + " " + REAL + " --out-dir {out} --width 8 --epochs 1 --device foo",
-        ("--device 'foo'", "cpu, cuda")),
-    Cli("dynamics-cutmix-p-2", "dynamics " + DEC + " " + REAL + " --cutmix-p 2 --out-dir {out} " + T,
-        ("--cutmix-p", "outside")),
+    Cli(
+        "dynamics-unknown-network",
+        "dynamics " + DEC + " " + REAL + " --network convnett --out-dir {out} " + T,
+        ("convnett", "did you mean 'convnet'"),
+    ),
+    Cli(
+        "dynamics-unknown-diffaug-op",
+        "dynamics " + DEC + " " + REAL + " --diffaug color_spin --out-dir {out} " + T,
+        ("spin", "valid ops"),
+    ),
+    Cli(
+        "dynamics-undecoded-set",
+        "dynamics --decoded {d}/condensed.pt " + REAL + " --out-dir {out} " + T,
+        ("not decoded", "yoco decode"),
+    ),
+    Cli(
+        "dynamics-device-foo",
+        "dynamics " + DEC + " " + REAL + " --out-dir {out} --width 8 --epochs 1 --device foo",
+        ("--device 'foo'", "cpu, cuda"),
+    ),
+    Cli(
+        "dynamics-cutmix-p-2",
+        "dynamics " + DEC + " " + REAL + " --cutmix-p 2 --out-dir {out} " + T,
+        ("--cutmix-p", "outside"),
+    ),
     # scores
-    Cli("scores-dynamics-of-another-set", "scores --dynamics {d}/dyn/rep1.npz --model {d}/dyn/rep1.model.pt "
+    Cli(
+        "scores-dynamics-of-another-set",
+        "scores --dynamics {d}/dyn/rep1.npz --model {d}/dyn/rep1.model.pt "
         "--decoded {d}/ddecoded.pt " + REAL + " --lbpe-epochs 2 --lbpe-top-k 1 --out {out}",
-        ("does not belong", "condenser 'idc' vs 'dream'", "yoco dynamics --decoded")),
-    Cli("scores-full-set-dynamics", "scores --dynamics {d}/fakedyn80.npz --model {d}/dyn/rep1.model.pt " + DEC + " "
-        + REAL + " --lbpe-epochs 2 --lbpe-top-k 1 --out {out}", ("fakedyn80.npz", "80 samples", "160", "record them")),
-    Cli("scores-model-refused-as-unsafe", "scores --dynamics {d}/dyn/rep1.npz --model {d}/numpy.pt " + DEC + " "
-        + REAL + " --lbpe-epochs 2 --lbpe-top-k 1 --out {out}", ("numpy.pt", "not a model file", "pass the file yoco wrote")),
-    Cli("scores-model-of-another-rep", "scores --dynamics {d}/dyn/rep1.npz --model {d}/dyn/rep2.model.pt " + DEC + " "
-        + REAL + " --lbpe-epochs 2 --lbpe-top-k 1 --out {out}", ("rep2.model.pt", "different runs", "beside the dynamics")),
-    Cli("scores-dynamics-object-arrays", "scores --dynamics {d}/objdyn.npz --model {d}/dyn/rep1.model.pt " + DEC + " "
-        + REAL + " --lbpe-epochs 2 --lbpe-top-k 1 --out {out}", ("objdyn.npz", "not a readable dynamics file",
-                                                                 "write it again")),
-    Cli("scores-top-k-above-epochs", "scores --dynamics {d}/dyn/rep1.npz --model {d}/dyn/rep1.model.pt " + DEC + " "
-        + REAL + " --lbpe-epochs 2 --lbpe-top-k 3 --out {out}", ("--lbpe-top-k 3", "K <= E")),
-    Cli("scores-lbpe-epochs-beyond-dynamics", "scores --dynamics {d}/dyn/rep1.npz --model {d}/dyn/rep1.model.pt " + DEC
-        + " " + REAL + " --lbpe-epochs 9 --lbpe-top-k 1 --out {out}", ("--lbpe-epochs 9", "only 2", "lower")),
-    Cli("scores-condenser-flag-disagrees", "scores --dynamics {d}/dyn/rep1.npz --model {d}/dyn/rep1.model.pt " + DEC
-        + " " + REAL + " --condenser dream --lbpe-epochs 2 --lbpe-top-k 1 --out {out}",
-        ("--condenser dream", "pass --condenser idc")),
-    Cli("scores-dynamics-is-a-folder", "scores --dynamics {d}/dyn --model {d}/dyn/rep1.model.pt " + DEC + " " + REAL
-        + " --lbpe-epochs 2 --lbpe-top-k 1 --out {out}", ("is a folder", "rep1.npz")),
-    Cli("scores-model-missing", "scores --dynamics {d}/dyn/rep1.npz --model {d}/missing.pt " + DEC + " " + REAL
-        + " --lbpe-epochs 2 --lbpe-top-k 1 --out {out}", ("missing.pt", "does not exist", "yoco dynamics")),
+        ("does not belong", "condenser 'idc' vs 'dream'", "yoco dynamics --decoded"),
+    ),
+    Cli(
+        "scores-full-set-dynamics",
+        "scores --dynamics {d}/fakedyn80.npz --model {d}/dyn/rep1.model.pt "
+        + DEC
+        + " "
+        + REAL
+        + " --lbpe-epochs 2 --lbpe-top-k 1 --out {out}",
+        ("fakedyn80.npz", "80 samples", "160", "record them"),
+    ),
+    Cli(
+        "scores-model-refused-as-unsafe",
+        "scores --dynamics {d}/dyn/rep1.npz --model {d}/numpy.pt "
+        + DEC
+        + " "
+        + REAL
+        + " --lbpe-epochs 2 --lbpe-top-k 1 --out {out}",
+        ("numpy.pt", "not a model file", "pass the file yoco wrote"),
+    ),
+    Cli(
+        "scores-model-of-another-rep",
+        "scores --dynamics {d}/dyn/rep1.npz --model {d}/dyn/rep2.model.pt "
+        + DEC
+        + " "
+        + REAL
+        + " --lbpe-epochs 2 --lbpe-top-k 1 --out {out}",
+        ("rep2.model.pt", "different runs", "beside the dynamics"),
+    ),
+    Cli(
+        "scores-dynamics-object-arrays",
+        "scores --dynamics {d}/objdyn.npz --model {d}/dyn/rep1.model.pt "
+        + DEC
+        + " "
+        + REAL
+        + " --lbpe-epochs 2 --lbpe-top-k 1 --out {out}",
+        ("objdyn.npz", "not a readable dynamics file", "write it again"),
+    ),
+    Cli(
+        "scores-top-k-above-epochs",
+        "scores --dynamics {d}/dyn/rep1.npz --model {d}/dyn/rep1.model.pt "
+        + DEC
+        + " "
+        + REAL
+        + " --lbpe-epochs 2 --lbpe-top-k 3 --out {out}",
+        ("--lbpe-top-k 3", "K <= E"),
+    ),
+    Cli(
+        "scores-lbpe-epochs-beyond-dynamics",
+        "scores --dynamics {d}/dyn/rep1.npz --model {d}/dyn/rep1.model.pt "
+        + DEC
+        + " "
+        + REAL
+        + " --lbpe-epochs 9 --lbpe-top-k 1 --out {out}",
+        ("--lbpe-epochs 9", "only 2", "lower"),
+    ),
+    Cli(
+        "scores-condenser-flag-disagrees",
+        "scores --dynamics {d}/dyn/rep1.npz --model {d}/dyn/rep1.model.pt "
+        + DEC
+        + " "
+        + REAL
+        + " --condenser dream --lbpe-epochs 2 --lbpe-top-k 1 --out {out}",
+        ("--condenser dream", "pass --condenser idc"),
+    ),
+    Cli(
+        "scores-dynamics-is-a-folder",
+        "scores --dynamics {d}/dyn --model {d}/dyn/rep1.model.pt "
+        + DEC
+        + " "
+        + REAL
+        + " --lbpe-epochs 2 --lbpe-top-k 1 --out {out}",
+        ("is a folder", "rep1.npz"),
+    ),
+    Cli(
+        "scores-model-missing",
+        "scores --dynamics {d}/dyn/rep1.npz --model {d}/missing.pt "
+        + DEC
+        + " "
+        + REAL
+        + " --lbpe-epochs 2 --lbpe-top-k 1 --out {out}",
+        ("missing.pt", "does not exist", "yoco dynamics"),
+    ),
     # select
-    Cli("select-wrong-ipc-from", "select --key random --ipc-from 5 --ipc-to 1 " + DEC + " --out {out}",
-        ("--ipc-from 5", "IPC 4", "--ipc-from 4")),
-    Cli("select-scores-given-as-pt", "select --key yoco --ipc-to 1 " + DEC + " --scores {d}/scores.pt --out {out}",
-        ("scores.pt", "not a score file", "yoco scores")),
-    Cli("select-scores-of-another-set", "select --key yoco --ipc-to 1 --decoded {d}/ddecoded.pt "
-        "--scores {d}/scores1.npz --out {out}", ("scores1.npz", "does not belong", "yoco scores --decoded")),
-    Cli("select-scores-object-npz", "select --key yoco --ipc-to 1 " + DEC + " --scores {d}/obj.npz --out {out}",
-        ("obj.npz", "not a score file")),
-    Cli("select-ipc-to-above-ipc-from", "select --key random --ipc-to 5 " + DEC + " --out {out}",
-        ("--ipc-to 5", "--ipc-to <= 4")),
-    Cli("select-unknown-key", "select --key yocco --ipc-to 1 " + DEC + " --scores {d}/scores1.npz --out {out}",
-        ("yocco", "did you mean 'yoco'")),
+    Cli(
+        "select-wrong-ipc-from",
+        "select --key random --ipc-from 5 --ipc-to 1 " + DEC + " --out {out}",
+        ("--ipc-from 5", "IPC 4", "--ipc-from 4"),
+    ),
+    Cli(
+        "select-scores-given-as-pt",
+        "select --key yoco --ipc-to 1 " + DEC + " --scores {d}/scores.pt --out {out}",
+        ("scores.pt", "not a score file", "yoco scores"),
+    ),
+    Cli(
+        "select-scores-of-another-set",
+        "select --key yoco --ipc-to 1 --decoded {d}/ddecoded.pt --scores {d}/scores1.npz --out {out}",
+        ("scores1.npz", "does not belong", "yoco scores --decoded"),
+    ),
+    Cli(
+        "select-scores-object-npz",
+        "select --key yoco --ipc-to 1 " + DEC + " --scores {d}/obj.npz --out {out}",
+        ("obj.npz", "not a score file"),
+    ),
+    Cli(
+        "select-ipc-to-above-ipc-from",
+        "select --key random --ipc-to 5 " + DEC + " --out {out}",
+        ("--ipc-to 5", "--ipc-to <= 4"),
+    ),
+    Cli(
+        "select-unknown-key",
+        "select --key yocco --ipc-to 1 " + DEC + " --scores {d}/scores1.npz --out {out}",
+        ("yocco", "did you mean 'yoco'"),
+    ),
     Cli("select-bad-pairs", "select --pairs yoco1 --ipc-to 1 " + DEC + " --out {out}", ("yoco1", "KEY@REP")),
     Cli("select-no-key", "select --ipc-to 1 " + DEC + " --out {out}", ("--key", "--pairs")),
-    Cli("select-dataset-disagrees", "select --key random --ipc-to 1 --dataset cifar100 " + DEC + " --out {out}",
-        ("--dataset cifar100", "--dataset digits")),
-    Cli("select-score-rep-twice", "select --key yoco --ipc-to 1 " + DEC + " --scores {d}/scores1.npz {d}/scores1.npz "
-        "--score-reps 1 1 --out {out}", ("--score-reps", "twice")),
+    Cli(
+        "select-dataset-disagrees",
+        "select --key random --ipc-to 1 --dataset cifar100 " + DEC + " --out {out}",
+        ("--dataset cifar100", "--dataset digits"),
+    ),
+    Cli(
+        "select-score-rep-twice",
+        "select --key yoco --ipc-to 1 " + DEC + " --scores {d}/scores1.npz {d}/scores1.npz "
+        "--score-reps 1 1 --out {out}",
+        ("--score-reps", "twice"),
+    ),
     Cli("select-ipc-to-0", "select --key random --ipc-to 0 " + DEC + " --out {out}", ("--ipc-to", ">= 1")),
-    Cli("select-score-key-without-scores", "select --key yoco --ipc-to 1 " + DEC + " --out {out}",
-        ("yoco", "pass --scores")),
-    Cli("select-ccs-cutoff-1", "select --key ccs --ipc-to 1 --ccs-cutoff 1 " + DEC + " --out {out}",
-        ("--ccs-cutoff", "outside")),
+    Cli(
+        "select-score-key-without-scores",
+        "select --key yoco --ipc-to 1 " + DEC + " --out {out}",
+        ("yoco", "pass --scores"),
+    ),
+    Cli(
+        "select-ccs-cutoff-1",
+        "select --key ccs --ipc-to 1 --ccs-cutoff 1 " + DEC + " --out {out}",
+        ("--ccs-cutoff", "outside"),
+    ),
     # evaluate
-    Cli("evaluate-selections-of-another-set", "evaluate " + DEC + " " + REAL + " --selections {d}/dsel.json --inits 1 "
-        + T + " --out {out}", ("dsel.json", "does not belong", "condenser 'dream' vs 'idc'", "yoco select --decoded")),
-    Cli("evaluate-malformed-json", "evaluate " + DEC + " " + REAL + " --selections {d}/bad.json " + T + " --out {out}",
-        ("bad.json", "not valid JSON", "line 2", "yoco select")),
-    Cli("evaluate-selection-without-indices", "evaluate " + DEC + " " + REAL + " --selections {d}/noidx.json " + T
-        + " --out {out}", ("noidx.json", "lacks indices", "yoco select")),
-    Cli("evaluate-negative-index", "evaluate " + DEC + " " + REAL + " --selections {d}/negidx.json " + T + " --out {out}",
-        ("negidx.json", "negative index -3", "count decoded samples from 0")),
-    Cli("evaluate-index-beyond-set", "evaluate " + DEC + " " + REAL + " --selections {d}/bigidx.json " + T + " --out {out}",
-        ("bigidx.json", "index 160", "only 160 samples")),
-    Cli("evaluate-float-indices", "evaluate " + DEC + " " + REAL + " --selections {d}/floatidx.json " + T + " --out {out}",
-        ("floatidx.json", "whole numbers")),
-    Cli("evaluate-no-selection", "evaluate " + DEC + " " + REAL + " --selections {d}/empty.json " + T + " --out {out}",
-        ("empty.json", "hold no selection", "yoco select")),
-    Cli("evaluate-key-not-selected", "evaluate " + DEC + " " + REAL + " --selections {d}/sel.json --keys ssp " + T
-        + " --out {out}", ("ssp", "rerun `yoco select`")),
-    Cli("evaluate-inits-0", "evaluate " + DEC + " " + REAL + " --selections {d}/sel.json --inits 0 " + T + " --out {out}",
-        ("--inits", ">= 1")),
-    Cli("evaluate-selections-is-a-folder", "evaluate " + DEC + " " + REAL + " --selections {d}/adir " + T + " --out {out}",
-        ("adir", "is a folder")),
-    Cli("evaluate-real-of-another-resolution", "evaluate " + DEC + " --real {d}/digits16.npz --selections {d}/sel.json "
-        + T + " --out {out}", ("8x8", "16x16", "--image-size 8")),
-    Cli("evaluate-lr-0", "evaluate " + DEC + " " + REAL + " --selections {d}/sel.json --lr 0 " + T + " --out {out}",
-        ("--lr", "outside")),
+    Cli(
+        "evaluate-selections-of-another-set",
+        "evaluate " + DEC + " " + REAL + " --selections {d}/dsel.json --inits 1 " + T + " --out {out}",
+        ("dsel.json", "does not belong", "condenser 'dream' vs 'idc'", "yoco select --decoded"),
+    ),
+    Cli(
+        "evaluate-malformed-json",
+        "evaluate " + DEC + " " + REAL + " --selections {d}/bad.json " + T + " --out {out}",
+        ("bad.json", "not valid JSON", "line 2", "yoco select"),
+    ),
+    Cli(
+        "evaluate-selection-without-indices",
+        "evaluate " + DEC + " " + REAL + " --selections {d}/noidx.json " + T + " --out {out}",
+        ("noidx.json", "lacks indices", "yoco select"),
+    ),
+    Cli(
+        "evaluate-negative-index",
+        "evaluate " + DEC + " " + REAL + " --selections {d}/negidx.json " + T + " --out {out}",
+        ("negidx.json", "negative index -3", "count decoded samples from 0"),
+    ),
+    Cli(
+        "evaluate-index-beyond-set",
+        "evaluate " + DEC + " " + REAL + " --selections {d}/bigidx.json " + T + " --out {out}",
+        ("bigidx.json", "index 160", "only 160 samples"),
+    ),
+    Cli(
+        "evaluate-float-indices",
+        "evaluate " + DEC + " " + REAL + " --selections {d}/floatidx.json " + T + " --out {out}",
+        ("floatidx.json", "whole numbers"),
+    ),
+    Cli(
+        "evaluate-no-selection",
+        "evaluate " + DEC + " " + REAL + " --selections {d}/empty.json " + T + " --out {out}",
+        ("empty.json", "hold no selection", "yoco select"),
+    ),
+    Cli(
+        "evaluate-key-not-selected",
+        "evaluate " + DEC + " " + REAL + " --selections {d}/sel.json --keys ssp " + T + " --out {out}",
+        ("ssp", "rerun `yoco select`"),
+    ),
+    Cli(
+        "evaluate-inits-0",
+        "evaluate " + DEC + " " + REAL + " --selections {d}/sel.json --inits 0 " + T + " --out {out}",
+        ("--inits", ">= 1"),
+    ),
+    Cli(
+        "evaluate-selections-is-a-folder",
+        "evaluate " + DEC + " " + REAL + " --selections {d}/adir " + T + " --out {out}",
+        ("adir", "is a folder"),
+    ),
+    Cli(
+        "evaluate-real-of-another-resolution",
+        "evaluate " + DEC + " --real {d}/digits16.npz --selections {d}/sel.json " + T + " --out {out}",
+        ("8x8", "16x16", "--image-size 8"),
+    ),
+    Cli(
+        "evaluate-lr-0",
+        "evaluate " + DEC + " " + REAL + " --selections {d}/sel.json --lr 0 " + T + " --out {out}",
+        ("--lr", "outside"),
+    ),
     # evaluate-fractions, evaluate-epochs
-    Cli("fractions-ratio-1.5", "evaluate-fractions " + DEC + " " + REAL + " --scores {d}/scores1.npz --fractions 1.5 "
-        + T + " --out {out}", ("--fractions", "outside")),
-    Cli("fractions-unknown-order", "evaluate-fractions " + DEC + " " + REAL + " --scores {d}/scores1.npz --fractions 0.5 "
-        "--orders easy medium " + T + " --out {out}", ("--orders", "medium", "easy and/or hard")),
-    Cli("fractions-scores-of-another-set", "evaluate-fractions --decoded {d}/ddecoded.pt " + REAL
-        + " --scores {d}/scores1.npz --fractions 0.5 " + T + " --out {out}", ("scores1.npz", "does not belong")),
-    Cli("fractions-random-key", "evaluate-fractions " + DEC + " " + REAL + " --scores {d}/scores1.npz --fractions 0.5 "
-        "--key random " + T + " --out {out}", ("--key random", "score key such as yoco")),
-    Cli("epochs-from-not-below-to", "evaluate-epochs " + DEC + " " + REAL + " --dynamics {d}/dyn/rep1.npz --ipc-to 1 "
-        "--epochs-from 3 --epochs-to 2 " + T + " --out {out}", ("--epochs-from 3", "below --epochs-to 2")),
-    Cli("epochs-dynamics-of-another-set", "evaluate-epochs --decoded {d}/ddecoded.pt " + REAL
-        + " --dynamics {d}/dyn/rep1.npz --ipc-to 1 --epochs-to 2 " + T + " --out {out}",
-        ("rep1.npz", "does not belong", "yoco dynamics --decoded")),
-    Cli("epochs-dataset-disagrees", "evaluate-epochs " + DEC + " " + REAL + " --dynamics {d}/dyn/rep1.npz --ipc-to 1 "
-        "--epochs-to 2 --dataset cifar10 " + T + " --out {out}", ("--dataset cifar10", "--dataset digits")),
-    Cli("epochs-from-beyond-dynamics", "evaluate-epochs " + DEC + " " + REAL + " --dynamics {d}/dyn/rep1.npz --ipc-to 1 "
-        "--epochs-from 5 --epochs-to 9 " + T + " --out {out}", ("--epochs-from 5", "only 2", "lower it")),
+    Cli(
+        "fractions-ratio-1.5",
+        "evaluate-fractions " + DEC + " " + REAL + " --scores {d}/scores1.npz --fractions 1.5 " + T + " --out {out}",
+        ("--fractions", "outside"),
+    ),
+    Cli(
+        "fractions-unknown-order",
+        "evaluate-fractions " + DEC + " " + REAL + " --scores {d}/scores1.npz --fractions 0.5 "
+        "--orders easy medium " + T + " --out {out}",
+        ("--orders", "medium", "easy and/or hard"),
+    ),
+    Cli(
+        "fractions-scores-of-another-set",
+        "evaluate-fractions --decoded {d}/ddecoded.pt "
+        + REAL
+        + " --scores {d}/scores1.npz --fractions 0.5 "
+        + T
+        + " --out {out}",
+        ("scores1.npz", "does not belong"),
+    ),
+    Cli(
+        "fractions-random-key",
+        "evaluate-fractions " + DEC + " " + REAL + " --scores {d}/scores1.npz --fractions 0.5 "
+        "--key random " + T + " --out {out}",
+        ("--key random", "score key such as yoco"),
+    ),
+    Cli(
+        "epochs-from-not-below-to",
+        "evaluate-epochs " + DEC + " " + REAL + " --dynamics {d}/dyn/rep1.npz --ipc-to 1 "
+        "--epochs-from 3 --epochs-to 2 " + T + " --out {out}",
+        ("--epochs-from 3", "below --epochs-to 2"),
+    ),
+    Cli(
+        "epochs-dynamics-of-another-set",
+        "evaluate-epochs --decoded {d}/ddecoded.pt "
+        + REAL
+        + " --dynamics {d}/dyn/rep1.npz --ipc-to 1 --epochs-to 2 "
+        + T
+        + " --out {out}",
+        ("rep1.npz", "does not belong", "yoco dynamics --decoded"),
+    ),
+    Cli(
+        "epochs-dataset-disagrees",
+        "evaluate-epochs " + DEC + " " + REAL + " --dynamics {d}/dyn/rep1.npz --ipc-to 1 "
+        "--epochs-to 2 --dataset cifar10 " + T + " --out {out}",
+        ("--dataset cifar10", "--dataset digits"),
+    ),
+    Cli(
+        "epochs-from-beyond-dynamics",
+        "evaluate-epochs " + DEC + " " + REAL + " --dynamics {d}/dyn/rep1.npz --ipc-to 1 "
+        "--epochs-from 5 --epochs-to 9 " + T + " --out {out}",
+        ("--epochs-from 5", "only 2", "lower it"),
+    ),
     # prune
-    Cli("prune-device-foo", "prune --condensed {d}/condensed.pt --format canonical --ipc-to 1 --epochs 1 --width 8 "
-        "--device foo --out {out}", ("--device 'foo'", "cpu, cuda")),
-    Cli("prune-11-classes-as-cifar10", "prune --condensed {d}/c11.pt --dataset cifar10 --ipc-to 1 --epochs 1 --width 8 "
-        "--device cpu --out {out}", ("c11.pt", "11 classes", "cifar10 has 10")),
-    Cli("prune-own-dataset-without-statistics", "prune --condensed {d}/idc.pt --dataset mydata --factor 2 --ipc-to 1 "
-        "--epochs 1 --width 8 --device cpu --out {out}", ("mydata", "--mean R G B and --std R G B")),
-    Cli("prune-mean-without-std", "prune --condensed {d}/idc.pt --dataset mydata --factor 2 --mean 0.5 0.5 0.5 "
-        "--ipc-to 1 --out {out}", ("--mean", "--std")),
-    Cli("prune-negative-std", "prune --condensed {d}/idc.pt --dataset mydata --factor 2 --mean 0.5 0.5 0.5 "
-        "--std 0.2 -0.2 0.2 --ipc-to 1 --out {out}", ("--std", "outside")),
-    Cli("prune-idc-without-dataset", "prune --condensed {d}/idc.pt --factor 2 --ipc-to 1 --out {out}",
-        ("--format idc", "pass --dataset")),
-    Cli("prune-real-of-another-resolution", "prune --condensed {d}/condensed.pt --format canonical "
-        "--real {d}/digits16.npz --ipc-to 1 --out {out}", ("8x8", "16x16", "--image-size 8")),
-    Cli("prune-ipc-to-above-ipc-from", "prune --condensed {d}/condensed.pt --format canonical --ipc-to 5 --epochs 1 "
-        "--width 8 --device cpu --out {out}", ("ipc_to=5", "stored IPC 4")),
-    Cli("prune-unknown-key", "prune --condensed {d}/condensed.pt --format canonical --ipc-to 1 --key yocco --out {out}",
-        ("yocco", "did you mean 'yoco'")),
-    Cli("prune-canonical-of-another-dataset", "prune --condensed {d}/condensed.pt --format canonical --dataset cifar10 "
-        "--ipc-to 1 --out {out}", ("'digits', not 'cifar10'", "pass dataset 'digits'")),
-    Cli("prune-canonical-factor-disagrees", "prune --condensed {d}/condensed.pt --format canonical --factor 3 "
-        "--ipc-to 1 --out {out}", ("factor 2", "factor=3", "leave it out")),
+    Cli(
+        "prune-device-foo",
+        "prune --condensed {d}/condensed.pt --format canonical --ipc-to 1 --epochs 1 --width 8 "
+        "--device foo --out {out}",
+        ("--device 'foo'", "cpu, cuda"),
+    ),
+    Cli(
+        "prune-11-classes-as-cifar10",
+        "prune --condensed {d}/c11.pt --dataset cifar10 --ipc-to 1 --epochs 1 --width 8 --device cpu --out {out}",
+        ("c11.pt", "11 classes", "cifar10 has 10"),
+    ),
+    Cli(
+        "prune-own-dataset-without-statistics",
+        "prune --condensed {d}/idc.pt --dataset mydata --factor 2 --ipc-to 1 "
+        "--epochs 1 --width 8 --device cpu --out {out}",
+        ("mydata", "--mean R G B and --std R G B"),
+    ),
+    Cli(
+        "prune-mean-without-std",
+        "prune --condensed {d}/idc.pt --dataset mydata --factor 2 --mean 0.5 0.5 0.5 --ipc-to 1 --out {out}",
+        ("--mean", "--std"),
+    ),
+    Cli(
+        "prune-negative-std",
+        "prune --condensed {d}/idc.pt --dataset mydata --factor 2 --mean 0.5 0.5 0.5 "
+        "--std 0.2 -0.2 0.2 --ipc-to 1 --out {out}",
+        ("--std", "outside"),
+    ),
+    Cli(
+        "prune-idc-without-dataset",
+        "prune --condensed {d}/idc.pt --factor 2 --ipc-to 1 --out {out}",
+        ("--format idc", "pass --dataset"),
+    ),
+    Cli(
+        "prune-real-of-another-resolution",
+        "prune --condensed {d}/condensed.pt --format canonical --real {d}/digits16.npz --ipc-to 1 --out {out}",
+        ("8x8", "16x16", "--image-size 8"),
+    ),
+    Cli(
+        "prune-ipc-to-above-ipc-from",
+        "prune --condensed {d}/condensed.pt --format canonical --ipc-to 5 --epochs 1 "
+        "--width 8 --device cpu --out {out}",
+        ("ipc_to=5", "stored IPC 4"),
+    ),
+    Cli(
+        "prune-unknown-key",
+        "prune --condensed {d}/condensed.pt --format canonical --ipc-to 1 --key yocco --out {out}",
+        ("yocco", "did you mean 'yoco'"),
+    ),
+    Cli(
+        "prune-canonical-of-another-dataset",
+        "prune --condensed {d}/condensed.pt --format canonical --dataset cifar10 --ipc-to 1 --out {out}",
+        ("'digits', not 'cifar10'", "pass dataset 'digits'"),
+    ),
+    Cli(
+        "prune-canonical-factor-disagrees",
+        "prune --condensed {d}/condensed.pt --format canonical --factor 3 --ipc-to 1 --out {out}",
+        ("factor 2", "factor=3", "leave it out"),
+    ),
     # table, claims, figure data
     Cli("table-without-runs", "table --number 1 --out {out}", ("Table 1 needs --runs", "yoco evaluate")),
     Cli("table-runs-is-json", "table --number 1 --runs {d}/sel.json --out {out}", ("sel.json", "yoco evaluate")),
-    Cli("table-runs-binary", "table --number 1 --runs {d}/random.pt --out {out}",
-        ("random.pt", "not a runs CSV", "yoco evaluate")),
-    Cli("table-runs-of-two-decoded-sets", "table --number 1 --runs {d}/runs.csv {d}/runs_other.csv --out {out}",
-        ("different decoded sets", "one workflow")),
-    Cli("table-runs-match-no-row", "table --number 3 --runs {d}/runs.csv --out {out}",
-        ("none of the runs", "Table 3", "--rows")),
+    Cli(
+        "table-runs-binary",
+        "table --number 1 --runs {d}/random.pt --out {out}",
+        ("random.pt", "not a runs CSV", "yoco evaluate"),
+    ),
+    Cli(
+        "table-runs-of-two-decoded-sets",
+        "table --number 1 --runs {d}/runs.csv {d}/runs_other.csv --out {out}",
+        ("different decoded sets", "one workflow"),
+    ),
+    Cli(
+        "table-runs-match-no-row",
+        "table --number 3 --runs {d}/runs.csv --out {out}",
+        ("none of the runs", "Table 3", "--rows"),
+    ),
     Cli("table-6-with-runs", "table --number 6 --runs {d}/runs.csv --out {out}", ("Table 6", "leave out --runs")),
     Cli("table-number-8", "table --number 8 --runs {d}/runs.csv --out {out}", ("--number", "invalid choice")),
-    Cli("table-rows-binary", "table --number 1 --runs {d}/runs.csv --rows {d}/random.pt --out {out}",
-        ("--rows", "random.pt", "not a CSV")),
-    Cli("table-runs-folder", "table --number 1 --runs {d}/adir --out {out}", ("adir", "is a folder", "CSV files inside")),
+    Cli(
+        "table-rows-binary",
+        "table --number 1 --runs {d}/runs.csv --rows {d}/random.pt --out {out}",
+        ("--rows", "random.pt", "not a CSV"),
+    ),
+    Cli(
+        "table-runs-folder", "table --number 1 --runs {d}/adir --out {out}", ("adir", "is a folder", "CSV files inside")
+    ),
     Cli("claims-runs-missing", "claims --runs {d}/missing.csv --out {out}", ("missing.csv", "does not exist")),
-    Cli("claims-runs-of-two-decoded-sets", "claims --runs {d}/runs.csv {d}/runs_other.csv --out {out}",
-        ("different decoded sets", "one workflow")),
-    Cli("fig2-without-selections", "figure-data --figure 2 --runs {d}/runs.csv --out {out}",
-        ("figure 2", "--selections")),
-    Cli("fig2-selections-and-runs-of-two-sets", "figure-data --figure 2 --selections {d}/otherhash.json "
-        "--runs {d}/runs.csv --out {out}", ("otherhash.json", "different decoded sets", "one workflow")),
-    Cli("fig7-two-dynamics", "figure-data --figure 7 --dynamics {d}/dyn/rep1.npz {d}/dyn/rep2.npz --out {out}",
-        ("figure 7", "one --dynamics")),
-    Cli("fig7-dynamics-of-another-set", "figure-data --figure 7 --dynamics {d}/dyn/rep1.npz "
-        "--decoded {d}/ddecoded.pt --out {out}", ("rep1.npz", "does not belong")),
+    Cli(
+        "claims-runs-of-two-decoded-sets",
+        "claims --runs {d}/runs.csv {d}/runs_other.csv --out {out}",
+        ("different decoded sets", "one workflow"),
+    ),
+    Cli(
+        "fig2-without-selections",
+        "figure-data --figure 2 --runs {d}/runs.csv --out {out}",
+        ("figure 2", "--selections"),
+    ),
+    Cli(
+        "fig2-selections-and-runs-of-two-sets",
+        "figure-data --figure 2 --selections {d}/otherhash.json --runs {d}/runs.csv --out {out}",
+        ("otherhash.json", "different decoded sets", "one workflow"),
+    ),
+    Cli(
+        "fig7-two-dynamics",
+        "figure-data --figure 7 --dynamics {d}/dyn/rep1.npz {d}/dyn/rep2.npz --out {out}",
+        ("figure 7", "one --dynamics"),
+    ),
+    Cli(
+        "fig7-dynamics-of-another-set",
+        "figure-data --figure 7 --dynamics {d}/dyn/rep1.npz --decoded {d}/ddecoded.pt --out {out}",
+        ("rep1.npz", "does not belong"),
+    ),
     Cli("fig3-runs-binary", "figure-data --figure 3 --runs {d}/random.pt --out {out}", ("random.pt", "not a CSV")),
     Cli("unknown-command", "prunee --out {out}", ("prunee", "invalid choice")),
     Cli("missing-out", "decode --condensed {d}/condensed.pt", ("--out", "required"), sentinel=False),
@@ -415,8 +884,11 @@ def _run_cli(case: Cli, d: Path, out: Path, capsys) -> str:
 
 
 def test_the_table_is_large_and_its_ids_distinct():
-    ids = ([f"cli:{c.id}" for c in CLI_CASES] + [f"api:{c[0]}" for c in API_CASES]
-           + [f"config:{c[0]}" for c in CONFIG_CASES])
+    ids = (
+        [f"cli:{c.id}" for c in CLI_CASES]
+        + [f"api:{c[0]}" for c in API_CASES]
+        + [f"config:{c[0]}" for c in CONFIG_CASES]
+    )
     assert len(ids) == len(set(ids))
     assert len(ids) >= 80
 
@@ -440,8 +912,14 @@ def test_cli_bad_input(case, ws, capsys):
 
 
 # A few cases again as real processes: the console entry point must not let a traceback through.
-SUBPROCESS_CASES = ["evaluate-selections-of-another-set", "prune-device-foo", "evaluate-malformed-json",
-                    "scores-model-refused-as-unsafe", "decode-out-is-a-folder", "table-without-runs"]
+SUBPROCESS_CASES = [
+    "evaluate-selections-of-another-set",
+    "prune-device-foo",
+    "evaluate-malformed-json",
+    "scores-model-refused-as-unsafe",
+    "decode-out-is-a-folder",
+    "table-without-runs",
+]
 
 
 def test_no_traceback_reaches_stderr_of_a_real_process(ws, tmp_path):
@@ -450,8 +928,9 @@ def test_no_traceback_reaches_stderr_of_a_real_process(ws, tmp_path):
     for name in SUBPROCESS_CASES:
         case = cases[name]
         out = tmp_path / name / "result.out"
-        proc = subprocess.run([sys.executable, "-m", "yoco", *_argv(case, ws, out)], capture_output=True,
-                              text=True, env=env, timeout=120)
+        proc = subprocess.run(
+            [sys.executable, "-m", "yoco", *_argv(case, ws, out)], capture_output=True, text=True, env=env, timeout=120
+        )
         assert proc.returncode == 2, (name, proc.stderr)
         assert "Traceback" not in proc.stderr
         lines = _stderr_error_line(proc.stderr)
@@ -465,13 +944,17 @@ def _limited(limit_bytes: int):
         import resource
 
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
     return apply
 
 
-@pytest.mark.parametrize("argv, name", [
-    (["decode", "--condensed", "{d}/condensed.pt"], "decoded.pt"),  # torch's zip writer: "unexpected pos"
-    (["data", "--dataset", "digits", "--image-size", "8"], "digits.npz"),  # numpy: EFBIG
-])
+@pytest.mark.parametrize(
+    "argv, name",
+    [
+        (["decode", "--condensed", "{d}/condensed.pt"], "decoded.pt"),  # torch's zip writer: "unexpected pos"
+        (["data", "--dataset", "digits", "--image-size", "8"], "digits.npz"),  # numpy: EFBIG
+    ],
+)
 def test_a_write_that_fails_part_way_is_one_message_and_leaves_nothing(ws, tmp_path, argv, name):
     """A file-size limit stands in for a full disk: the write stops part-way, as on a full disk."""
     out = tmp_path / name
@@ -490,8 +973,15 @@ def test_a_write_that_fails_part_way_is_one_message_and_leaves_nothing(ws, tmp_p
 def test_disk_full_is_named_as_such(tmp_path, monkeypatch):
     from yoco.condensed import CondensedSet
 
-    cs = CondensedSet(images=torch.rand(4, 3, 8, 8), labels=torch.tensor([0, 0, 1, 1]), ipc=2, factor=1,
-                      value_space="pixel01", dataset="digits", condenser="idc")
+    cs = CondensedSet(
+        images=torch.rand(4, 3, 8, 8),
+        labels=torch.tensor([0, 0, 1, 1]),
+        ipc=2,
+        factor=1,
+        value_space="pixel01",
+        dataset="digits",
+        condenser="idc",
+    )
 
     def full(obj, path, *args, **kwargs):
         Path(path).write_bytes(b"partial")
@@ -550,6 +1040,7 @@ def _write_pt(obj):
         path = tmp / "set.pt"
         torch.save(obj, path)
         return path
+
     return make
 
 
@@ -565,17 +1056,26 @@ API_CASES = [
     ("prune-negative-labels", _prune(labels=LABELS - 1), ("labels", ">= 0")),
     ("prune-one-hot-labels", _prune(labels=torch.eye(3)[LABELS]), ("1-D", "argmax")),
     ("prune-interleaved-labels", _prune(labels=torch.arange(3).repeat(4)), ("not class-major", "stable sort")),
-    ("prune-dynamics-interleaved", _prune(dynamics=_dyn(np.tile(np.arange(3), 16))),
-     ("labels are not the decoded set's", "yoco.decode")),
-    ("prune-dynamics-other-class-count", _prune(dynamics=_dyn(np.repeat(np.arange(4), 12), classes=4)),
-     ("4 classes", "3", "recorded on this set")),
+    (
+        "prune-dynamics-interleaved",
+        _prune(dynamics=_dyn(np.tile(np.arange(3), 16))),
+        ("labels are not the decoded set's", "yoco.decode"),
+    ),
+    (
+        "prune-dynamics-other-class-count",
+        _prune(dynamics=_dyn(np.repeat(np.arange(4), 12), classes=4)),
+        ("4 classes", "3", "recorded on this set"),
+    ),
     ("prune-dynamics-other-size", _prune(dynamics=_dyn(np.repeat(np.arange(3), 8))), ("24 samples", "48")),
     ("prune-dynamics-dict", _prune(dynamics={"lbpe": np.zeros(48)}), ("dynamics must be a yoco.Dynamics", "dict")),
     ("prune-ipc-to-string", _prune(ipc_to="1"), ("ipc_to", "'1'", "ipc_to=1")),
     ("prune-factor-float", _prune(factor=2.0), ("factor", "2.0", "positive integer")),
     ("prune-device-foo", _prune(device="foo"), ("'foo'", "'cpu'")),
-    ("prune-cifar10-with-3-classes", _prune(dataset="cifar10", mean=None, std=None),
-     ("3 classes", "cifar10 has 10", "mean= and std=")),
+    (
+        "prune-cifar10-with-3-classes",
+        _prune(dataset="cifar10", mean=None, std=None),
+        ("3 classes", "cifar10 has 10", "mean= and std="),
+    ),
     ("prune-no-dataset-no-statistics", _prune(mean=None, std=None), ("dataset=", "mean= and std=")),
     ("prune-mean-without-std", _prune(std=None), ("mean=", "std=")),
     ("prune-std-zero", _prune(std=(0.2, 0.0, 0.2)), ("std", "positive")),
@@ -586,28 +1086,56 @@ API_CASES = [
     ("prune-ipc-to-above-ipc-from", _prune(ipc_to=5), ("ipc_to=5", "stored IPC 4")),
     ("prune-unknown-key", _prune(key="yocco"), ("yocco", "Did you mean 'yoco'")),
     ("prune-ccs-without-dataset", _prune(key="ccs", dynamics=_dyn()), ("ccs", "dataset=", "ccs_ratio=")),
-    ("decode-nhwc", lambda tmp: yoco.decode(IMAGES.permute(0, 2, 3, 1).contiguous(), 4, 2),
-     ("channels-last", "permute")),
-    ("select-wrong-ipc-from", lambda tmp: yoco.select("random", {}, DEC_LABELS, ipc_from=2, ipc_to=1, factor=2),
-     ("3 class blocks of 16", "ipc_from 2", "IPC_F·f² = 16")),
-    ("select-bool-labels", lambda tmp: yoco.select("random", {}, np.zeros(48, bool), ipc_from=4, ipc_to=1, factor=2),
-     ("booleans", "class indices")),
-    ("select-fractional-labels", lambda tmp: yoco.select("random", {}, DEC_LABELS + 0.5, ipc_from=4, ipc_to=1,
-                                                         factor=2), ("whole class indices",)),
+    (
+        "decode-nhwc",
+        lambda tmp: yoco.decode(IMAGES.permute(0, 2, 3, 1).contiguous(), 4, 2),
+        ("channels-last", "permute"),
+    ),
+    (
+        "select-wrong-ipc-from",
+        lambda tmp: yoco.select("random", {}, DEC_LABELS, ipc_from=2, ipc_to=1, factor=2),
+        ("3 class blocks of 16", "ipc_from 2", "IPC_F·f² = 16"),
+    ),
+    (
+        "select-bool-labels",
+        lambda tmp: yoco.select("random", {}, np.zeros(48, bool), ipc_from=4, ipc_to=1, factor=2),
+        ("booleans", "class indices"),
+    ),
+    (
+        "select-fractional-labels",
+        lambda tmp: yoco.select("random", {}, DEC_LABELS + 0.5, ipc_from=4, ipc_to=1, factor=2),
+        ("whole class indices",),
+    ),
     ("score-table-of-a-dict", lambda tmp: yoco.score_table({"err_l2": np.zeros((2, 4))}), ("Dynamics", "from_probs")),
-    ("load-condensed-random-bytes", lambda tmp: yoco.load_condensed(_bytes_file(tmp), "idc", "cifar10"),
-     ("random.pt", "not a torch file")),
-    ("load-condensed-numpy-pickle", lambda tmp: yoco.load_condensed(
-        _write_pt([IMAGES.numpy(), LABELS.numpy()])(tmp), "idc", "cifar10"), ("numpy", "trusted=True", "run code")),
+    (
+        "load-condensed-random-bytes",
+        lambda tmp: yoco.load_condensed(_bytes_file(tmp), "idc", "cifar10"),
+        ("random.pt", "not a torch file"),
+    ),
+    (
+        "load-condensed-numpy-pickle",
+        lambda tmp: yoco.load_condensed(_write_pt([IMAGES.numpy(), LABELS.numpy()])(tmp), "idc", "cifar10"),
+        ("numpy", "trusted=True", "run code"),
+    ),
     ("load-condensed-folder", lambda tmp: yoco.load_condensed(tmp, "idc", "cifar10"), ("is a folder", "file itself")),
     ("load-canonical-folder", lambda tmp: yoco.CondensedSet.load(tmp), ("is a folder", ".pt file")),
-    ("load-real-object-arrays", lambda tmp: yoco.load_real("digits", npz=_object_npz(tmp)),
-     ("unreadable entry", "yoco data")),
-    ("dynamics-load-object-arrays", lambda tmp: yoco.Dynamics.load(_object_npz(tmp, "err_l2")),
-     ("not a dynamics file|not a readable dynamics file", "Dynamics.save")),
+    (
+        "load-real-object-arrays",
+        lambda tmp: yoco.load_real("digits", npz=_object_npz(tmp)),
+        ("unreadable entry", "yoco data"),
+    ),
+    (
+        "dynamics-load-object-arrays",
+        lambda tmp: yoco.Dynamics.load(_object_npz(tmp, "err_l2")),
+        ("not a dynamics file|not a readable dynamics file", "Dynamics.save"),
+    ),
     ("read-runs-of-a-json-file", lambda tmp: _read_runs_json(tmp), ("runs.json", "yoco evaluate")),
     ("check-output-folder", lambda tmp: _check_output(tmp), ("is a folder", "file name inside it")),
-    ("write-json-under-a-file", lambda tmp: _write_under_file(tmp), ("could not write", "a parent in the path is a file")),
+    (
+        "write-json-under-a-file",
+        lambda tmp: _write_under_file(tmp),
+        ("could not write", "a parent in the path is a file"),
+    ),
     ("save-set-onto-a-folder", lambda tmp: _save_onto_folder(tmp), ("could not write", "it is a folder")),
     ("save-invalid-set-over-a-file", lambda tmp: _save_invalid_over_file(tmp), ("labels are not class-major",)),
 ]
@@ -615,8 +1143,16 @@ API_CASES = [
 
 def _object_npz(tmp, key="x_train"):
     path = tmp / "obj.npz"
-    np.savez(path, **{key: np.array([object()], dtype=object), "y_train": np.zeros(1), "x_test": np.zeros(1),
-                      "y_test": np.zeros(1), "class_names": np.array(["a"])})
+    np.savez(
+        path,
+        **{
+            key: np.array([object()], dtype=object),
+            "y_train": np.zeros(1),
+            "x_test": np.zeros(1),
+            "y_test": np.zeros(1),
+            "class_names": np.array(["a"]),
+        },
+    )
     return path
 
 
@@ -643,14 +1179,22 @@ def _write_under_file(tmp):
 
 def _save_onto_folder(tmp):
     (tmp / "folder.pt").mkdir()
-    yoco.CondensedSet(images=IMAGES, labels=LABELS, ipc=4, factor=1, value_space="pixel01", dataset="x",
-                      condenser="idc").save(tmp / "folder.pt")
+    yoco.CondensedSet(
+        images=IMAGES, labels=LABELS, ipc=4, factor=1, value_space="pixel01", dataset="x", condenser="idc"
+    ).save(tmp / "folder.pt")
 
 
 def _save_invalid_over_file(tmp):
     (tmp / "set.pt").write_bytes(b"an earlier result")
-    yoco.CondensedSet(images=IMAGES, labels=torch.arange(3).repeat(4), ipc=4, factor=1, value_space="pixel01",
-                      dataset="x", condenser="idc").save(tmp / "set.pt")
+    yoco.CondensedSet(
+        images=IMAGES,
+        labels=torch.arange(3).repeat(4),
+        ipc=4,
+        factor=1,
+        value_space="pixel01",
+        dataset="x",
+        condenser="idc",
+    ).save(tmp / "set.pt")
 
 
 @pytest.mark.parametrize("name, call, expect", API_CASES, ids=[c[0] for c in API_CASES])
@@ -687,8 +1231,10 @@ def test_the_unsafe_hint_is_only_for_valid_pickles_of_other_objects(tmp_path):
 def _config(**changes) -> dict:
     from yoco.configcheck import _merge
 
-    config = _merge(yaml.safe_load((REPO / "config/config.yaml").read_text()),
-                    yaml.safe_load((REPO / "config/test.yaml").read_text()))
+    config = _merge(
+        yaml.safe_load((REPO / "config/config.yaml").read_text()),
+        yaml.safe_load((REPO / "config/test.yaml").read_text()),
+    )
     for dotted, value in changes.items():
         node = config
         *parents, last = dotted.split("__")
@@ -719,33 +1265,64 @@ def _yaml_file(text):
         path = tmp / "my config.yaml"
         path.write_text(text)
         return load_yaml(path)
+
     return run
 
 
 CONFIG_CASES = [
-    ("config-unknown-top-level-key", lambda tmp: _check(_config(tabels={})),
-     ("unknown key 'tabels'", "Did you mean 'tables'", "Allowed keys")),
-    ("config-unknown-nested-key", lambda tmp: _check(_config(training__dynamics__epoch=3)),
-     ("unknown key 'epoch'", "training.dynamics", "Did you mean 'epochs'")),
+    (
+        "config-unknown-top-level-key",
+        lambda tmp: _check(_config(tabels={})),
+        ("unknown key 'tabels'", "Did you mean 'tables'", "Allowed keys"),
+    ),
+    (
+        "config-unknown-nested-key",
+        lambda tmp: _check(_config(training__dynamics__epoch=3)),
+        ("unknown key 'epoch'", "training.dynamics", "Did you mean 'epochs'"),
+    ),
     ("config-reps-0", lambda tmp: _check(_config(reps=0)), ("reps = 0", ">= 1")),
-    ("config-ipc-from-string", lambda tmp: _check(_config(tables__table1__cells=[
-        {"dataset": "digits", "ipc_from": "x", "ipc_to": [1]}])),
-     (r"tables.table1.cells\[0\].ipc_from = 'x'", "expected an integer")),
+    (
+        "config-ipc-from-string",
+        lambda tmp: _check(_config(tables__table1__cells=[{"dataset": "digits", "ipc_from": "x", "ipc_to": [1]}])),
+        (r"tables.table1.cells\[0\].ipc_from = 'x'", "expected an integer"),
+    ),
     ("config-device-gpu", lambda tmp: _check(_config(device="gpu")), ("device = 'gpu'", "cpu, cuda")),
-    ("config-missing-required-key", lambda tmp: _check(_config(external_root=_DELETE)),
-     ("external_root", "required")),
-    ("config-figure-4", lambda tmp: _check(_config(enabled__figures=[4])), (r"enabled.figures\[0\] = 4", "allowed values")),
-    ("config-empty-output-root", lambda tmp: _check(_config(output_root="")), ("output_root = ''", "must not be empty")),
-    ("config-empty-ipc-to", lambda tmp: _check(_config(tables__table1__cells=[
-        {"dataset": "digits", "ipc_from": 10, "ipc_to": []}])), ("ipc_to = \\[\\]", "at least 1")),
-    ("config-unknown-pruning-key", lambda tmp: _check(_config(figures__fig3__key="yocco")),
-     ("figures.fig3.key", "Did you mean 'yoco'")),
-    ("config-fig7-epoch-outside-dynamics", lambda tmp: _check(_config(figures__fig7__epochs=[0, 99])),
-     ("figures.fig7.epochs", r"\[99\]", "outside the dynamics run")),
-    ("config-unknown-dataset-in-a-table", lambda tmp: _check(_config(tables__table2__cells=[
-        {"dataset": "digitz", "ipc_from": 10, "ipc_to": [1]}])), ("digitz", "Did you mean 'digits'")),
-    ("config-malformed-yaml", _yaml_file("reps: 2\nfoo: [1, 2\nbar: 3\n"),
-     ("my config.yaml, line 3, column 4", "not valid YAML", "brackets")),
+    ("config-missing-required-key", lambda tmp: _check(_config(external_root=_DELETE)), ("external_root", "required")),
+    (
+        "config-figure-4",
+        lambda tmp: _check(_config(enabled__figures=[4])),
+        (r"enabled.figures\[0\] = 4", "allowed values"),
+    ),
+    (
+        "config-empty-output-root",
+        lambda tmp: _check(_config(output_root="")),
+        ("output_root = ''", "must not be empty"),
+    ),
+    (
+        "config-empty-ipc-to",
+        lambda tmp: _check(_config(tables__table1__cells=[{"dataset": "digits", "ipc_from": 10, "ipc_to": []}])),
+        ("ipc_to = \\[\\]", "at least 1"),
+    ),
+    (
+        "config-unknown-pruning-key",
+        lambda tmp: _check(_config(figures__fig3__key="yocco")),
+        ("figures.fig3.key", "Did you mean 'yoco'"),
+    ),
+    (
+        "config-fig7-epoch-outside-dynamics",
+        lambda tmp: _check(_config(figures__fig7__epochs=[0, 99])),
+        ("figures.fig7.epochs", r"\[99\]", "outside the dynamics run"),
+    ),
+    (
+        "config-unknown-dataset-in-a-table",
+        lambda tmp: _check(_config(tables__table2__cells=[{"dataset": "digitz", "ipc_from": 10, "ipc_to": [1]}])),
+        ("digitz", "Did you mean 'digits'"),
+    ),
+    (
+        "config-malformed-yaml",
+        _yaml_file("reps: 2\nfoo: [1, 2\nbar: 3\n"),
+        ("my config.yaml, line 3, column 4", "not valid YAML", "brackets"),
+    ),
     ("config-yaml-tab-indent", _yaml_file("figures:\n\tfig2: {}\n"), ("line 2", "tabs are not allowed")),
     ("config-yaml-is-a-list", _yaml_file("- a\n- b\n"), ("my config.yaml", "key: value")),
 ]
@@ -779,8 +1356,9 @@ def test_snakemake_prints_one_line_for_a_schema_error():
 
 def test_the_default_config_is_found_beside_the_snakefile(tmp_path):
     # From another folder: config/config.yaml is read from the checkout, test.yaml layers on it.
-    proc = _snakemake(["-s", str(REPO / "Snakefile"), "-n", "--cores", "1", "--configfile",
-                       str(REPO / "config/test.yaml")], tmp_path)
+    proc = _snakemake(
+        ["-s", str(REPO / "Snakefile"), "-n", "--cores", "1", "--configfile", str(REPO / "config/test.yaml")], tmp_path
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "required property" not in proc.stderr
 
@@ -820,6 +1398,20 @@ def test_every_path_in_every_shell_command_is_quoted():
 
 def test_an_assumed_factor_is_said(ws, tmp_path, capsys):
     """An IDC file records no factor: the default for the dataset is used, and the command says so."""
-    assert main(["import", "--format", "idc", "--path", str(ws / "idc.pt"), "--dataset", "cifar10",
-                 "--out", str(tmp_path / "set.pt")]) == 0
+    assert (
+        main(
+            [
+                "import",
+                "--format",
+                "idc",
+                "--path",
+                str(ws / "idc.pt"),
+                "--dataset",
+                "cifar10",
+                "--out",
+                str(tmp_path / "set.pt"),
+            ]
+        )
+        == 0
+    )
     assert "records no multi-formation factor: assuming 2" in capsys.readouterr().err

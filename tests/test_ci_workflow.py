@@ -1,5 +1,6 @@
 """The GitHub Actions workflow of conda users: valid (jactionlint, actionlint's checks and more), and running the
 README's commands, so that what CI proves is what a user types."""
+
 from __future__ import annotations
 
 import re
@@ -36,16 +37,22 @@ def test_there_is_a_workflow():
 
 
 def test_workflows_pass_jactionlint_at_its_strictest():
-    proc = subprocess.run([_linter(), "--no-color", "--no-hints", "--profile", "pedantic", "--strict-exit",
-                           *map(str, WORKFLOWS)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [_linter(), "--no-color", "--no-hints", "--profile", "pedantic", "--strict-exit", *map(str, WORKFLOWS)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_the_linter_would_catch_a_broken_workflow(tmp_path):
     broken = tmp_path / "broken.yml"
     broken.write_text((REPO / ".github/workflows/conda.yml").read_text().replace("runs-on:", "run-on:"))
-    proc = subprocess.run([_linter(), "--no-color", "--no-hints", str(broken)], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [_linter(), "--no-color", "--no-hints", str(broken)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode != 0 and "runs-on" in proc.stdout
 
 

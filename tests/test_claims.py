@@ -1,4 +1,5 @@
 """Ordering claims: which pairs are tested, the difference, its standard error and the paper's side."""
+
 from __future__ import annotations
 
 import math
@@ -13,27 +14,43 @@ from yoco.published import published
 
 def runs_of(key, per_rep, condenser="idc", ipc_to=1, dataset="cifar10", network="convnet"):
     """3 reps x 3 inits; init i of every rep gets per_rep[i-1] (so the 9 values are per_rep x 3)."""
-    return pd.DataFrame([
-        dict(dataset=dataset, condenser=condenser, ipc_from=10, ipc_to=ipc_to, key=key, network=network,
-             rep=rep, init=init, best_acc=v, last_acc=v - 1.0)
-        for rep in (1, 2, 3) for init, v in zip((1, 2, 3), per_rep)
-    ])
+    return pd.DataFrame(
+        [
+            dict(
+                dataset=dataset,
+                condenser=condenser,
+                ipc_from=10,
+                ipc_to=ipc_to,
+                key=key,
+                network=network,
+                rep=rep,
+                init=init,
+                best_acc=v,
+                last_acc=v - 1.0,
+            )
+            for rep in (1, 2, 3)
+            for init, v in zip((1, 2, 3), per_rep)
+        ]
+    )
 
 
 @pytest.fixture
 def runs():
-    return pd.concat([
-        runs_of("yoco", [41.0, 42.0, 43.0]),
-        runs_of("random", [29.0, 30.0, 31.0]),
-        runs_of("random_balance", [39.5, 41.5, 43.5]),
-        runs_of("el2n", [16.0, 17.0, 18.0]),
-        runs_of("el2n_easy", [33.0, 33.0, 33.0]),
-        runs_of("el2n_balance", [18.0, 18.5, 19.0]),
-        runs_of("random", [30.0, 31.0, 32.0], condenser="dream"),
-        # ignored: another dataset and another network
-        runs_of("yoco", [1.0, 1.0, 1.0], dataset="cifar100"),
-        runs_of("random", [99.0, 99.0, 99.0], network="densenet"),
-    ], ignore_index=True)
+    return pd.concat(
+        [
+            runs_of("yoco", [41.0, 42.0, 43.0]),
+            runs_of("random", [29.0, 30.0, 31.0]),
+            runs_of("random_balance", [39.5, 41.5, 43.5]),
+            runs_of("el2n", [16.0, 17.0, 18.0]),
+            runs_of("el2n_easy", [33.0, 33.0, 33.0]),
+            runs_of("el2n_balance", [18.0, 18.5, 19.0]),
+            runs_of("random", [30.0, 31.0, 32.0], condenser="dream"),
+            # ignored: another dataset and another network
+            runs_of("yoco", [1.0, 1.0, 1.0], dataset="cifar100"),
+            runs_of("random", [99.0, 99.0, 99.0], network="densenet"),
+        ],
+        ignore_index=True,
+    )
 
 
 def pick(df, claim, key_a, key_b, condenser_b="idc"):
@@ -45,16 +62,18 @@ def pick(df, claim, key_a, key_b, condenser_b="idc"):
 def test_exactly_the_testable_pairs(runs):
     df = claims(runs, published())
     got = sorted(zip(df.claim, df.condenser_a, df.key_a, df.condenser_b, df.key_b))
-    assert got == sorted([
-        ("easy_beats_hard", "idc", "el2n_easy", "idc", "el2n"),
-        ("balance_beats_imbalance", "idc", "random_balance", "idc", "random"),   # alias of random_imbalance
-        ("balance_beats_imbalance", "idc", "el2n_balance", "idc", "el2n"),       # alias of el2n_imbalance
-        ("yoco_beats_baseline", "idc", "yoco", "idc", "random"),
-        ("yoco_beats_baseline", "idc", "yoco", "dream", "random"),
-        ("yoco_beats_baseline", "idc", "yoco", "idc", "el2n"),
-        ("yoco_best_in_ablation", "idc", "yoco", "idc", "random"),
-        ("yoco_best_in_ablation", "idc", "yoco", "idc", "random_balance"),
-    ])
+    assert got == sorted(
+        [
+            ("easy_beats_hard", "idc", "el2n_easy", "idc", "el2n"),
+            ("balance_beats_imbalance", "idc", "random_balance", "idc", "random"),  # alias of random_imbalance
+            ("balance_beats_imbalance", "idc", "el2n_balance", "idc", "el2n"),  # alias of el2n_imbalance
+            ("yoco_beats_baseline", "idc", "yoco", "idc", "random"),
+            ("yoco_beats_baseline", "idc", "yoco", "dream", "random"),
+            ("yoco_beats_baseline", "idc", "yoco", "idc", "el2n"),
+            ("yoco_best_in_ablation", "idc", "yoco", "idc", "random"),
+            ("yoco_best_in_ablation", "idc", "yoco", "idc", "random_balance"),
+        ]
+    )
     assert (df.ipc_to == 1).all() and (df.n_a == 9).all() and (df.n_b == 9).all()
 
 
@@ -108,11 +127,13 @@ def test_single_run_has_no_standard_error():
 
 
 def test_exact_key_preferred_over_alias():
-    runs = pd.concat([
-        runs_of("random_balance", [35.0, 35.0, 35.0]),
-        runs_of("random", [30.0, 30.0, 30.0]),
-        runs_of("random_imbalance", [34.0, 34.0, 34.0]),
-    ])
+    runs = pd.concat(
+        [
+            runs_of("random_balance", [35.0, 35.0, 35.0]),
+            runs_of("random", [30.0, 30.0, 30.0]),
+            runs_of("random_imbalance", [34.0, 34.0, 34.0]),
+        ]
+    )
     r = pick(claims(runs), "balance_beats_imbalance", "random_balance", "random_imbalance")
     assert r["diff"] == pytest.approx(1.0)
 

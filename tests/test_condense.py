@@ -1,4 +1,5 @@
 """In-house condensation (IDC, DREAM): initialisation, gradient matching, optimiser, outputs, resume."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,13 +24,31 @@ def _toy_real(seed: int = 0) -> RealData:
     base = np.array([[200, 40, 40], [40, 200, 40], [40, 40, 200]], dtype=np.float64)[y]
     x = base[:, None, None, :] + g.normal(0, 40, size=(n, H, H, 3))
     x = np.clip(x, 0, 255).astype(np.uint8)
-    return RealData(name="toy", x_train=x, y_train=y, x_test=x[:6], y_test=y[:6],
-                    class_names=["r", "g", "b"], mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
+    return RealData(
+        name="toy",
+        x_train=x,
+        y_train=y,
+        x_test=x[:6],
+        y_test=y[:6],
+        class_names=["r", "g", "b"],
+        mean=(0.5, 0.5, 0.5),
+        std=(0.25, 0.25, 0.25),
+    )
 
 
 def _tiny(**kw) -> cd.CondenseConfig:
-    base = dict(width=8, outer=2, inner=2, n_data=16, batch_real=8, batch_net=8, lr_img=0.01, kmeans_iter=10,
-                dream_interval=1, snapshot_every=1)
+    base = dict(
+        width=8,
+        outer=2,
+        inner=2,
+        n_data=16,
+        batch_real=8,
+        batch_net=8,
+        lr_img=0.01,
+        kmeans_iter=10,
+        dream_interval=1,
+        snapshot_every=1,
+    )
     base.update(kw)
     return cd.CondenseConfig(**base)
 
@@ -39,6 +58,7 @@ def _net(seed: int = 0, classes: int = C) -> torch.nn.Module:
 
 
 # --- initialisation -----------------------------------------------------------------------------
+
 
 def test_mix_init_equals_downsampled_first_real_images():
     real = _toy_real()
@@ -55,7 +75,7 @@ def test_mix_init_equals_downsampled_first_real_images():
                     img = torch.from_numpy(real.x_train[first[k * ipc + m]]).permute(2, 0, 1).float() / 255
                     # nearest 16 -> 8 keeps the even rows and columns
                     want = img[:, ::2, ::2]
-                    got = s[c * ipc + m, :, i * half:(i + 1) * half, j * half:(j + 1) * half]
+                    got = s[c * ipc + m, :, i * half : (i + 1) * half, j * half : (j + 1) * half]
                     assert torch.equal(got, want)
 
 
@@ -67,7 +87,7 @@ def test_dream_kmeans_init_places_real_images_of_the_class():
         pool = torch.from_numpy(real.x_train[real.y_train == c]).permute(0, 3, 1, 2).float()[:, :, ::2, ::2] / 255
         for i in range(f):
             for j in range(f):
-                patch = s[c * ipc, :, i * 8:(i + 1) * 8, j * 8:(j + 1) * 8]
+                patch = s[c * ipc, :, i * 8 : (i + 1) * 8, j * 8 : (j + 1) * 8]
                 assert (pool - patch).abs().flatten(1).max(1).values.min() == 0, "patch is not a real image of c"
 
 
@@ -81,6 +101,7 @@ def test_nearest_to_centroids_picks_the_central_sample_of_each_cluster():
 
 
 # --- gradient matching -----------------------------------------------------------------------------
+
 
 def test_gradient_distance_and_matched_parameters():
     a, b = torch.tensor([[1.0, 2.0]]), torch.tensor([[0.0, 4.0]])
@@ -145,6 +166,7 @@ def test_matching_loss_falls_on_a_fixed_network():
 
 # --- optimiser and decode ---------------------------------------------------------------------------
 
+
 def test_image_sgd_per_class_coasting_equals_sequential_torch_sgd():
     k, ipc = 4, 3
     g = torch.Generator().manual_seed(0)
@@ -156,7 +178,7 @@ def test_image_sgd_per_class_coasting_equals_sequential_torch_sgd():
     for gr in grads:
         for c in range(k):
             ref.grad = torch.zeros_like(ref)
-            ref.grad[c * ipc:(c + 1) * ipc] = gr[c * ipc:(c + 1) * ipc]
+            ref.grad[c * ipc : (c + 1) * ipc] = gr[c * ipc : (c + 1) * ipc]
             opt.step()
     ours = s0.clone().requires_grad_(True)
     sgd = cd.ImageSGD(ours, lr=0.1, momentum=0.5, num_classes=k)
@@ -181,6 +203,7 @@ def test_bound_plan_and_decode_classes():
 
 
 # --- whole runs ---------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("image_step", ["per_class", "summed"])
 def test_batched_run_equals_loop_run(image_step):
@@ -244,6 +267,7 @@ def test_seed_controls_the_run():
 
 # --- configuration ----------------------------------------------------------------------------------
 
+
 def test_paper_presets():
     c10 = cd.CondenseConfig.paper("cifar10", 10)
     assert (c10.outer, c10.inner, c10.n_data, c10.early, c10.metric) == (2000, 100, 2000, 0, "mse")
@@ -253,7 +277,14 @@ def test_paper_presets():
     assert cd.CondenseConfig.paper("cifar10", 20).lr_img == pytest.approx(0.01)
     inet = cd.CondenseConfig.paper("imagenet10", 20)
     assert (inet.net, inet.outer, inet.n_data, inet.early, inet.metric, inet.mix_p, inet.decode) == (
-        "resnetap10", 500, 500, 10, "l1", 1.0, "bound")
+        "resnetap10",
+        500,
+        500,
+        10,
+        "l1",
+        1.0,
+        "bound",
+    )
     assert inet.lr_img == pytest.approx(0.006)
     assert cd.CondenseConfig.paper("imagenet10", 10).decode == "single"
     assert cd.CondenseConfig.paper("cifar10", 10, "dream").batch_real == 128

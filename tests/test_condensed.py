@@ -1,4 +1,5 @@
 """Condensed sets: the five original file formats, the canonical file, validation, normalisation."""
+
 from __future__ import annotations
 
 import hashlib
@@ -20,8 +21,15 @@ def _pixels(seed: int = 0) -> torch.Tensor:
 
 
 def _pixel_set(**kw) -> CS.CondensedSet:
-    args = dict(images=_pixels(), labels=CLASS_MAJOR.clone(), ipc=IPC, factor=2, value_space="pixel01",
-                dataset="cifar10", condenser="idc")
+    args = dict(
+        images=_pixels(),
+        labels=CLASS_MAJOR.clone(),
+        ipc=IPC,
+        factor=2,
+        value_space="pixel01",
+        dataset="cifar10",
+        condenser="idc",
+    )
     args.update(kw)
     return CS.CondensedSet(**args)
 
@@ -109,8 +117,13 @@ def test_sets_stored_in_another_class_order_become_class_major(tmp_path):
 def test_dsa_experiment_choice(tmp_path):
     path = tmp_path / "data.pt"
     first, last = torch.zeros(6, 3, H, H), torch.ones(6, 3, H, H)
-    torch.save({"data": [[first, CLASS_MAJOR], [torch.full((6, 3, H, H), 0.5), CLASS_MAJOR], [last, CLASS_MAJOR]],
-                "accs_all_exps": {"ConvNet": [0.5, 0.6, 0.7]}}, path)
+    torch.save(
+        {
+            "data": [[first, CLASS_MAJOR], [torch.full((6, 3, H, H), 0.5), CLASS_MAJOR], [last, CLASS_MAJOR]],
+            "accs_all_exps": {"ConvNet": [0.5, 0.6, 0.7]},
+        },
+        path,
+    )
     cs = CS.load_condensed(path, "dsa", "cifar10")  # YOCO: experiment 0
     assert torch.equal(cs.images, first) and cs.value_space == "normalized" and cs.factor == 1
     assert cs.provenance["dsa_experiment"] == 0
@@ -208,7 +221,9 @@ def test_training_tensor_normalisation_by_hand():
     pix = _pixel_set(images=torch.full((6, 3, H, H), 0.5), factor=1)
     t = CS.training_tensor(pix, mean, std)
     assert float(t[0, 0, 0, 0]) == pytest.approx(0.0086 / 0.2023, rel=1e-5)
-    assert float(CS.training_tensor(pix, mean, std, double_normalize=False)[0, 0, 0, 0]) == pytest.approx(0.0425111, rel=1e-5)
+    assert float(CS.training_tensor(pix, mean, std, double_normalize=False)[0, 0, 0, 0]) == pytest.approx(
+        0.0425111, rel=1e-5
+    )
     # already-normalised set with value 1.0 in the green channel: the reference normalises again,
     # (1 - 0.4822) / 0.1994 = 2.59679...; the corrected variant leaves it at 1.0.
     norm = _pixel_set(images=torch.ones(6, 3, H, H), factor=1, value_space="normalized", condenser="dsa")
@@ -224,13 +239,17 @@ def test_training_tensor_decodes_in_pixel_space_first():
     t = CS.training_tensor(cs, mean, std)
     assert t.shape == (24, 3, 7, 7)
     d = 3 * IPC  # class 0, position 3, image 0
-    assert [float(v) for v in t[d, :, 6, 6]] == pytest.approx([(0.5 - 0.25) / 0.5, (0.5 - 0.5) / 0.25, (0.5 - 0.75) / 0.125])
+    assert [float(v) for v in t[d, :, 6, 6]] == pytest.approx(
+        [(0.5 - 0.25) / 0.5, (0.5 - 0.5) / 0.25, (0.5 - 0.75) / 0.125]
+    )
     assert [float(v) for v in t[0, :, 0, 0]] == pytest.approx([-0.5, -2.0, -6.0])  # a zero pixel
 
 
 def test_reference_paths():
-    assert str(CS.reference_path("idc", "cifar10", 10, root="r")) == \
-        "r/idc/cifar10/conv3in_grad_mse_nd2000_cut_niter2000_factor2_lr0.005_mix_ipc10/data.pt"
+    assert (
+        str(CS.reference_path("idc", "cifar10", 10, root="r"))
+        == "r/idc/cifar10/conv3in_grad_mse_nd2000_cut_niter2000_factor2_lr0.005_mix_ipc10/data.pt"
+    )
     assert str(CS.reference_path("dsa", "cifar10", 10, root="r")) == "r/dsa/res_DSA_CIFAR10_ConvNet_ipc10/data.pt"
     assert str(CS.reference_path("kip", "cifar10", 10, root="r")) == "r/kip/kip_ipc10/data.pt"
 

@@ -1,4 +1,5 @@
 """CUDA paths, run only where a GPU is visible (the lent GPU machine); skipped elsewhere."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,6 +41,15 @@ def test_cuda_training_matches_cpu_training(engine):
 def test_batchnorm_networks_train_on_cuda():
     x, y = _pool()
     spec = NetworkSpec(name="resnet10bn", num_classes=3, image_size=16, width=8)
-    res = train_models(spec, x, y, [np.arange(48)], [0], TrainConfig(epochs=1, batch_size=16, eval_points=1),
-                       test_x=x, test_y=y, device="cuda")
+    res = train_models(
+        spec,
+        x,
+        y,
+        [np.arange(48)],
+        [0],
+        TrainConfig(epochs=1, batch_size=16, eval_points=1),
+        test_x=x,
+        test_y=y,
+        device="cuda",
+    )
     assert 0 <= res[0].last_acc <= 100

@@ -1,4 +1,5 @@
 """Real datasets: digits (embedded), npz caches, CIFAR from ../shared/data, ImageNet-10 trees."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -40,8 +41,10 @@ def test_digits_is_deterministic_and_keeps_dataset_order():
     expected = np.round(raw.images / 16.0 * 255.0).astype(np.uint8)
     both = np.concatenate([a.x_train[..., 0], a.x_test[..., 0]])
     assert sorted(map(bytes, both)) == sorted(map(bytes, expected))
-    train_pos = [next(i for i in range(len(expected)) if np.array_equal(expected[i], x) and raw.target[i] == y)
-                 for x, y in zip(a.x_train[:20, :, :, 0], a.y_train[:20])]
+    train_pos = [
+        next(i for i in range(len(expected)) if np.array_equal(expected[i], x) and raw.target[i] == y)
+        for x, y in zip(a.x_train[:20, :, :, 0], a.y_train[:20])
+    ]
     assert train_pos == sorted(train_pos)
 
 

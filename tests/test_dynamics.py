@@ -1,4 +1,5 @@
 """Dynamics container: statistics derived from softmax histories, validation, persistence."""
+
 from __future__ import annotations
 
 import math
@@ -11,9 +12,7 @@ from yoco.dynamics import Dynamics, per_sample_stats
 from yoco.errors import YocoError
 
 # 3 epochs x 4 samples x 2 classes; labels class-major [0, 0, 1, 1]. Values are p(label).
-P_Y = np.array([[0.9, 0.4, 0.7, 0.4],
-                [0.2, 0.7, 0.8, 0.9],
-                [0.6, 0.3, 0.9, 0.1]])
+P_Y = np.array([[0.9, 0.4, 0.7, 0.4], [0.2, 0.7, 0.8, 0.9], [0.6, 0.3, 0.9, 0.1]])
 LABELS = np.array([0, 0, 1, 1])
 
 
@@ -60,12 +59,15 @@ def test_from_logits_equals_from_probs_of_softmax():
     np.testing.assert_array_equal(a.correct, [[True, False]])
 
 
-@pytest.mark.parametrize("probs, labels, match", [
-    (np.full((2, 3, 2), 3.0), [0, 1, 1], "from_logits"),           # logits passed as probabilities
-    (np.full((2, 3, 2), 0.5), [0, 1, 2], "out of range"),          # label 2 with 2 classes
-    (np.full((2, 3, 2), 0.5), [0, 1], "labels has 2"),             # N mismatch
-    (np.full((3, 2), 0.5), [0, 1, 1], r"\[epochs, samples, classes\]"),
-])
+@pytest.mark.parametrize(
+    "probs, labels, match",
+    [
+        (np.full((2, 3, 2), 3.0), [0, 1, 1], "from_logits"),  # logits passed as probabilities
+        (np.full((2, 3, 2), 0.5), [0, 1, 2], "out of range"),  # label 2 with 2 classes
+        (np.full((2, 3, 2), 0.5), [0, 1], "labels has 2"),  # N mismatch
+        (np.full((3, 2), 0.5), [0, 1, 1], r"\[epochs, samples, classes\]"),
+    ],
+)
 def test_from_probs_rejects_bad_input(probs, labels, match):
     with pytest.raises(YocoError, match=match):
         Dynamics.from_probs(probs, np.asarray(labels))

@@ -1,4 +1,5 @@
 """environment.yml, requirements.txt and pyproject.toml must name the same pinned packages."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Figure data (yoco/figures.py); the notebooks that draw it are tested in test_notebooks.py."""
+
 from __future__ import annotations
 
 import math
@@ -13,23 +14,61 @@ from yoco.figures import dataset_label, fig2_data, fig2_paper_accuracy, fig3_dat
 
 def selection(key, rep, counts, ipc_to=1):
     indices = list(range(sum(counts)))
-    return dict(key=key, rep=rep, dataset="cifar10", condenser="idc", ipc_from=10, ipc_to=ipc_to, factor=2,
-                indices=indices, class_counts=counts, seed=7)
+    return dict(
+        key=key,
+        rep=rep,
+        dataset="cifar10",
+        condenser="idc",
+        ipc_from=10,
+        ipc_to=ipc_to,
+        factor=2,
+        indices=indices,
+        class_counts=counts,
+        seed=7,
+    )
 
 
 def run_rows(key, values, network="convnet", ipc_to=1):
-    return pd.DataFrame([dict(dataset="cifar10", condenser="idc", ipc_from=10, ipc_to=ipc_to, key=key, network=network,
-                              rep=1, init=i + 1, best_acc=v, last_acc=v - 2) for i, v in enumerate(values)])
+    return pd.DataFrame(
+        [
+            dict(
+                dataset="cifar10",
+                condenser="idc",
+                ipc_from=10,
+                ipc_to=ipc_to,
+                key=key,
+                network=network,
+                rep=1,
+                init=i + 1,
+                best_acc=v,
+                last_acc=v - 2,
+            )
+            for i, v in enumerate(values)
+        ]
+    )
 
 
 # ---------------------------------------------------------------------------------------- fig 2
 def test_fig2_counts_and_legend_accuracy():
-    sels = [selection("yoco_imbalance", 1, [3, 0, 5]), selection("yoco", 1, [4, 4, 4]),
-            selection("el2n", 1, [1, 1, 1])]  # not a Fig. 2 key: ignored
+    sels = [
+        selection("yoco_imbalance", 1, [3, 0, 5]),
+        selection("yoco", 1, [4, 4, 4]),
+        selection("el2n", 1, [1, 1, 1]),
+    ]  # not a Fig. 2 key: ignored
     runs = pd.concat([run_rows("yoco", [50.0, 52.0, 54.0]), run_rows("yoco", [10.0, 10.0, 10.0], network="resnet10bn")])
     df = fig2_data(sels, runs)
-    assert list(df.columns) == ["dataset", "condenser", "ipc_from", "ipc_to", "key", "rep", "class", "count",
-                                "accuracy_best", "paper_accuracy"]
+    assert list(df.columns) == [
+        "dataset",
+        "condenser",
+        "ipc_from",
+        "ipc_to",
+        "key",
+        "rep",
+        "class",
+        "count",
+        "accuracy_best",
+        "paper_accuracy",
+    ]
     assert len(df) == 6
     imb = df[df.key == "yoco_imbalance"]
     assert list(imb["count"]) == [3, 0, 5] and list(imb["class"]) == [0, 1, 2]
@@ -75,16 +114,37 @@ def fig3_runs():
                 for rep in (1, 2):
                     # easy loses to hard at small ratios and wins at large ones
                     acc = 50 + (20 * (frac - 0.3) if order == "easy" else 0.0) + rep
-                    rows.append(dict(dataset="cifar10", condenser=ck, ipc_from=ipcf, ipc_to=0, key="yoco",
-                                     network="convnet", fraction=frac, order=order, rep=rep, init=1,
-                                     best_acc=acc, last_acc=acc - 1))
+                    rows.append(
+                        dict(
+                            dataset="cifar10",
+                            condenser=ck,
+                            ipc_from=ipcf,
+                            ipc_to=0,
+                            key="yoco",
+                            network="convnet",
+                            fraction=frac,
+                            order=order,
+                            rep=rep,
+                            init=1,
+                            best_acc=acc,
+                            last_acc=acc - 1,
+                        )
+                    )
     return pd.DataFrame(rows)
 
 
 def test_fig3_columns_labels_and_fraction_conventions():
     df = fig3_data(fig3_runs())
-    assert list(df.columns) == ["dataset", "dataset_label", "fraction_pruned", "order", "rep", "init", "best_acc",
-                                "last_acc"]
+    assert list(df.columns) == [
+        "dataset",
+        "dataset_label",
+        "fraction_pruned",
+        "order",
+        "rep",
+        "init",
+        "best_acc",
+        "last_acc",
+    ]
     assert set(df["dataset_label"]) == {"IDC IPC10", "Full IPC5000"}
     assert dataset_label("dream", 50) == "DREAM IPC50"
     assert dataset_label("full", "all") == "Full"
@@ -110,9 +170,25 @@ def test_zero_crossing():
 
 # ---------------------------------------------------------------------------------------- fig 5, 7
 def fig5_runs():
-    return pd.DataFrame([dict(dataset="cifar10", condenser="idc", ipc_from=10, ipc_to=1, key="yoco_balance",
-                              network="convnet", lbpe_epoch=e, rep=1, init=i, best_acc=20 + e + i, last_acc=19 + e + i)
-                         for e in (5, 0, 9) for i in (1, 2)])
+    return pd.DataFrame(
+        [
+            dict(
+                dataset="cifar10",
+                condenser="idc",
+                ipc_from=10,
+                ipc_to=1,
+                key="yoco_balance",
+                network="convnet",
+                lbpe_epoch=e,
+                rep=1,
+                init=i,
+                best_acc=20 + e + i,
+                last_acc=19 + e + i,
+            )
+            for e in (5, 0, 9)
+            for i in (1, 2)
+        ]
+    )
 
 
 def test_fig5_sorted_by_epoch():

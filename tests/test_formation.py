@@ -1,4 +1,5 @@
 """Multi-formation decode, its index maps and IDC's mix initialisation (reference-spec §1.3, §1.4)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,7 +23,7 @@ def _encoded_stored(classes: int, ipc: int, factor: int, side: int) -> torch.Ten
         for m in range(ipc):
             for i in range(factor):
                 for j in range(factor):
-                    x[c * ipc + m, :, i * s:(i + 1) * s, j * s:(j + 1) * s] = _code(c, i * factor + j, m)
+                    x[c * ipc + m, :, i * s : (i + 1) * s, j * s : (j + 1) * s] = _code(c, i * factor + j, m)
     return x
 
 
@@ -121,8 +122,10 @@ def test_bad_input_raises_yoco_error(call):
 
 
 def _constant_real(classes: int, n: int, side: int) -> list[torch.Tensor]:
-    return [torch.arange(n, dtype=torch.float32).add(100 * c).div(1000).view(n, 1, 1, 1).expand(n, 3, side, side).clone()
-            for c in range(classes)]
+    return [
+        torch.arange(n, dtype=torch.float32).add(100 * c).div(1000).view(n, 1, 1, 1).expand(n, 3, side, side).clone()
+        for c in range(classes)
+    ]
 
 
 def test_mix_init_then_decode_gives_back_the_real_images():
@@ -147,7 +150,7 @@ def test_mix_init_uneven_sizes_align_with_padded_crops():
     bounds = [0, 3, 6, 8]
     for i in range(3):
         for j in range(3):
-            region = stored[0, :, bounds[i]:bounds[i + 1], bounds[j]:bounds[j + 1]]
+            region = stored[0, :, bounds[i] : bounds[i + 1], bounds[j] : bounds[j + 1]]
             assert torch.all(region == (i * 3 + j) / 1000)
     out = D.decode(stored, ipc, f)
     for k in range(9):

@@ -1,4 +1,5 @@
 """The lint of the code a contributor touches: `ruff check` with the settings of pyproject.toml."""
+
 from __future__ import annotations
 
 import shutil
@@ -25,17 +26,53 @@ def test_ruff_is_configured_in_pyproject():
 
 
 def test_ruff_check_is_clean_on_the_code_and_the_notebooks():
-    proc = subprocess.run([_ruff(), "check", "--no-cache", "--output-format", "concise", *LINTED], cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [_ruff(), "check", "--no-cache", "--output-format", "concise", *LINTED],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, f"ruff check {' '.join(LINTED)}:\n{proc.stdout}{proc.stderr}"
-    assert "notebooks/fig3.ipynb" in subprocess.run(
-        [_ruff(), "check", "--no-cache", "--show-files", *LINTED], cwd=REPO, capture_output=True, text=True,
-        timeout=300).stdout, "ruff must lint the notebooks too"
+    assert (
+        "notebooks/fig3.ipynb"
+        in subprocess.run(
+            [_ruff(), "check", "--no-cache", "--show-files", *LINTED],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        ).stdout
+    ), "ruff must lint the notebooks too"
+
+
+def test_ruff_format_leaves_the_code_and_the_notebooks_unchanged():
+    # One formatter, so that a diff shows what changed and not whose editor saved the file.
+    proc = subprocess.run(
+        [_ruff(), "format", "--check", "--no-cache", *LINTED], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, f"run `ruff format {' '.join(LINTED)}`:\n{proc.stdout}{proc.stderr}"
+
+
+def test_ruff_format_check_notices_unformatted_code(tmp_path):
+    ugly = tmp_path / "ugly.py"
+    ugly.write_text("x = {'a':1}\n")
+    proc = subprocess.run(
+        [_ruff(), "format", "--check", "--no-cache", "--config", str(REPO / "pyproject.toml"), str(ugly)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1 and "ugly.py" in proc.stdout
 
 
 def test_ruff_catches_an_unused_import(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("import os\n")
-    proc = subprocess.run([_ruff(), "check", "--no-cache", "--config", str(REPO / "pyproject.toml"), str(bad)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [_ruff(), "check", "--no-cache", "--config", str(REPO / "pyproject.toml"), str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 1 and "F401" in proc.stdout

@@ -5,6 +5,7 @@ Expected numbers are derived from the configs and the claim definitions (yoco.cl
 off a run: which keys each cell trains, how many claim rows each IPC_T can test, and the mean
 difference and standard error of hand-made runs.
 """
+
 from __future__ import annotations
 
 import math
@@ -107,9 +108,22 @@ def test_claims_target_only_where_claims_can_be_tested():
 # ------------------------------------------------------------------------------------------ the CLI
 def _runs(key: str, values: list[float], ipc_to: int = 1) -> list[dict]:
     """3 reps x 3 inits; init i of every rep scores values[i - 1]."""
-    return [dict(dataset="cifar10", condenser="idc", ipc_from=10, ipc_to=ipc_to, key=key, network="convnet",
-                 rep=rep, init=init, best_acc=v, last_acc=v - 2.0)
-            for rep in (1, 2, 3) for init, v in zip((1, 2, 3), values)]
+    return [
+        dict(
+            dataset="cifar10",
+            condenser="idc",
+            ipc_from=10,
+            ipc_to=ipc_to,
+            key=key,
+            network="convnet",
+            rep=rep,
+            init=init,
+            best_acc=v,
+            last_acc=v - 2.0,
+        )
+        for rep in (1, 2, 3)
+        for init, v in zip((1, 2, 3), values)
+    ]
 
 
 def test_yoco_claims_command_writes_and_prints_the_table(tmp_path, capsys):
@@ -120,8 +134,11 @@ def test_yoco_claims_command_writes_and_prints_the_table(tmp_path, capsys):
     assert cli_main(["claims", "--runs", str(a), str(b), "--out", str(out)]) == 0
     df = pd.read_csv(out)
     # yoco vs random is testable twice (Table 1's baseline, Table 2's ablation), yoco vs el2n once.
-    assert sorted(zip(df.claim, df.key_b)) == [("yoco_beats_baseline", "el2n"), ("yoco_beats_baseline", "random"),
-                                               ("yoco_best_in_ablation", "random")]
+    assert sorted(zip(df.claim, df.key_b)) == [
+        ("yoco_beats_baseline", "el2n"),
+        ("yoco_beats_baseline", "random"),
+        ("yoco_best_in_ablation", "random"),
+    ]
     r = df[(df.claim == "yoco_beats_baseline") & (df.key_b == "random")].iloc[0]
     # Means 42 and 30; each side's 9 values deviate by -1, 0, +1 three times: var (ddof 1) = 6/8, so
     # se = sqrt(2 * 0.75 / 9) = sqrt(1/6).
@@ -129,8 +146,11 @@ def test_yoco_claims_command_writes_and_prints_the_table(tmp_path, capsys):
     assert r.se == pytest.approx(math.sqrt(1 / 6))
     assert bool(r.holds) and bool(r.significant)
     pub = published(1)
-    paper = lambda k: pub[(pub.dataset == "cifar10") & (pub.condenser == "idc") & (pub.ipc_from == 10)  # noqa: E731
-                          & (pub.ipc_to == 1) & (pub.key == k)].value.iloc[0]
+
+    def paper(key):
+        cell = (pub.dataset == "cifar10") & (pub.condenser == "idc") & (pub.ipc_from == 10) & (pub.ipc_to == 1)
+        return pub[cell & (pub.key == key)].value.iloc[0]
+
     assert (r.paper_a, r.paper_b) == pytest.approx((paper("yoco"), paper("random")))
     e = df[df.key_b == "el2n"].iloc[0]
     # el2n's runs are constant (var 0): se = sqrt(0.75 / 9); diff -2 < 0, the claim fails.
@@ -166,15 +186,30 @@ def lite_run(tmp_path_factory):
         keep.sort()  # the original order, so IDC's mix initialisation takes each class's first images
         test = np.arange(500)
         assert not z["test_is_jpeg"][test].any()
-        np.savez(out / "cifar10-slice.npz", x_train=z["x_train"][keep], y_train=z["y_train"][keep],
-                 x_test=z["x_test"][test], y_test=z["y_test"][test], class_names=z["class_names"])
+        np.savez(
+            out / "cifar10-slice.npz",
+            x_train=z["x_train"][keep],
+            y_train=z["y_train"][keep],
+            x_test=z["x_test"][test],
+            y_test=z["y_test"][test],
+            class_names=z["class_names"],
+        )
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     # --force-use-threads: the `run:` rules (table_rows) then run in-process; by default Snakemake
     # spawns a fresh Snakemake per such job, ~5-10 s of re-parsing each on 2 cores.
-    cmd = [SNAKEMAKE, "--cores", "2", "--force-use-threads",
-           "--configfile", "config/cifar10-lite.yaml", "config/cifar10-lite-ci.yaml",
-           "--config", f"output_root={out}/results", f"figures_root={out}/figures",
-           f"datasets={{cifar10: {{npz: {out}/cifar10-slice.npz}}}}"]
+    cmd = [
+        SNAKEMAKE,
+        "--cores",
+        "2",
+        "--force-use-threads",
+        "--configfile",
+        "config/cifar10-lite.yaml",
+        "config/cifar10-lite-ci.yaml",
+        "--config",
+        f"output_root={out}/results",
+        f"figures_root={out}/figures",
+        f"datasets={{cifar10: {{npz: {out}/cifar10-slice.npz}}}}",
+    ]
     start = time.monotonic()
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
@@ -186,9 +221,29 @@ def test_lite_ci_runs_end_to_end_into_claims(lite_run):
     results, log, _ = lite_run
     df = pd.read_csv(results / "claims.csv")
     assert list(df.columns) == [
-        "claim", "table", "dataset", "ipc_from", "ipc_to", "network", "condenser_a", "key_a", "condenser_b",
-        "key_b", "n_a", "n_b", "ours_a", "ours_b", "diff", "se", "paper_a", "paper_b", "paper_diff", "holds",
-        "significant", "ties_a", "ties_b",
+        "claim",
+        "table",
+        "dataset",
+        "ipc_from",
+        "ipc_to",
+        "network",
+        "condenser_a",
+        "key_a",
+        "condenser_b",
+        "key_b",
+        "n_a",
+        "n_b",
+        "ours_a",
+        "ours_b",
+        "diff",
+        "se",
+        "paper_a",
+        "paper_b",
+        "paper_diff",
+        "holds",
+        "significant",
+        "ties_a",
+        "ties_b",
     ]
     # Score keys carry the share of their kept patches that the tie rule chose; random/SSP/CCS do not.
     for side in ("a", "b"):

@@ -1,4 +1,5 @@
 """Networks of reference-spec §4.1: shapes, widths and parameter counts computed by hand, init, registry."""
+
 from __future__ import annotations
 
 import math
@@ -80,8 +81,12 @@ def test_resnet10bn_layout_and_forward():
     convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
     # stem + 4 blocks x 2 convs + 3 shortcut convs (stages 2-4 change width and stride).
     assert len(convs) == 1 + 8 + 3
-    assert [net.layer1[0].conv1.out_channels, net.layer2[0].conv1.out_channels,
-            net.layer3[0].conv1.out_channels, net.layer4[0].conv1.out_channels] == [32, 64, 128, 256]
+    assert [
+        net.layer1[0].conv1.out_channels,
+        net.layer2[0].conv1.out_channels,
+        net.layer3[0].conv1.out_channels,
+        net.layer4[0].conv1.out_channels,
+    ] == [32, 64, 128, 256]
     assert net.layer2[0].conv1.stride == (2, 2) and net.layer1[0].downsample is None
     assert net.fc.in_features == 256
     assert any(isinstance(m, nn.BatchNorm2d) for m in net.modules())

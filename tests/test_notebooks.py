@@ -1,5 +1,6 @@
 """The figure notebooks: sources without outputs, runnable by a person (parameters cell, the quickstart's CSVs
 by default) and by the workflow (Snakemake's notebook: directive, through papermill)."""
+
 from __future__ import annotations
 
 import shutil
@@ -49,7 +50,8 @@ def test_notebook_is_committed_without_outputs(name):
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None, (
-                f"{name}.ipynb holds outputs: run `jupyter nbconvert --clear-output --inplace notebooks/*.ipynb`")
+                f"{name}.ipynb holds outputs: run `jupyter nbconvert --clear-output --inplace notebooks/*.ipynb`"
+            )
     assert "widgets" not in nb.metadata
     assert nb.metadata["kernelspec"]["name"] == "python3"
 
@@ -78,8 +80,18 @@ def test_notebooks_run_standalone_in_jupyter_after_the_quickstart(test_config_ru
     for name in FIGURES:
         shutil.copy(NOTEBOOKS / f"{name}.ipynb", checkout / "notebooks")
         shutil.copy(test_config_run / f"results/figure_data/{name}.csv", data)
-    cmd = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-           "--output-dir", str(tmp_path / "executed"), *(str(checkout / f"notebooks/{n}.ipynb") for n in FIGURES)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "nbconvert",
+        "--to",
+        "notebook",
+        "--execute",
+        "--output-dir",
+        str(tmp_path / "executed"),
+        *(str(checkout / f"notebooks/{n}.ipynb") for n in FIGURES),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-5000:]
     for name in FIGURES:
@@ -107,8 +119,10 @@ def test_notebook_stops_on_an_empty_csv(tmp_path):
     csv = tmp_path / "empty.csv"
     pd.DataFrame(columns=["lbpe_epoch", "rep", "init", "best_acc", "last_acc"]).to_csv(csv, index=False)
     with pytest.raises(PapermillExecutionError, match="no rows"):
-        papermill.execute_notebook(str(NOTEBOOKS / "fig5.ipynb"), str(tmp_path / "out.ipynb"), progress_bar=False,
-                                   parameters={"csv": str(csv), "png": str(tmp_path / "x.png"),
-                                               "pdf": str(tmp_path / "x.pdf")})
+        papermill.execute_notebook(
+            str(NOTEBOOKS / "fig5.ipynb"),
+            str(tmp_path / "out.ipynb"),
+            progress_bar=False,
+            parameters={"csv": str(csv), "png": str(tmp_path / "x.png"), "pdf": str(tmp_path / "x.pdf")},
+        )
     assert not (tmp_path / "x.png").exists()
-

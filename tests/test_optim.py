@@ -1,4 +1,5 @@
 """yoco.optim.SGD must take exactly the steps of torch.optim.SGD."""
+
 import torch
 
 from yoco.optim import SGD

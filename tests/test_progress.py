@@ -1,5 +1,6 @@
 """yoco/progress.py: the rate bound, the ETA arithmetic, plain lines off a terminal, a bar on one,
 and a training job's log as Snakemake writes it."""
+
 from __future__ import annotations
 
 import io
@@ -182,15 +183,48 @@ def test_a_training_jobs_log_shows_progress_with_an_eta(tmp_path):
     """An evaluate job run as the workflow's rule runs it (stderr into the log file, no terminal)."""
     d = tmp_path
     assert main(["data", "--dataset", "digits", "--image-size", "8", "--out", str(d / "digits.npz")]) == 0
-    assert main(["import", "--format", "real", "--path", str(d / "digits.npz"), "--dataset", "digits",
-                 "--ipc", "10", "--out", str(d / "condensed.pt")]) == 0
+    assert (
+        main(
+            [
+                "import",
+                "--format",
+                "real",
+                "--path",
+                str(d / "digits.npz"),
+                "--dataset",
+                "digits",
+                "--ipc",
+                "10",
+                "--out",
+                str(d / "condensed.pt"),
+            ]
+        )
+        == 0
+    )
     assert main(["decode", "--condensed", str(d / "condensed.pt"), "--out", str(d / "decoded.pt")]) == 0
-    assert main(["select", "--pairs", "random@1", "random@2", "--ipc-to", "4", "--decoded", str(d / "decoded.pt"),
-                 "--out", str(d / "sel.json")]) == 0
+    assert (
+        main(
+            [
+                "select",
+                "--pairs",
+                "random@1",
+                "random@2",
+                "--ipc-to",
+                "4",
+                "--decoded",
+                str(d / "decoded.pt"),
+                "--out",
+                str(d / "sel.json"),
+            ]
+        )
+        == 0
+    )
     log = d / "evaluate.log"
-    cmd = (f"{sys.executable} -m yoco evaluate --decoded {d / 'decoded.pt'} --real {d / 'digits.npz'}"
-           f" --selections {d / 'sel.json'} --inits 2 --epochs 8 --eval-points 4 --width 4 --device cpu"
-           f" --out {d / 'runs.csv'} > {log} 2>&1")
+    cmd = (
+        f"{sys.executable} -m yoco evaluate --decoded {d / 'decoded.pt'} --real {d / 'digits.npz'}"
+        f" --selections {d / 'sel.json'} --inits 2 --epochs 8 --eval-points 4 --width 4 --device cpu"
+        f" --out {d / 'runs.csv'} > {log} 2>&1"
+    )
     # YOCO_PROGRESS_INTERVAL=0 leaves the 5 % bound alone, so a job of seconds logs like a long one.
     env = dict(os.environ, YOCO_PROGRESS_INTERVAL="0", PYTHONPATH=str(REPO))
     subprocess.run(cmd, shell=True, check=True, env=env, cwd=d, timeout=300)
@@ -203,5 +237,7 @@ def test_a_training_jobs_log_shows_progress_with_an_eta(tmp_path):
     assert all(re.search(r"models \d/4 done, epoch \d/8", line) for line in progress)
     assert any("mean test acc" in line for line in progress)
     assert any(re.search(r"evaluate: started, 4 models x 8 epochs", line) for line in lines)
-    assert re.search(r"evaluate: done \| 4 models, mean final test acc [\d.]+% \| elapsed \w+$",
-                     next(line for line in lines if "evaluate: done" in line))
+    assert re.search(
+        r"evaluate: done \| 4 models, mean final test acc [\d.]+% \| elapsed \w+$",
+        next(line for line in lines if "evaluate: done" in line),
+    )

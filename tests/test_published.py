@@ -4,6 +4,7 @@ Golden values here were read from the paper (docs/paper.txt), not from the CSV. 
 checks, the derived numbers the CSV leaves out (Table 1's Avg. rows, Table 5's printed gains, the
 abstract's gain ranges) are recomputed from it: a mistyped value would break them.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,12 +16,25 @@ from yoco.published import KEY_COLUMNS, lookup, published
 
 # Table 1 grid (reference-spec §5): (dataset, IPC_F) -> IPC_T values.
 T1_GRID = {
-    ("cifar10", 10): [1, 2, 5], ("cifar10", 50): [1, 2, 5, 10],
-    ("cifar100", 10): [1, 2, 5], ("cifar100", 20): [1, 2, 5], ("cifar100", 50): [1, 2, 5, 10],
-    ("imagenet10", 10): [1, 2, 5], ("imagenet10", 20): [1, 2, 5],
+    ("cifar10", 10): [1, 2, 5],
+    ("cifar10", 50): [1, 2, 5, 10],
+    ("cifar100", 10): [1, 2, 5],
+    ("cifar100", 20): [1, 2, 5],
+    ("cifar100", 50): [1, 2, 5, 10],
+    ("imagenet10", 10): [1, 2, 5],
+    ("imagenet10", 20): [1, 2, 5],
 }
-T1_METHODS = [("idc", "random"), ("dream", "random"), ("idc", "ssp"), ("idc", "entropy"), ("idc", "accumulated_margin"),
-              ("idc", "forgetting"), ("idc", "el2n"), ("idc", "ccs"), ("idc", "yoco")]
+T1_METHODS = [
+    ("idc", "random"),
+    ("dream", "random"),
+    ("idc", "ssp"),
+    ("idc", "entropy"),
+    ("idc", "accumulated_margin"),
+    ("idc", "forgetting"),
+    ("idc", "el2n"),
+    ("idc", "ccs"),
+    ("idc", "yoco"),
+]
 
 
 def test_row_counts_follow_the_grid():
@@ -53,37 +67,43 @@ def test_cells_are_unique_and_cover_table1_grid():
     assert set(t1.loc[t1["dataset"] != "imagenet10", "network"]) == {"convnet"}
 
 
-@pytest.mark.parametrize("table, key, kwargs, expected", [
-    (1, "yoco", {}, 42.28),
-    (1, "random", dict(condenser="dream", dataset="cifar100", ipc_from=50, ipc_to=10), 37.85),
-    (1, "ccs", dict(dataset="imagenet10", ipc_from=10, ipc_to=5), 67.36),
-    (1, "full", dict(dataset="imagenet10", ipc_from=20, ipc_to=20), 76.60),
-    (1, "full", dict(dataset="cifar100", ipc_from=10, ipc_to=10), 45.40),
-    (1, "entropy", dict(dataset="cifar100", ipc_from=50, ipc_to=1), 1.86),
-    (2, "yoco_imbalance", {}, 39.38),
-    (2, "random_balance", dict(condenser="kip"), 16.27),
-    (2, "yoco", dict(condenser="dream"), 42.29),
-    (3, "el2n", dict(network="resnet10bn"), 19.98),
-    (3, "yoco", dict(network="densenet"), 34.29),
-    (4, "el2n_easy", dict(condenser="dsa"), 21.29),
-    (4, "yoco", dict(condenser="dsa"), 22.40),
-    (4, "accumulated_margin", dict(condenser="mtt"), 15.33),
-    (5, "yoco_imbalance", {}, 37.63),
-    (5, "random_balance", dict(ipc_to=5), 52.64),
-    (5, "ssp_balance", dict(ipc_to=2), 40.57),
-    (7, "ssp", dict(dataset="imagenet10", ipc_from=20, ipc_to=1), 43.13),
-])
+@pytest.mark.parametrize(
+    "table, key, kwargs, expected",
+    [
+        (1, "yoco", {}, 42.28),
+        (1, "random", dict(condenser="dream", dataset="cifar100", ipc_from=50, ipc_to=10), 37.85),
+        (1, "ccs", dict(dataset="imagenet10", ipc_from=10, ipc_to=5), 67.36),
+        (1, "full", dict(dataset="imagenet10", ipc_from=20, ipc_to=20), 76.60),
+        (1, "full", dict(dataset="cifar100", ipc_from=10, ipc_to=10), 45.40),
+        (1, "entropy", dict(dataset="cifar100", ipc_from=50, ipc_to=1), 1.86),
+        (2, "yoco_imbalance", {}, 39.38),
+        (2, "random_balance", dict(condenser="kip"), 16.27),
+        (2, "yoco", dict(condenser="dream"), 42.29),
+        (3, "el2n", dict(network="resnet10bn"), 19.98),
+        (3, "yoco", dict(network="densenet"), 34.29),
+        (4, "el2n_easy", dict(condenser="dsa"), 21.29),
+        (4, "yoco", dict(condenser="dsa"), 22.40),
+        (4, "accumulated_margin", dict(condenser="mtt"), 15.33),
+        (5, "yoco_imbalance", {}, 37.63),
+        (5, "random_balance", dict(ipc_to=5), 52.64),
+        (5, "ssp_balance", dict(ipc_to=2), 40.57),
+        (7, "ssp", dict(dataset="imagenet10", ipc_from=20, ipc_to=1), 43.13),
+    ],
+)
 def test_spot_values(table, key, kwargs, expected):
     assert lookup(table, key, **kwargs) == pytest.approx(expected, abs=1e-9)
 
 
-@pytest.mark.parametrize("key, kwargs, expected", [
-    ("yoco", dict(dataset="cifar100", ipc_from=50, ipc_to=5), 0.00),
-    ("ssp", dict(dataset="imagenet10", ipc_from=20, ipc_to=1), 0.50),
-    ("entropy", dict(dataset="imagenet10", ipc_from=20, ipc_to=5), 0.95),
-    ("random", dict(condenser="dream"), 0.36),
-    ("ccs", {}, 0.05),
-])
+@pytest.mark.parametrize(
+    "key, kwargs, expected",
+    [
+        ("yoco", dict(dataset="cifar100", ipc_from=50, ipc_to=5), 0.00),
+        ("ssp", dict(dataset="imagenet10", ipc_from=20, ipc_to=1), 0.50),
+        ("entropy", dict(dataset="imagenet10", ipc_from=20, ipc_to=5), 0.95),
+        ("random", dict(condenser="dream"), 0.36),
+        ("ccs", {}, 0.05),
+    ],
+)
 def test_table7_stds(key, kwargs, expected):
     assert lookup(7, key, column="std", **kwargs) == pytest.approx(expected, abs=1e-9)
 

@@ -1,4 +1,5 @@
 """`snakemake --report` (what `make report` runs): every table and figure, with its caption, in one HTML file."""
+
 from __future__ import annotations
 
 import base64

@@ -1,4 +1,5 @@
 """Importance scores on hand-computed fixtures, k-means, and CCS stratified sampling."""
+
 from __future__ import annotations
 
 import math
@@ -13,9 +14,7 @@ from yoco.dynamics import Dynamics
 from yoco.errors import YocoError
 
 # 3 epochs x 4 samples x 2 classes, labels [0, 0, 1, 1]; P_Y[t, i] = p_t(label of i).
-P_Y = np.array([[0.9, 0.4, 0.7, 0.4],
-                [0.2, 0.7, 0.8, 0.9],
-                [0.6, 0.3, 0.9, 0.1]])
+P_Y = np.array([[0.9, 0.4, 0.7, 0.4], [0.2, 0.7, 0.8, 0.9], [0.6, 0.3, 0.9, 0.1]])
 LABELS = np.array([0, 0, 1, 1])
 R2 = math.sqrt(2)
 
@@ -164,9 +163,12 @@ def test_scores_registry_matches_paper_table6():
     rows = {r["method"]: r for r in S.table6_rows()}
     assert list(rows) == ["SSP", "Entropy", "AUM", "Forg.", "EL2N", "Ours"]
     expect = {  # model, dynamics, time, label (paper Table 6)
-        "SSP": (True, False, "Full", False), "Entropy": (True, False, "Full", True),
-        "AUM": (False, True, "Full", True), "Forg.": (False, True, "Full", True),
-        "EL2N": (False, True, "Early", True), "Ours": (False, True, "Early", True),
+        "SSP": (True, False, "Full", False),
+        "Entropy": (True, False, "Full", True),
+        "AUM": (False, True, "Full", True),
+        "Forg.": (False, True, "Full", True),
+        "EL2N": (False, True, "Early", True),
+        "Ours": (False, True, "Early", True),
     }
     for name, (model, dynamics, time, label) in expect.items():
         r = rows[name]

@@ -1,4 +1,5 @@
 """Pruning-key grammar, the selection primitive, and select() counts for every method."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,46 +11,55 @@ from yoco.errors import YocoError
 
 
 # ---------------------------------------------------------------- key grammar (reference-spec §3.9)
-@pytest.mark.parametrize("key, method, score, order, balance, difficulty", [
-    ("yoco", "score", "lbpe", "easy", "class", "easy"),
-    ("yoco_imbalance", "score", "lbpe", "easy", "global", "easy"),
-    ("yoco_hard", "score", "lbpe", "hard", "class", "hard"),
-    ("el2n", "score", "el2n", "hard", "global", "hard"),
-    ("el2n_easy", "score", "el2n", "easy", "global", "easy"),
-    ("el2n_balance", "score", "el2n", "hard", "class", "hard"),
-    ("forgetting", "score", "forgetting", "hard", "global", "hard"),
-    ("forgetting_easy", "score", "forgetting", "easy", "global", "easy"),
-    ("forgetting_easy_balance", "score", "forgetting", "easy", "class", "easy"),
-    ("forgetting_balance_easy", "score", "forgetting", "easy", "class", "easy"),
-    # AUM: low is hard, so the default (hard) keeps the lowest values and _easy the highest.
-    ("accumulated_margin", "score", "accumulated_margin", "easy", "global", "hard"),
-    ("accumulated_margin_easy", "score", "accumulated_margin", "hard", "global", "easy"),
-    ("accumulated_margin_imbalance_hard", "score", "accumulated_margin", "easy", "global", "hard"),
-    ("entropy", "score", "entropy", "hard", "global", "hard"),
-    ("entropy_balance", "score", "entropy", "hard", "class", "hard"),
-    ("ssp", "ssp", "features", None, "global", None),
-    ("ssp_balance", "ssp", "features", None, "class", None),
-    ("ssp_easy", "ssp", "features", None, "global", None),  # order has no effect on k-means
-    ("random", "random", None, None, "global", None),
-    ("random_balance", "random", None, None, "class", None),
-    ("random_imbalance", "random", None, None, "global", None),
-    ("ccs", "ccs", "el2n", None, "global", None),
-    ("ccs_balance", "ccs", "el2n", None, "global", None),  # ccs ignores every suffix
-    ("ccs_easy_balance", "ccs", "el2n", None, "global", None),
-])
+@pytest.mark.parametrize(
+    "key, method, score, order, balance, difficulty",
+    [
+        ("yoco", "score", "lbpe", "easy", "class", "easy"),
+        ("yoco_imbalance", "score", "lbpe", "easy", "global", "easy"),
+        ("yoco_hard", "score", "lbpe", "hard", "class", "hard"),
+        ("el2n", "score", "el2n", "hard", "global", "hard"),
+        ("el2n_easy", "score", "el2n", "easy", "global", "easy"),
+        ("el2n_balance", "score", "el2n", "hard", "class", "hard"),
+        ("forgetting", "score", "forgetting", "hard", "global", "hard"),
+        ("forgetting_easy", "score", "forgetting", "easy", "global", "easy"),
+        ("forgetting_easy_balance", "score", "forgetting", "easy", "class", "easy"),
+        ("forgetting_balance_easy", "score", "forgetting", "easy", "class", "easy"),
+        # AUM: low is hard, so the default (hard) keeps the lowest values and _easy the highest.
+        ("accumulated_margin", "score", "accumulated_margin", "easy", "global", "hard"),
+        ("accumulated_margin_easy", "score", "accumulated_margin", "hard", "global", "easy"),
+        ("accumulated_margin_imbalance_hard", "score", "accumulated_margin", "easy", "global", "hard"),
+        ("entropy", "score", "entropy", "hard", "global", "hard"),
+        ("entropy_balance", "score", "entropy", "hard", "class", "hard"),
+        ("ssp", "ssp", "features", None, "global", None),
+        ("ssp_balance", "ssp", "features", None, "class", None),
+        ("ssp_easy", "ssp", "features", None, "global", None),  # order has no effect on k-means
+        ("random", "random", None, None, "global", None),
+        ("random_balance", "random", None, None, "class", None),
+        ("random_imbalance", "random", None, None, "global", None),
+        ("ccs", "ccs", "el2n", None, "global", None),
+        ("ccs_balance", "ccs", "el2n", None, "global", None),  # ccs ignores every suffix
+        ("ccs_easy_balance", "ccs", "el2n", None, "global", None),
+    ],
+)
 def test_parse_key_table(key, method, score, order, balance, difficulty):
     rule = sel.parse_key(key)
-    assert (rule.key, rule.method, rule.score, rule.order, rule.balance, rule.difficulty) == \
-        (key, method, score, order, balance, difficulty)
+    assert (rule.key, rule.method, rule.score, rule.order, rule.balance, rule.difficulty) == (
+        key,
+        method,
+        score,
+        order,
+        balance,
+        difficulty,
+    )
 
 
 def test_methods_lists_base_keys():
-    assert set(sel.methods()) == {"random", "ssp", "entropy", "accumulated_margin", "forgetting", "el2n",
-                                  "ccs", "yoco"}
+    assert set(sel.methods()) == {"random", "ssp", "entropy", "accumulated_margin", "forgetting", "el2n", "ccs", "yoco"}
 
 
-@pytest.mark.parametrize("key, guess", [("forgeting", "forgetting"), ("yocoo_balance", "yoco_balance"),
-                                        ("el2m_easy", "el2n_easy")])
+@pytest.mark.parametrize(
+    "key, guess", [("forgeting", "forgetting"), ("yocoo_balance", "yoco_balance"), ("el2m_easy", "el2n_easy")]
+)
 def test_unknown_key_names_closest_match_and_valid_keys(key, guess):
     with pytest.raises(YocoError) as info:
         sel.parse_key(key)
@@ -57,8 +67,9 @@ def test_unknown_key_names_closest_match_and_valid_keys(key, guess):
     assert f"Did you mean {guess!r}" in msg and "accumulated_margin" in msg and "yoco" in msg
 
 
-@pytest.mark.parametrize("key", ["el2n_easy_hard", "yoco_balance_imbalance", "xrandomx", "random_",
-                                 "_balance", "random balance"])
+@pytest.mark.parametrize(
+    "key", ["el2n_easy_hard", "yoco_balance_imbalance", "xrandomx", "random_", "_balance", "random balance"]
+)
 def test_malformed_keys_are_rejected(key):
     with pytest.raises(YocoError):
         sel.parse_key(key)
@@ -114,25 +125,28 @@ def test_issue_example_easy_first_ties_keep_the_highest_indices():
 LABELS4 = np.array([0, 0, 1, 1])
 
 
-@pytest.mark.parametrize("key, score, values, expected", [
-    # forgetting_easy keeps the tail of the descending sort [1, 0, 2, 3] -> 2, 3 (not 0, 2).
-    ("forgetting_easy", "forgetting", [0, 1, 0, 0], [2, 3]),
-    # forgetting (hard) keeps the head of [0, 1, 3, 2] -> 0, 1.
-    ("forgetting", "forgetting", [1, 1, 0, 1], [0, 1]),
-    # Balanced: class 0's sub-sequence of [0, 1, 2, 3] (all tied) is 0, 1 -> easy tail 1; class 1 -> 3.
-    ("forgetting_easy_balance", "forgetting", [0, 0, 0, 0], [1, 3]),
-    ("forgetting_balance", "forgetting", [0, 0, 0, 0], [0, 2]),
-    # AUM: low is hard, so the reference flips use_hard: the default keeps the tail of the descending
-    # sort [0, 1, 2, 3] of [.5, .2, .2, .2] -> 2, 3; _easy keeps the head -> 0, 1.
-    ("accumulated_margin", "accumulated_margin", [0.5, 0.2, 0.2, 0.2], [2, 3]),
-    ("accumulated_margin_easy", "accumulated_margin", [0.5, 0.2, 0.2, 0.2], [0, 1]),
-    # Balanced AUM, class 1 tied: tail of its sub-sequence (2, 3) -> 3; class 0 keeps its lowest, 1.
-    ("accumulated_margin_balance", "accumulated_margin", [0.5, 0.2, 0.7, 0.7], [1, 3]),
-    # EL2N and entropy keep the highest: head among ties.
-    ("el2n", "el2n", [0.3, 0.9, 0.9, 0.9], [1, 2]),
-    ("entropy", "entropy", [0.3, 0.9, 0.9, 0.9], [1, 2]),
-    ("yoco_imbalance", "lbpe", [0.3, 0.9, 0.3, 0.3], [2, 3]),
-])
+@pytest.mark.parametrize(
+    "key, score, values, expected",
+    [
+        # forgetting_easy keeps the tail of the descending sort [1, 0, 2, 3] -> 2, 3 (not 0, 2).
+        ("forgetting_easy", "forgetting", [0, 1, 0, 0], [2, 3]),
+        # forgetting (hard) keeps the head of [0, 1, 3, 2] -> 0, 1.
+        ("forgetting", "forgetting", [1, 1, 0, 1], [0, 1]),
+        # Balanced: class 0's sub-sequence of [0, 1, 2, 3] (all tied) is 0, 1 -> easy tail 1; class 1 -> 3.
+        ("forgetting_easy_balance", "forgetting", [0, 0, 0, 0], [1, 3]),
+        ("forgetting_balance", "forgetting", [0, 0, 0, 0], [0, 2]),
+        # AUM: low is hard, so the reference flips use_hard: the default keeps the tail of the descending
+        # sort [0, 1, 2, 3] of [.5, .2, .2, .2] -> 2, 3; _easy keeps the head -> 0, 1.
+        ("accumulated_margin", "accumulated_margin", [0.5, 0.2, 0.2, 0.2], [2, 3]),
+        ("accumulated_margin_easy", "accumulated_margin", [0.5, 0.2, 0.2, 0.2], [0, 1]),
+        # Balanced AUM, class 1 tied: tail of its sub-sequence (2, 3) -> 3; class 0 keeps its lowest, 1.
+        ("accumulated_margin_balance", "accumulated_margin", [0.5, 0.2, 0.7, 0.7], [1, 3]),
+        # EL2N and entropy keep the highest: head among ties.
+        ("el2n", "el2n", [0.3, 0.9, 0.9, 0.9], [1, 2]),
+        ("entropy", "entropy", [0.3, 0.9, 0.9, 0.9], [1, 2]),
+        ("yoco_imbalance", "lbpe", [0.3, 0.9, 0.3, 0.3], [2, 3]),
+    ],
+)
 def test_every_score_key_breaks_ties_as_the_reference(key, score, values, expected):
     keep = sel.select(key, {score: np.asarray(values, float)}, LABELS4, ipc_from=2, ipc_to=1, factor=1)
     assert keep.tolist() == expected
@@ -141,14 +155,20 @@ def test_every_score_key_breaks_ties_as_the_reference(key, score, values, expect
 def test_random_ties_are_seeded_and_only_reorder_tied_scores():
     values = np.array([0, 0, 0, 0, 0, 0, 5, 5] * 4, float)  # 4 classes x 8; ties everywhere
     labels = np.repeat(np.arange(4), 8)
-    picks = {tuple(sel.select("forgetting_easy_balance", {"forgetting": values}, labels, 8, 2, 1, seed=s,
-                              ties="random")) for s in range(6)}
-    assert len(picks) > 1                                             # the seed changes the tie order
+    picks = {
+        tuple(sel.select("forgetting_easy_balance", {"forgetting": values}, labels, 8, 2, 1, seed=s, ties="random"))
+        for s in range(6)
+    }
+    assert len(picks) > 1  # the seed changes the tie order
     for p in picks:
-        assert (values[list(p)] == 0).all()                          # never a 5 while a 0 is left
+        assert (values[list(p)] == 0).all()  # never a 5 while a 0 is left
     again = sel.select("forgetting_easy_balance", {"forgetting": values}, labels, 8, 2, 1, seed=3, ties="random")
-    assert again.tolist() == sel.select("forgetting_easy_balance", {"forgetting": values}, labels, 8, 2, 1,
-                                        seed=3, ties="random").tolist()
+    assert (
+        again.tolist()
+        == sel.select(
+            "forgetting_easy_balance", {"forgetting": values}, labels, 8, 2, 1, seed=3, ties="random"
+        ).tolist()
+    )
 
 
 def test_tie_decided_counts_kept_slots_the_score_could_not_choose():

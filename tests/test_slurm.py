@@ -12,6 +12,7 @@ Slow (minutes: every job starts Snakemake again inside SLURM) and in need of roo
 packages, so it runs only when asked: ``.ci/run`` installs the packages (``.ci/install-slurm``) and runs
 it with ``YOCO_TEST_SLURM=1``.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,16 +33,25 @@ TABLES = [f"table{n}.csv" for n in range(1, 8)]
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(os.environ.get("YOCO_TEST_SLURM") != "1",
-                       reason="starts SLURM daemons and takes minutes: set YOCO_TEST_SLURM=1 (.ci/run does)"),
+    pytest.mark.skipif(
+        os.environ.get("YOCO_TEST_SLURM") != "1",
+        reason="starts SLURM daemons and takes minutes: set YOCO_TEST_SLURM=1 (.ci/run does)",
+    ),
 ]
 
 
 def _snakemake(out: Path, *extra: str, env: dict | None = None, timeout: float = 1500) -> subprocess.CompletedProcess:
     env = dict(os.environ if env is None else env)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    cmd = [SNAKEMAKE, "--configfile", "config/test.yaml", "--config", f"output_root={out}/results",
-           f"figures_root={out}/figures", *extra]
+    cmd = [
+        SNAKEMAKE,
+        "--configfile",
+        "config/test.yaml",
+        "--config",
+        f"output_root={out}/results",
+        f"figures_root={out}/figures",
+        *extra,
+    ]
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -93,10 +103,15 @@ def test_the_test_config_through_the_slurm_profile_equals_a_local_run(accounting
     with SlurmCluster(accounting=accounting) as cluster:
         overrides, rule_partition = _profile_overrides(cluster.account, *cluster.partitions)
         extra = [
-            "--profile", str(PROFILE), *overrides,
+            "--profile",
+            str(PROFILE),
+            *overrides,
             # Speed only: the plugin's first status check after 2 s instead of 40 (a test job lasts seconds),
             # and SLURM's log files out of the checkout.
-            "--slurm-init-seconds-before-status-checks", "2", "--slurm-logdir", str(tmp_path / "slurm-logs"),
+            "--slurm-init-seconds-before-status-checks",
+            "2",
+            "--slurm-logdir",
+            str(tmp_path / "slurm-logs"),
         ]
         if not accounting:
             # Without accounting sacct fails, and the plugin, polling it, would wait forever (README).

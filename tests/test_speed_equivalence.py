@@ -7,6 +7,7 @@
 * The three engines (stacked ConvNet, vmap, sequential modules) compute the same SGD steps.
 * No host synchronisation in the step loop; TF32 switch restored; memory estimate by hand.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -54,11 +55,23 @@ def test_batched_trainer_matches_reference_loop_accuracy(one_thread):
     subset = np.sort(np.concatenate([rng.choice(np.flatnonzero(labels == c), 20, replace=False) for c in range(10)]))
     spec = NetworkSpec("convnet", 10, 16, width=16, depth=3)
     runs, epochs = 8, 30
-    ref = [train_reference(spec.build(s), x[subset], y[subset], epochs, seed=s, test_x=xt, test_y=yt,
-                           eval_points=1).last_acc for s in range(runs)]
+    ref = [
+        train_reference(
+            spec.build(s), x[subset], y[subset], epochs, seed=s, test_x=xt, test_y=yt, eval_points=1
+        ).last_acc
+        for s in range(runs)
+    ]
     for compiled in (False, True):
-        results = train_models(spec, x, y, [subset] * runs, list(range(100, 100 + runs)),
-                               TrainConfig(epochs=epochs, eval_points=1, compile=compiled), test_x=xt, test_y=yt)
+        results = train_models(
+            spec,
+            x,
+            y,
+            [subset] * runs,
+            list(range(100, 100 + runs)),
+            TrainConfig(epochs=epochs, eval_points=1, compile=compiled),
+            test_x=xt,
+            test_y=yt,
+        )
         assert results[0].settings["compiled"] is compiled
         ours = [r.last_acc for r in results]
         # Both must actually learn (chance is 10 %), else agreeing would mean nothing.
@@ -138,6 +151,7 @@ class _BackwardFails(torch.autograd.Function):
 def test_failed_compilation_warns_and_trains_eagerly(monkeypatch, fails_in):
     """No working C++ compiler (say): the first call says so and training goes on, as if compile=False.
     The backward compiles at its first call, so a failure there must not leave gradients behind."""
+
     def broken(spec, training):
         base = spec.build(0).to("meta").train(training)
 
@@ -145,14 +159,17 @@ def test_failed_compilation_warns_and_trains_eagerly(monkeypatch, fails_in):
             if fails_in == "forward":
                 raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found")
             return _BackwardFails.apply(torch.func.functional_call(base, (params, buffers), (x,)))
+
         return forward
 
     monkeypatch.setattr(T, "compiled_forward", broken)
     spec = NetworkSpec("convnet", 3, 8, width=4, depth=3)
     x, y = _pool()
-    run = lambda compiled: train_models(spec, x, y, [np.arange(16)] * 2, [7, 8],  # noqa: E731
-                                        TrainConfig(epochs=2, batch_size=8, eval_points=1, compile=compiled),
-                                        test_x=x, test_y=y, keep_state=True)
+
+    def run(compiled):
+        config = TrainConfig(epochs=2, batch_size=8, eval_points=1, compile=compiled)
+        return train_models(spec, x, y, [np.arange(16)] * 2, [7, 8], config, test_x=x, test_y=y, keep_state=True)
+
     with pytest.warns(UserWarning, match="torch.compile failed.*C\\+\\+ compiler.*compile=False") as caught:
         fallback = run(True)
     # Once per failing mode: training and validation, or training only (validation has no backward).
@@ -205,9 +222,19 @@ def test_auto_engine_choice_and_errors():
 def test_validation_in_chunks_counts_the_same():
     spec = NetworkSpec("convnet", 3, 8, width=4)
     x, y = _pool(30)
-    big, small = (train_models(spec, x, y, [np.arange(30)] * 2, [1, 2],
-                               TrainConfig(epochs=2, batch_size=8, eval_points=2, eval_batch=b), test_x=x, test_y=y)
-                  for b in (500, 7))
+    big, small = (
+        train_models(
+            spec,
+            x,
+            y,
+            [np.arange(30)] * 2,
+            [1, 2],
+            TrainConfig(epochs=2, batch_size=8, eval_points=2, eval_batch=b),
+            test_x=x,
+            test_y=y,
+        )
+        for b in (500, 7)
+    )
     assert [r.accuracies for r in big] == [r.accuracies for r in small]
     assert all(r.eval_s > 0 and r.steps == 2 * 4 for r in big)
 
@@ -215,7 +242,7 @@ def test_validation_in_chunks_counts_the_same():
 def test_no_host_synchronisation_in_the_step_loop():
     """Reading a device value on the host inside the loop stalls a GPU every step."""
     src = inspect.getsource(T._train_chunk)
-    loop = src[src.index("for b in range(iters):"):src.index("iteration += 1")]
+    loop = src[src.index("for b in range(iters):") : src.index("iteration += 1")]
     for call in (".item(", ".tolist(", ".cpu(", ".numpy(", "torch.cuda.synchronize"):
         assert call not in loop, f"{call} in the step loop"
     # Python's float()/int()/bool() on a tensor read it back too (tensor.float() is only a cast).
@@ -249,15 +276,17 @@ def test_step_memory_estimate_by_hand_and_models_per_batch():
     assert models_per_batch(spec, TrainConfig(max_models=3), 10, "cpu") == 3
     huge = NetworkSpec("convnet", 10, 256, width=256, depth=3)
     stacked = TrainConfig(engine="stacked")
-    assert models_per_batch(huge, stacked, 10, "cpu") == max(1, min(10, 4 * 2 ** 30 // estimate_step_memory(huge, stacked)))
+    assert models_per_batch(huge, stacked, 10, "cpu") == max(
+        1, min(10, 4 * 2**30 // estimate_step_memory(huge, stacked))
+    )
     # CPU default (loop): the budget less one model's activations, over the per-model state and inputs.
     paper = NetworkSpec("convnet", 10, 32, width=128, depth=3)
     activations = estimate_step_memory(paper, cfg) - 4 * 4 * sum(p.numel() for p in paper.build(0).parameters())
     # Measured (benchmarks/README.md): 17 MiB per added model at width 128; the estimate must not be below.
-    assert 17 * 2 ** 20 <= estimate_step_memory(paper, cfg, "loop") < 20 * 2 ** 20
+    assert 17 * 2**20 <= estimate_step_memory(paper, cfg, "loop") < 20 * 2**20
     per_model = estimate_step_memory(paper, cfg, "loop")
-    assert 0 < activations < 2 ** 30 and per_model < estimate_step_memory(paper, cfg) / 10
-    assert models_per_batch(paper, cfg, 1000, "cpu") == (4 * 2 ** 30 - activations) // per_model
+    assert 0 < activations < 2**30 and per_model < estimate_step_memory(paper, cfg) / 10
+    assert models_per_batch(paper, cfg, 1000, "cpu") == (4 * 2**30 - activations) // per_model
 
 
 def test_reference_diffaug_crop_is_an_integer_shift_with_zeros_moved_in():
@@ -313,8 +342,26 @@ def test_throughput_benchmark_smoke(capsys, one_thread):
         import throughput
     finally:
         sys.path.pop(0)
-    rc = throughput.main(["--device", "cpu", "--sizes", "40,80", "--width", "4", "--models", "2", "--steps", "1",
-                          "--repeats", "1", "--test-images", "20", "--data", str(ROOT / "no-such-file.npz")])
+    rc = throughput.main(
+        [
+            "--device",
+            "cpu",
+            "--sizes",
+            "40,80",
+            "--width",
+            "4",
+            "--models",
+            "2",
+            "--steps",
+            "1",
+            "--repeats",
+            "1",
+            "--test-images",
+            "20",
+            "--data",
+            str(ROOT / "no-such-file.npz"),
+        ]
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     assert rc == 0
     assert lines[-1].startswith("speedup ") and float(lines[-1].split()[1]) > 0

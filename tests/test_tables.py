@@ -1,4 +1,5 @@
 """Tables built from runs: aggregation, merge with the published numbers, Table 6, atomic writes."""
+
 from __future__ import annotations
 
 import math
@@ -13,17 +14,43 @@ from yoco.io import write_csv as write_csv_atomic
 from yoco.tables import RUN_COLUMNS, build_table, check_runs, read_runs, table6
 
 
-def make_runs(key="yoco", condenser="idc", dataset="cifar10", ipc_from=10, ipc_to=1, network="convnet",
-              best=None, offset_last=-1.0):
+def make_runs(
+    key="yoco",
+    condenser="idc",
+    dataset="cifar10",
+    ipc_from=10,
+    ipc_to=1,
+    network="convnet",
+    best=None,
+    offset_last=-1.0,
+):
     """9 runs (3 reps x 3 inits); by default best = 40..48 in (rep, init) order, last = best - 1."""
     rows = []
     for rep in (1, 2, 3):
         for init in (1, 2, 3):
             b = 40.0 + 3 * (rep - 1) + (init - 1) if best is None else best[(rep - 1) * 3 + init - 1]
-            rows.append(dict(dataset=dataset, condenser=condenser, ipc_from=ipc_from, ipc_to=ipc_to, key=key,
-                             network=network, rep=rep, init=init, seed=1000 * rep + init, n_selected=40,
-                             best_acc=b, last_acc=b + offset_last, epochs=1000, wall_s=1.0, device="cpu",
-                             torch_version="2.11", yoco_version="0.1.0", git_commit="abc"))
+            rows.append(
+                dict(
+                    dataset=dataset,
+                    condenser=condenser,
+                    ipc_from=ipc_from,
+                    ipc_to=ipc_to,
+                    key=key,
+                    network=network,
+                    rep=rep,
+                    init=init,
+                    seed=1000 * rep + init,
+                    n_selected=40,
+                    best_acc=b,
+                    last_acc=b + offset_last,
+                    epochs=1000,
+                    wall_s=1.0,
+                    device="cpu",
+                    torch_version="2.11",
+                    yoco_version="0.1.0",
+                    git_commit="abc",
+                )
+            )
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
 
 
@@ -170,8 +197,13 @@ def test_unpruned_cell_matches_full_and_random_spellings():
     t = build_table(1, runs)  # published grid: key "full"
     r = row(t, dataset="cifar10", ipc_from=10, ipc_to=10)
     assert r["key"] == "full" and r["n_runs"] == 9 and r["diff_best"] == pytest.approx(67.0 - 67.5)
-    rows = pd.DataFrame([dict(dataset="cifar10", condenser="idc", ipc_from=10, ipc_to=10, key="random", network="convnet")])
+    rows = pd.DataFrame(
+        [dict(dataset="cifar10", condenser="idc", ipc_from=10, ipc_to=10, key="random", network="convnet")]
+    )
     r = build_table(1, runs, rows=rows).iloc[0]
     assert r["key"] == "random" and r["n_runs"] == 9 and r["published"] == pytest.approx(67.5)
     # random at a pruned IPC is an ordinary cell, never the unpruned one
-    assert row(build_table(1, runs), dataset="cifar10", ipc_from=10, ipc_to=1, condenser="idc", key="random")["n_runs"] == 0
+    assert (
+        row(build_table(1, runs), dataset="cifar10", ipc_from=10, ipc_to=1, condenser="idc", key="random")["n_runs"]
+        == 0
+    )

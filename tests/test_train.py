@@ -1,4 +1,5 @@
 """The batched trainer: batching must not change what any single model learns."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -64,8 +65,9 @@ def test_validation_points_and_best_last():
     assert cfg.eval_epochs() == [250, 500, 750, 1000]
     assert TrainConfig(epochs=10, eval_points=4).eval_epochs() == [2, 4, 6, 8, 10]
     x, y = _pool()
-    res = train_models(SPEC, x, y, [np.arange(24)], [1], TrainConfig(epochs=4, batch_size=8, eval_points=2),
-                       test_x=x, test_y=y)[0]
+    res = train_models(
+        SPEC, x, y, [np.arange(24)], [1], TrainConfig(epochs=4, batch_size=8, eval_points=2), test_x=x, test_y=y
+    )[0]
     assert sorted(res.accuracies) == [2, 4]
     assert res.best_acc == max(res.accuracies.values())
     assert res.last_acc == res.accuracies[4]

@@ -4,6 +4,7 @@ and early, clear failures for bad configs and missing condensed files.
 Snakemake runs are subprocesses (the venv's ``snakemake``); they are all started at once on first
 use so that the file stays fast on a 2-core machine. The grid's own functions are tested in-process.
 """
+
 from __future__ import annotations
 
 import re
@@ -53,8 +54,11 @@ def paper():
 def external(tmp_path_factory):
     """An external_root holding stand-in files for MTT, DSA and KIP at the reference's paths (§1.1)."""
     root = tmp_path_factory.mktemp("raid")
-    for rel in ("mtt/ConvNet_baseline/images_best.pt", "dsa/res_DSA_CIFAR10_ConvNet_ipc10/data.pt",
-                "kip/kip_ipc10/data.pt"):
+    for rel in (
+        "mtt/ConvNet_baseline/images_best.pt",
+        "dsa/res_DSA_CIFAR10_ConvNet_ipc10/data.pt",
+        "kip/kip_ipc10/data.pt",
+    ):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(b"")
     return root
@@ -72,22 +76,59 @@ def runs(tmp_path_factory, external):
     fake = f"external_root={external}"
     commands = {
         "lint": ["--lint"],
-        "table1": ["results/table1.csv", "-n", "--cores", "8", "--quiet", "rules", "--config",
-                   f"external_root={empty}"],
+        "table1": [
+            "results/table1.csv",
+            "-n",
+            "--cores",
+            "8",
+            "--quiet",
+            "rules",
+            "--config",
+            f"external_root={empty}",
+        ],
         "everything": [*TABLES, *FIGURES, "-n", "--cores", "8", "--quiet", "rules", "--config", fake],
-        "missing": ["results/table2.csv", "-n", "--cores", "8", "--quiet", "rules", "--config",
-                    f"external_root={empty}"],
+        "missing": [
+            "results/table2.csv",
+            "-n",
+            "--cores",
+            "8",
+            "--quiet",
+            "rules",
+            "--config",
+            f"external_root={empty}",
+        ],
         # Not a dry run: a bad key must stop Snakemake before any job writes anything.
-        "bad_key": ["results/table2.csv", "--cores", "1", "--configfile", str(tmp / "bad_key.yaml"),
-                    "--config", f"output_root={out}", fake],
+        "bad_key": [
+            "results/table2.csv",
+            "--cores",
+            "1",
+            "--configfile",
+            str(tmp / "bad_key.yaml"),
+            "--config",
+            f"output_root={out}",
+            fake,
+        ],
         "malformed": ["-n", "--cores", "1", "--configfile", str(tmp / "malformed.yaml")],
         # Its own output root, so a quickstart already run in this checkout does not change the counts.
-        "quickstart": ["-n", "--cores", "2", "--quiet", "rules", "--configfile", "config/quickstart.yaml",
-                       "--config", f"output_root={tmp}/qs/results", f"figures_root={tmp}/qs/figures"],
+        "quickstart": [
+            "-n",
+            "--cores",
+            "2",
+            "--quiet",
+            "rules",
+            "--configfile",
+            "config/quickstart.yaml",
+            "--config",
+            f"output_root={tmp}/qs/results",
+            f"figures_root={tmp}/qs/figures",
+        ],
     }
-    procs = {name: subprocess.Popen([SNAKEMAKE, *args], cwd=REPO, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True)
-             for name, args in commands.items()}
+    procs = {
+        name: subprocess.Popen(
+            [SNAKEMAKE, *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for name, args in commands.items()
+    }
     results = {}
 
     def get(name):
@@ -105,7 +146,7 @@ def runs(tmp_path_factory, external):
 
 def _job_counts(text: str) -> dict[str, int]:
     """The 'Job stats' table of a dry run as {rule: count}."""
-    block = text[text.index("Job stats:"):]
+    block = text[text.index("Job stats:") :]
     counts = {}
     for line in block.splitlines()[3:]:
         m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
@@ -132,23 +173,33 @@ def test_table1_dry_run_matches_the_paper_grid(runs, paper):
     cifar_cells, imagenet_cells = 3 + 4 + 3 + 3 + 4, 3 + 3
     cells = cifar_cells + imagenet_cells
     assert cells == 23
-    idc_sets, dream_sets = 2 + 3 + 2, 2 + 3          # IPC_F values per dataset; DREAM only for CIFAR
-    idc_keys = 8                                     # the 9 methods minus DREAM's random row
+    idc_sets, dream_sets = 2 + 3 + 2, 2 + 3  # IPC_F values per dataset; DREAM only for CIFAR
+    idc_keys = 8  # the 9 methods minus DREAM's random row
     # A cell's evaluation covers every key any enabled table or figure needs there, so IDC
     # CIFAR-10 10→T also carries Tables 2, 4, 5 and Fig. 2's keys, and DREAM CIFAR-10 10→1 carries
     # Tables 2 and 4 (which need DREAM dynamics).
-    t2_t4_t5_extra_10to1 = 2 + 3 + (14 - 2)           # random_balance, yoco_imbalance; *_easy ×3; Table 5's others
+    t2_t4_t5_extra_10to1 = 2 + 3 + (14 - 2)  # random_balance, yoco_imbalance; *_easy ×3; Table 5's others
     t5_extra_10to2_10to5 = 2 * 14
-    fig2_extra = 6 - 1                               # yoco_imbalance on Fig. 2's other five cells
-    dream_10to1_extra = 3 + 6                        # Table 2's other three keys, Table 4's six non-yoco keys
-    unpruned = idc_sets                              # the "IPC_F Acc." column: 1 selection each
-    selections = (reps * (cells * idc_keys + cifar_cells * 1 + t2_t4_t5_extra_10to1 + t5_extra_10to2_10to5
-                          + fig2_extra + dream_10to1_extra) + unpruned)
+    fig2_extra = 6 - 1  # yoco_imbalance on Fig. 2's other five cells
+    dream_10to1_extra = 3 + 6  # Table 2's other three keys, Table 4's six non-yoco keys
+    unpruned = idc_sets  # the "IPC_F Acc." column: 1 selection each
+    selections = (
+        reps
+        * (
+            cells * idc_keys
+            + cifar_cells * 1
+            + t2_t4_t5_extra_10to1
+            + t5_extra_10to2_10to5
+            + fig2_extra
+            + dream_10to1_extra
+        )
+        + unpruned
+    )
     expected = {
         "real_data": 3,
-        "condense": idc_sets + dream_sets,           # no authors' files present: all in-house
+        "condense": idc_sets + dream_sets,  # no authors' files present: all in-house
         "decode": idc_sets + dream_sets,
-        "dynamics": idc_sets + 1,                    # + DREAM CIFAR-10 IPC10
+        "dynamics": idc_sets + 1,  # + DREAM CIFAR-10 IPC10
         "scores": (idc_sets + 1) * reps,
         # One select job per cell writes all of that cell's selections.
         "select": cells + cifar_cells + unpruned,
@@ -172,9 +223,9 @@ def test_every_table_and_figure_dry_runs(runs):
     assert counts["scores"] == 11 * 3 + 1
     # Table 1's 47 jobs + MTT and KIP 10→1 (Table 2) + ResNet-10-BN and DenseNet (Table 3) + DSA (Table 4).
     assert counts["evaluate"] == 47 + 2 + 2 + 1
-    assert counts["import_condensed"] == 3 + 1      # MTT, DSA, KIP + the real set of Fig. 3
+    assert counts["import_condensed"] == 3 + 1  # MTT, DSA, KIP + the real set of Fig. 3
     assert counts["evaluate_fractions"] == 3 and counts["evaluate_epochs"] == 1
-    assert counts["table"] == 7 and counts["table_rows"] == 6          # Table 6 has no rows
+    assert counts["table"] == 7 and counts["table_rows"] == 6  # Table 6 has no rows
     assert counts["figure_data"] == 4
     assert all(counts[f"fig{n}"] == 1 for n in (2, 3, 5, 7))
 
@@ -191,7 +242,7 @@ def test_missing_external_file_names_path_format_and_source(runs):
 def test_unknown_key_fails_before_any_job(runs):
     rc, text = runs("bad_key")
     assert rc != 0
-    assert "forgeting_easy" in text and "forgetting_easy" in text     # the closest valid key
+    assert "forgeting_easy" in text and "forgetting_easy" in text  # the closest valid key
     assert "tables.table2" in text
     assert not Path(runs.out).exists()
 
@@ -208,8 +259,8 @@ def test_quickstart_dry_runs_on_digits_only(runs):
     rc, text = runs("quickstart")
     assert rc == 0, text
     counts = _job_counts(text)
-    assert counts["real_data"] == 1                 # digits only: no CIFAR download
-    assert counts["condense"] == 4                  # IDC and DREAM at IPC_F 10 and 20
+    assert counts["real_data"] == 1  # digits only: no CIFAR download
+    assert counts["condense"] == 4  # IDC and DREAM at IPC_F 10 and 20
     assert counts["table"] == 7 and all(counts[f"fig{n}"] == 1 for n in (2, 3, 5, 7))
 
 
@@ -252,7 +303,7 @@ def test_condense_lr_img_follows_idc_scaling(paper):
 def test_lbpe_settings_per_condenser(paper):
     assert grid.lbpe(paper, "idc", "cifar10") == (100, 10)
     assert grid.lbpe(paper, "dream", "cifar10") == (200, 10)
-    assert grid.lbpe(paper, "dsa", "cifar10") == (10, 3)            # quirks.dsa_lbpe_epochs
+    assert grid.lbpe(paper, "dsa", "cifar10") == (10, 3)  # quirks.dsa_lbpe_epochs
     assert grid.lbpe(_merge(paper, {"quirks": {"dsa_lbpe_epochs": 100}}), "dsa", "cifar10") == (100, 3)
 
 
@@ -271,11 +322,15 @@ def test_run_settings_reach_every_training_command(paper):
         assert "--max-models" not in args and "compile" not in args
     shared = _merge(paper, {"training": {"run": {"max_models": 40, "compile": False}}})
     grid.validate(shared)
-    for args in (grid.evaluate_args(shared, "cifar10", "convnet").split(),
-                 grid.dynamics_args(shared, "idc", "cifar10").split()):
+    for args in (
+        grid.evaluate_args(shared, "cifar10", "convnet").split(),
+        grid.dynamics_args(shared, "idc", "cifar10").split(),
+    ):
         assert args[args.index("--max-models") + 1] == "40" and "--no-compile" in args
-    assert "--compile" in grid.evaluate_args(_merge(paper, {"training": {"run": {"compile": True}}}), "cifar10",
-                                             "convnet").split()
+    assert (
+        "--compile"
+        in grid.evaluate_args(_merge(paper, {"training": {"run": {"compile": True}}}), "cifar10", "convnet").split()
+    )
     # The Snakefile validates against the schema before any job; so does this, in-process.
     from snakemake.exceptions import WorkflowError
     from snakemake.utils import validate as schema_validate

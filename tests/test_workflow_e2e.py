@@ -1,4 +1,5 @@
 """The whole DAG on a tiny config: every table and figure is produced, and reruns redo only what is missing."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -21,7 +22,9 @@ def test_every_table_is_written_with_runs_in_range(run):
         assert len(table) > 0, f"table{n} is empty"
         if n == 6:
             continue
-        assert {"dataset", "condenser", "ipc_from", "ipc_to", "key", "network", "mean_best", "n_runs"} <= set(table.columns)
+        assert {"dataset", "condenser", "ipc_from", "ipc_to", "key", "network", "mean_best", "n_runs"} <= set(
+            table.columns
+        )
         ran = table.dropna(subset=["mean_best"])
         assert len(ran) == len(table), f"table{n} has rows without runs"
         assert ran.mean_best.between(0, 100).all() and ran.mean_last.between(0, 100).all()
@@ -61,8 +64,11 @@ def test_rerun_after_losing_an_output_redoes_only_that_job(run):
 
 
 def test_training_progress_goes_to_the_job_logs_not_the_terminal(run):
-    logs = [log for stage in ("evaluate", "evaluate_fractions", "evaluate_epochs", "dynamics")
-            for log in (run / "results" / "logs" / stage).rglob("*.log")]
+    logs = [
+        log
+        for stage in ("evaluate", "evaluate_fractions", "evaluate_epochs", "dynamics")
+        for log in (run / "results" / "logs" / stage).rglob("*.log")
+    ]
     assert logs
     for log in logs:
         text = log.read_text()

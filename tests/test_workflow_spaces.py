@@ -7,6 +7,7 @@ dynamics, scores, selections, evaluations of all three kinds, table rows, a tabl
 figure notebook) and checks that nothing outside the two roots changed, decoy files named like the
 pieces a split path would produce included.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,13 +28,24 @@ pytestmark = pytest.mark.slow
 
 def _copy_checkout(dest: Path) -> None:
     try:
-        files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                               capture_output=True, check=True).stdout.decode().split("\0")
+        files = (
+            subprocess.run(
+                ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                cwd=REPO,
+                capture_output=True,
+                check=True,
+            )
+            .stdout.decode()
+            .split("\0")
+        )
     except (OSError, subprocess.CalledProcessError):
         files = None
     if files is None:
-        shutil.copytree(REPO, dest, ignore=shutil.ignore_patterns(".git", ".venv", "results", "figures", ".snakemake",
-                                                                  "__pycache__"))
+        shutil.copytree(
+            REPO,
+            dest,
+            ignore=shutil.ignore_patterns(".git", ".venv", "results", "figures", ".snakemake", "__pycache__"),
+        )
         return
     for name in filter(None, files):
         src = REPO / name
@@ -67,9 +79,24 @@ def test_a_run_with_spaces_in_every_path_writes_only_inside_its_roots(tmp_path):
     targets = [results / "table2.csv", results / "figure_data" / "fig3.csv", figures / "fig5.png"]
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     env.pop("PYTHONPATH", None)  # the jobs import yoco from the checkout copy (`python -m yoco` in its folder)
-    proc = subprocess.run([SNAKEMAKE, "--cores", "2", *map(str, targets), "--configfile", "config/test.yaml",
-                           "--config", f"output_root={results}", f"figures_root={figures}"],
-                          cwd=checkout, env=env, capture_output=True, text=True, timeout=1200)
+    proc = subprocess.run(
+        [
+            SNAKEMAKE,
+            "--cores",
+            "2",
+            *map(str, targets),
+            "--configfile",
+            "config/test.yaml",
+            "--config",
+            f"output_root={results}",
+            f"figures_root={figures}",
+        ],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     after = _snapshot(base, skip)
     changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
     assert not changed, f"files outside the output roots were written or changed: {changed}"
@@ -79,7 +106,20 @@ def test_a_run_with_spaces_in_every_path_writes_only_inside_its_roots(tmp_path):
     assert len(pd.read_csv(results / "figure_data" / "fig3.csv")) > 0
     assert (figures / "fig5.png").stat().st_size > 1000
     assert (results / "logs" / "figures" / "fig5.ipynb").exists()  # the executed notebook is kept too
-    for rule in ("real_data", "condense", "import", "decode", "dynamics", "scores", "select", "evaluate",
-                 "evaluate_fractions", "evaluate_epochs", "table_rows", "table", "figure_data"):
+    for rule in (
+        "real_data",
+        "condense",
+        "import",
+        "decode",
+        "dynamics",
+        "scores",
+        "select",
+        "evaluate",
+        "evaluate_fractions",
+        "evaluate_epochs",
+        "table_rows",
+        "table",
+        "figure_data",
+    ):
         assert (results / "logs" / rule).is_dir(), f"no {rule} job ran: the test no longer covers it"
     assert not list(base.rglob("*.tmp*")), "a temporary file was left behind"

@@ -2,13 +2,14 @@
 
 Public API::
 
-    yoco.methods()                                   # pruning keys
-    yoco.decode(images, ipc, factor)                 # multi-formation decode
-    yoco.Dynamics.from_probs(probs, labels)          # training dynamics from softmax outputs
+    yoco.methods()  # pruning keys
+    yoco.decode(images, ipc, factor)  # multi-formation decode
+    yoco.Dynamics.from_probs(probs, labels)  # training dynamics from softmax outputs
     yoco.score_table(dynamics, lbpe_epochs=E, lbpe_top_k=K)
     yoco.select(key, scores, labels, ipc_from=F, ipc_to=T, factor=f, seed=0)
     yoco.prune(images, labels, ipc_to, factor=f, key="yoco", dynamics=None, seed=0)
 """
+
 from __future__ import annotations
 
 import importlib

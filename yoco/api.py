@@ -1,4 +1,5 @@
 """``yoco.prune``: the two rules applied to your own condensed set, without a workflow."""
+
 from __future__ import annotations
 
 import math
@@ -15,10 +16,26 @@ from .selection import parse_key, select
 from .train import NetworkSpec
 
 
-def prune(images, labels, ipc_to: int, factor: int = 1, key: str = "yoco", dynamics: Dynamics | None = None,
-          seed: int = 0, *, epochs: int = 1000, lbpe_epochs: int | None = None, lbpe_top_k: int = 10,
-          network: str = "convnet", width: int | None = None, value_space: str = "pixel01",
-          dataset: str | None = None, mean=None, std=None, device: str | torch.device = "cpu") -> np.ndarray:
+def prune(
+    images,
+    labels,
+    ipc_to: int,
+    factor: int = 1,
+    key: str = "yoco",
+    dynamics: Dynamics | None = None,
+    seed: int = 0,
+    *,
+    epochs: int = 1000,
+    lbpe_epochs: int | None = None,
+    lbpe_top_k: int = 10,
+    network: str = "convnet",
+    width: int | None = None,
+    value_space: str = "pixel01",
+    dataset: str | None = None,
+    mean=None,
+    std=None,
+    device: str | torch.device = "cpu",
+) -> np.ndarray:
     """Prune a condensed set to ``ipc_to`` images per class; return indices into its decoded set.
 
     Parameters
@@ -68,8 +85,10 @@ def prune(images, labels, ipc_to: int, factor: int = 1, key: str = "yoco", dynam
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise YocoError(f"seed must be a non-negative integer, got {seed!r}.")
     if dynamics is not None and not isinstance(dynamics, Dynamics):
-        raise YocoError(f"dynamics must be a yoco.Dynamics (Dynamics.from_probs(probs, labels) or Dynamics.load(path)) "
-                        f"or None, got {type(dynamics).__name__}.")
+        raise YocoError(
+            f"dynamics must be a yoco.Dynamics (Dynamics.from_probs(probs, labels) or Dynamics.load(path)) "
+            f"or None, got {type(dynamics).__name__}."
+        )
     if dataset is not None and not isinstance(dataset, str):
         raise YocoError(f"dataset must be a name such as 'cifar10' or None, got {type(dataset).__name__}.")
     device = _device(device)
@@ -77,14 +96,26 @@ def prune(images, labels, ipc_to: int, factor: int = 1, key: str = "yoco", dynam
     labels = _as_labels(labels)
     num_classes = int(labels.max()) + 1
     if dataset in NUM_CLASSES and num_classes != NUM_CLASSES[dataset]:
-        raise YocoError(f"the labels name {num_classes} classes but {dataset} has {NUM_CLASSES[dataset]}; pass the "
-                        "dataset the set was condensed from, or dataset=None with mean= and std= for your own.")
+        raise YocoError(
+            f"the labels name {num_classes} classes but {dataset} has {NUM_CLASSES[dataset]}; pass the "
+            "dataset the set was condensed from, or dataset=None with mean= and std= for your own."
+        )
     if len(labels) % num_classes:
-        raise YocoError(f"{len(labels)} images cannot form equal class-major blocks for {num_classes} classes; "
-                        "every class needs the same number of stored images")
+        raise YocoError(
+            f"{len(labels)} images cannot form equal class-major blocks for {num_classes} classes; "
+            "every class needs the same number of stored images"
+        )
     ipc_from = len(labels) // num_classes
-    cs = CondensedSet(images=images, labels=labels, ipc=ipc_from, factor=factor, value_space=value_space,
-                      dataset=dataset or "", condenser="user", provenance={"format": "in-memory"}).validate()
+    cs = CondensedSet(
+        images=images,
+        labels=labels,
+        ipc=ipc_from,
+        factor=factor,
+        value_space=value_space,
+        dataset=dataset or "",
+        condenser="user",
+        provenance={"format": "in-memory"},
+    ).validate()
     if ipc_to > ipc_from:
         raise YocoError(f"ipc_to={ipc_to} exceeds the stored IPC {ipc_from}; pruning can only shrink the set")
     rule = parse_key(key)
@@ -103,27 +134,37 @@ def prune(images, labels, ipc_to: int, factor: int = 1, key: str = "yoco", dynam
         model = None
         if trains:
             stats = _stats_only(dataset or "", mean, std, images.shape[-1], num_classes)
-            (dynamics, state), = train_dynamics(decoded, stats, spec, dynamics_config(epochs), reps=(1,),
-                                                seed_prefix=f"prune/{seed}", device=device)
+            ((dynamics, state),) = train_dynamics(
+                decoded, stats, spec, dynamics_config(epochs), reps=(1,), seed_prefix=f"prune/{seed}", device=device
+            )
             model = spec.build(0)
             model.load_state_dict(state)
         if model is not None:
             pool_x, _ = training_pool(decoded, stats)
-            scores = compute_scores(dynamics, model, pool_x, min(lbpe_epochs, dynamics.num_epochs),
-                                    min(lbpe_top_k, dynamics.num_epochs), device=device)
+            scores = compute_scores(
+                dynamics,
+                model,
+                pool_x,
+                min(lbpe_epochs, dynamics.num_epochs),
+                min(lbpe_top_k, dynamics.num_epochs),
+                device=device,
+            )
         else:
             from .scores import score_table
 
-            scores = score_table(dynamics, lbpe_epochs=min(lbpe_epochs, dynamics.num_epochs),
-                                 lbpe_top_k=min(lbpe_top_k, dynamics.num_epochs))
-    return select(key, scores, decoded.labels.numpy(), ipc_from=ipc_from, ipc_to=ipc_to, factor=factor,
-                  seed=seed, dataset=dataset)
+            scores = score_table(
+                dynamics,
+                lbpe_epochs=min(lbpe_epochs, dynamics.num_epochs),
+                lbpe_top_k=min(lbpe_top_k, dynamics.num_epochs),
+            )
+    return select(
+        key, scores, decoded.labels.numpy(), ipc_from=ipc_from, ipc_to=ipc_to, factor=factor, seed=seed, dataset=dataset
+    )
 
 
 def _positive_int(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise YocoError(f"{name} must be a positive integer, got {value!r} ({type(value).__name__}); "
-                        f"e.g. {name}=1.")
+        raise YocoError(f"{name} must be a positive integer, got {value!r} ({type(value).__name__}); e.g. {name}=1.")
     return int(value)
 
 
@@ -135,8 +176,9 @@ def _device(device) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise YocoError(f"device {device!r} was requested but no CUDA device is visible; use device='cpu'.")
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise YocoError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) are visible; use "
-                        "'cuda:0' or 'cpu'.")
+        raise YocoError(
+            f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) are visible; use 'cuda:0' or 'cpu'."
+        )
     if dev.type not in ("cpu", "cuda", "mps"):
         raise YocoError(f"device {device!r} is not supported; use 'cpu', 'cuda' or 'cuda:N'.")
     return dev
@@ -163,15 +205,19 @@ def _as_labels(labels) -> torch.Tensor:
     except (TypeError, ValueError):
         raise YocoError(f"labels must be a 1-D array of class indices, got {type(labels).__name__}.") from None
     if y.ndim != 1 or y.size == 0:
-        raise YocoError(f"labels must be a non-empty 1-D array of class indices, got shape {tuple(y.shape)}; "
-                        "one-hot labels must be converted with labels.argmax(1).")
+        raise YocoError(
+            f"labels must be a non-empty 1-D array of class indices, got shape {tuple(y.shape)}; "
+            "one-hot labels must be converted with labels.argmax(1)."
+        )
     if y.dtype == bool:
         raise YocoError("labels are booleans, not class indices; pass integer class indices 0..C-1.")
     if not np.issubdtype(y.dtype, np.number):
         raise YocoError(f"labels must be integer class indices, got dtype {y.dtype}.")
     if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
-        raise YocoError("labels hold fractional or non-finite values; pass whole class indices 0..C-1 "
-                        "(learned soft labels: take labels.argmax(1) of the label rows).")
+        raise YocoError(
+            "labels hold fractional or non-finite values; pass whole class indices 0..C-1 "
+            "(learned soft labels: take labels.argmax(1) of the label rows)."
+        )
     if y.min() < 0:
         raise YocoError(f"labels must be class indices >= 0, found {int(y.min())}.")
     return torch.from_numpy(y.astype(np.int64))
@@ -180,8 +226,10 @@ def _as_labels(labels) -> torch.Tensor:
 def _normalisation(dataset: str | None, mean, std, size: int):
     if mean is None and std is None:
         if dataset is None:
-            raise YocoError("pass dataset= (cifar10, cifar100, imagenet10 or digits) or, for your own dataset, "
-                            "mean= and std= (3 values each, for pixels in [0, 1]).")
+            raise YocoError(
+                "pass dataset= (cifar10, cifar100, imagenet10 or digits) or, for your own dataset, "
+                "mean= and std= (3 values each, for pixels in [0, 1])."
+            )
         if dataset in NORMALIZATION:
             return NORMALIZATION[dataset]
         if dataset == "digits":
@@ -189,8 +237,9 @@ def _normalisation(dataset: str | None, mean, std, size: int):
 
             real = load_real("digits", image_size=size)
             return real.mean, real.std
-        raise unknown_choice("dataset with known normalisation (or pass mean= and std=)", dataset,
-                             list(NORMALIZATION) + ["digits"])
+        raise unknown_choice(
+            "dataset with known normalisation (or pass mean= and std=)", dataset, list(NORMALIZATION) + ["digits"]
+        )
     if mean is None or std is None:
         raise YocoError("pass both mean= and std= (3 values each), or neither to use the named dataset's.")
     values = []
@@ -210,20 +259,33 @@ def _normalisation(dataset: str | None, mean, std, size: int):
 def _check_dynamics(dynamics: Dynamics, decoded: CondensedSet, num_classes: int) -> None:
     n = len(decoded.labels)
     if dynamics.num_samples != n:
-        raise YocoError(f"the dynamics cover {dynamics.num_samples} samples but the decoded set has "
-                        f"{n}; record them on yoco.decode(images, ipc, factor)")
+        raise YocoError(
+            f"the dynamics cover {dynamics.num_samples} samples but the decoded set has "
+            f"{n}; record them on yoco.decode(images, ipc, factor)"
+        )
     if dynamics.num_classes != num_classes:
-        raise YocoError(f"the dynamics have {dynamics.num_classes} classes but the labels name {num_classes}; "
-                        "pass the dynamics recorded on this set")
+        raise YocoError(
+            f"the dynamics have {dynamics.num_classes} classes but the labels name {num_classes}; "
+            "pass the dynamics recorded on this set"
+        )
     if not np.array_equal(np.asarray(dynamics.labels), decoded.labels.numpy()):
-        raise YocoError("the dynamics' labels are not the decoded set's (class c at decoded indices "
-                        "c*IPC_F*f^2 .. (c+1)*IPC_F*f^2 - 1); record them on yoco.decode(images, ipc, factor) "
-                        "in its order, with yoco.formation.decoded_labels(C, ipc, factor) as labels")
+        raise YocoError(
+            "the dynamics' labels are not the decoded set's (class c at decoded indices "
+            "c*IPC_F*f^2 .. (c+1)*IPC_F*f^2 - 1); record them on yoco.decode(images, ipc, factor) "
+            "in its order, with yoco.formation.decoded_labels(C, ipc, factor) as labels"
+        )
 
 
 def _stats_only(name, mean, std, size, num_classes) -> RealData:
     """A RealData holding only normalisation statistics: ``prune`` needs no real images."""
     empty = np.zeros((0, size, size, 3), dtype=np.uint8)
-    return RealData(name=name, x_train=empty, y_train=np.zeros(0, np.int64), x_test=empty,
-                    y_test=np.zeros(0, np.int64), class_names=[str(c) for c in range(num_classes)],
-                    mean=tuple(mean), std=tuple(std))
+    return RealData(
+        name=name,
+        x_train=empty,
+        y_train=np.zeros(0, np.int64),
+        x_test=empty,
+        y_test=np.zeros(0, np.int64),
+        class_names=[str(c) for c in range(num_classes)],
+        mean=tuple(mean),
+        std=tuple(std),
+    )

@@ -12,6 +12,7 @@ carries the *identity* of the decoded set it indexes:
 A command that reads two or more artefacts compares their identities (:func:`check_belong`) before
 any work, so scores of one set can never rank the patches of another.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,10 +36,17 @@ def tensor_sha256(*arrays) -> str:
     return h.hexdigest()
 
 
-def make_identity(dataset: str, condenser: str, ipc_from: int, factor: int, n_decoded: int,
-                  decoded_sha256: str) -> dict:
-    return {"dataset": str(dataset), "condenser": str(condenser), "ipc_from": int(ipc_from),
-            "factor": int(factor), "n_decoded": int(n_decoded), "decoded_sha256": str(decoded_sha256)}
+def make_identity(
+    dataset: str, condenser: str, ipc_from: int, factor: int, n_decoded: int, decoded_sha256: str
+) -> dict:
+    return {
+        "dataset": str(dataset),
+        "condenser": str(condenser),
+        "ipc_from": int(ipc_from),
+        "factor": int(factor),
+        "n_decoded": int(n_decoded),
+        "decoded_sha256": str(decoded_sha256),
+    }
 
 
 def decoded_identity(decoded) -> dict:
@@ -51,25 +59,36 @@ def decoded_identity(decoded) -> dict:
         return {k: stored[k] for k in IDENTITY_KEYS}
     origin = decoded.provenance.get("decoded_from")
     if not isinstance(origin, Mapping):
-        raise YocoError("this condensed set was not produced by `yoco decode`; decode it first "
-                        "(yoco decode --condensed FILE --out DECODED)")
-    return make_identity(decoded.dataset, decoded.condenser, origin["ipc"], origin["factor"], len(decoded.labels),
-                         tensor_sha256(decoded.images, decoded.labels))
+        raise YocoError(
+            "this condensed set was not produced by `yoco decode`; decode it first "
+            "(yoco decode --condensed FILE --out DECODED)"
+        )
+    return make_identity(
+        decoded.dataset,
+        decoded.condenser,
+        origin["ipc"],
+        origin["factor"],
+        len(decoded.labels),
+        tensor_sha256(decoded.images, decoded.labels),
+    )
 
 
 def short(identity: Mapping | None) -> str:
     """A readable one-line form of an identity, for messages."""
     if not identity:
         return "no recorded identity"
-    parts = [f"{identity.get('dataset')}/{identity.get('condenser')} IPC {identity.get('ipc_from')} "
-             f"factor {identity.get('factor')}, {identity.get('n_decoded')} decoded samples"]
+    parts = [
+        f"{identity.get('dataset')}/{identity.get('condenser')} IPC {identity.get('ipc_from')} "
+        f"factor {identity.get('factor')}, {identity.get('n_decoded')} decoded samples"
+    ]
     if identity.get("decoded_sha256"):
         parts.append(f"hash {str(identity['decoded_sha256'])[:12]}")
     return ", ".join(parts)
 
 
-def check_belong(reference: Mapping | None, other: Mapping | None, reference_name: str, other_name: str,
-                 fix: str) -> None:
+def check_belong(
+    reference: Mapping | None, other: Mapping | None, reference_name: str, other_name: str, fix: str
+) -> None:
     """Raise :class:`YocoError` unless ``other`` was made from the decoded set ``reference`` names.
 
     Fields missing on either side are not compared (files written by hand may record only some of
@@ -81,7 +100,8 @@ def check_belong(reference: Mapping | None, other: Mapping | None, reference_nam
         if key in reference and key in other and reference[key] != other[key]:
             raise YocoError(
                 f"{other_name} does not belong to {reference_name}: {key} {_show(other[key])} vs "
-                f"{_show(reference[key])} ({short(other)} vs {short(reference)}); {fix}")
+                f"{_show(reference[key])} ({short(other)} vs {short(reference)}); {fix}"
+            )
 
 
 def _show(value) -> str:
@@ -92,21 +112,29 @@ def _show(value) -> str:
 def check_count(n_expected: int, n_found: int, reference_name: str, other_name: str, fix: str) -> None:
     """Raise unless an artefact covers exactly the decoded set's samples."""
     if int(n_expected) != int(n_found):
-        raise YocoError(f"{other_name} covers {n_found} samples but {reference_name} has {n_expected}; "
-                        f"they come from different sets; {fix}")
+        raise YocoError(
+            f"{other_name} covers {n_found} samples but {reference_name} has {n_expected}; "
+            f"they come from different sets; {fix}"
+        )
 
 
 def check_real(decoded, real, decoded_name: str, real_name: str) -> None:
     """Raise unless the real data is the dataset the decoded set was condensed from, at its resolution."""
     if decoded.dataset and real.name and decoded.dataset != real.name:
-        raise YocoError(f"{decoded_name} was condensed from {decoded.dataset!r} but {real_name} holds "
-                        f"{real.name!r}; pass the real data of {decoded.dataset!r} (yoco data --dataset "
-                        f"{decoded.dataset})")
+        raise YocoError(
+            f"{decoded_name} was condensed from {decoded.dataset!r} but {real_name} holds "
+            f"{real.name!r}; pass the real data of {decoded.dataset!r} (yoco data --dataset "
+            f"{decoded.dataset})"
+        )
     if decoded.num_classes != real.num_classes:
-        raise YocoError(f"{decoded_name} has {decoded.num_classes} classes but {real_name} ({real.name}) has "
-                        f"{real.num_classes}; import the set with the --dataset it was condensed from")
+        raise YocoError(
+            f"{decoded_name} has {decoded.num_classes} classes but {real_name} ({real.name}) has "
+            f"{real.num_classes}; import the set with the --dataset it was condensed from"
+        )
     size, real_size = int(decoded.images.shape[-1]), int(real.image_size)
     if size != real_size:
-        raise YocoError(f"{decoded_name} holds {size}x{size} images but {real_name} has {real_size}x{real_size}; "
-                        f"make the real data at the set's resolution (yoco data --dataset {real.name} "
-                        f"--image-size {size})")
+        raise YocoError(
+            f"{decoded_name} holds {size}x{size} images but {real_name} has {real_size}x{real_size}; "
+            f"make the real data at the set's resolution (yoco data --dataset {real.name} "
+            f"--image-size {size})"
+        )

@@ -23,6 +23,7 @@ Contents
 :func:`normalize`
     Channel-wise normalisation for any number of leading axes.
 """
+
 from __future__ import annotations
 
 import math
@@ -93,9 +94,7 @@ def _check_batch(x: torch.Tensor, seeds, counters, what: str) -> tuple[torch.Ten
         raise YocoError(f"{what} needs floating-point images, got dtype {x.dtype}; convert with x.float().")
     seeds = torch.as_tensor(seeds, dtype=torch.int64).to(x.device)
     if seeds.dim() != 1 or seeds.shape[0] != x.shape[0]:
-        raise YocoError(
-            f"{what} needs one seed per model: seeds of shape [{x.shape[0]}], got {tuple(seeds.shape)}."
-        )
+        raise YocoError(f"{what} needs one seed per model: seeds of shape [{x.shape[0]}], got {tuple(seeds.shape)}.")
     try:
         counters = tuple(int(c) for c in counters)
     except (TypeError, ValueError):
@@ -166,9 +165,7 @@ def _affine(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     M, B, C, H, W = x.shape
     theta = theta.expand(M, B, 2, 3).reshape(M * B, 2, 3).to(x.dtype)
     grid = F.affine_grid(theta, [M * B, C, H, W], align_corners=False)
-    out = F.grid_sample(
-        x.reshape(M * B, C, H, W), grid, mode="bilinear", padding_mode="zeros", align_corners=False
-    )
+    out = F.grid_sample(x.reshape(M * B, C, H, W), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     return out.reshape(M, B, C, H, W)
 
 
@@ -392,9 +389,7 @@ def cutmix(
     if not 0.0 <= float(p) <= 1.0:
         raise YocoError(f"cutmix probability p must lie in [0, 1], got {p!r}.")
     if float(beta) != 1.0:
-        raise YocoError(
-            f"cutmix supports only beta = 1.0 (lam ~ U(0, 1), the reference's setting), got {beta!r}."
-        )
+        raise YocoError(f"cutmix supports only beta = 1.0 (lam ~ U(0, 1), the reference's setting), got {beta!r}.")
     u = rng.uniform(seeds, (rng.CUTMIX, 0, *counters), (2,))
     mix = u[:, 0] < float(p)  # the reference's `np.random.rand(1) < mix_p`
     lam = u[:, 1].to(torch.float64)  # Beta(1, 1)
@@ -451,7 +446,9 @@ def mixed_cross_entropy(
 # --------------------------------------------------------------------------------------------------
 
 
-def normalize(x: torch.Tensor, mean: Sequence[float] | torch.Tensor, std: Sequence[float] | torch.Tensor) -> torch.Tensor:
+def normalize(
+    x: torch.Tensor, mean: Sequence[float] | torch.Tensor, std: Sequence[float] | torch.Tensor
+) -> torch.Tensor:
     """``(x - mean) / std`` per channel; the channel axis is ``-3``, any leading axes are allowed."""
     if x.dim() < 3:
         raise YocoError(f"normalize expects [..., channels, height, width], got shape {tuple(x.shape)}.")

@@ -27,6 +27,7 @@ Key aliases: Table 5's ``X_imbalance`` is the same selection rule as Table 1's `
 method that is imbalanced by default, and ``yoco_balance`` is ``yoco``. When the exact key was not
 run, the alias's runs are used and ``key_a``/``key_b`` name the key actually used.
 """
+
 from __future__ import annotations
 
 import math
@@ -41,8 +42,14 @@ from yoco.tables import METRICS, check_runs
 _HARD_FIRST = ("accumulated_margin", "forgetting", "el2n")
 _TABLE5_METHODS = ("random", "ssp", "entropy", "accumulated_margin", "forgetting", "el2n", "yoco")
 _TABLE1_BASELINES = (
-    ("idc", "random"), ("dream", "random"), ("idc", "ssp"), ("idc", "entropy"),
-    ("idc", "accumulated_margin"), ("idc", "forgetting"), ("idc", "el2n"), ("idc", "ccs"),
+    ("idc", "random"),
+    ("dream", "random"),
+    ("idc", "ssp"),
+    ("idc", "entropy"),
+    ("idc", "accumulated_margin"),
+    ("idc", "forgetting"),
+    ("idc", "el2n"),
+    ("idc", "ccs"),
 )
 _TABLE2_OTHERS = ("random", "random_balance", "yoco_imbalance")
 
@@ -52,17 +59,29 @@ def _claim_specs() -> list[dict[str, object]]:
     specs = []
     for ck in ("idc", "dream", "mtt", "dsa"):
         for x in _HARD_FIRST:
-            specs.append(dict(claim="easy_beats_hard", table=4, condenser_a=ck, key_a=f"{x}_easy", condenser_b=ck, key_b=x))
+            specs.append(
+                dict(claim="easy_beats_hard", table=4, condenser_a=ck, key_a=f"{x}_easy", condenser_b=ck, key_b=x)
+            )
     for x in _TABLE5_METHODS:
-        specs.append(dict(claim="balance_beats_imbalance", table=5, condenser_a="idc", key_a=f"{x}_balance",
-                          condenser_b="idc", key_b=f"{x}_imbalance"))
+        specs.append(
+            dict(
+                claim="balance_beats_imbalance",
+                table=5,
+                condenser_a="idc",
+                key_a=f"{x}_balance",
+                condenser_b="idc",
+                key_b=f"{x}_imbalance",
+            )
+        )
     for ck_b, key_b in _TABLE1_BASELINES:
-        specs.append(dict(claim="yoco_beats_baseline", table=1, condenser_a="idc", key_a="yoco",
-                          condenser_b=ck_b, key_b=key_b))
+        specs.append(
+            dict(claim="yoco_beats_baseline", table=1, condenser_a="idc", key_a="yoco", condenser_b=ck_b, key_b=key_b)
+        )
     for ck in ("idc", "dream", "mtt", "kip"):
         for key_b in _TABLE2_OTHERS:
-            specs.append(dict(claim="yoco_best_in_ablation", table=2, condenser_a=ck, key_a="yoco",
-                              condenser_b=ck, key_b=key_b))
+            specs.append(
+                dict(claim="yoco_best_in_ablation", table=2, condenser_a=ck, key_a="yoco", condenser_b=ck, key_b=key_b)
+            )
     return specs
 
 
@@ -130,8 +149,12 @@ def claims(
 
     def paper(table: int, ck: str, ipct: int, key: str) -> float:
         hit = pub[
-            (pub["table"] == table) & (pub["dataset"] == dataset) & (pub["condenser"] == ck)
-            & (pub["ipc_from"] == int(ipc_from)) & (pub["ipc_to"] == ipct) & (pub["key"] == key)
+            (pub["table"] == table)
+            & (pub["dataset"] == dataset)
+            & (pub["condenser"] == ck)
+            & (pub["ipc_from"] == int(ipc_from))
+            & (pub["ipc_to"] == ipct)
+            & (pub["key"] == key)
             & (pub["network"] == network)
         ]
         return float(hit["value"].iloc[0]) if len(hit) else math.nan
@@ -148,23 +171,62 @@ def claims(
             diff = float(va.mean() - vb.mean())
             se = (
                 math.sqrt(va.var(ddof=1) / len(va) + vb.var(ddof=1) / len(vb))
-                if len(va) > 1 and len(vb) > 1 else math.nan
+                if len(va) > 1 and len(vb) > 1
+                else math.nan
             )
             pa = paper(spec["table"], spec["condenser_a"], ipct, spec["key_a"])
             pb = paper(spec["table"], spec["condenser_b"], ipct, spec["key_b"])
-            out.append(dict(
-                claim=spec["claim"], table=spec["table"], dataset=dataset, ipc_from=int(ipc_from), ipc_to=ipct,
-                network=network, condenser_a=spec["condenser_a"], key_a=key_a, condenser_b=spec["condenser_b"],
-                key_b=key_b, n_a=len(va), n_b=len(vb), ours_a=float(va.mean()), ours_b=float(vb.mean()),
-                diff=diff, se=se, paper_a=pa, paper_b=pb, paper_diff=pa - pb,
-                holds=diff > 0, significant=bool(diff > 2 * se) if not math.isnan(se) else False,
-                ties_a=tie_share.get((spec["condenser_a"], ipct, key_a), math.nan),
-                ties_b=tie_share.get((spec["condenser_b"], ipct, key_b), math.nan),
-            ))
+            out.append(
+                dict(
+                    claim=spec["claim"],
+                    table=spec["table"],
+                    dataset=dataset,
+                    ipc_from=int(ipc_from),
+                    ipc_to=ipct,
+                    network=network,
+                    condenser_a=spec["condenser_a"],
+                    key_a=key_a,
+                    condenser_b=spec["condenser_b"],
+                    key_b=key_b,
+                    n_a=len(va),
+                    n_b=len(vb),
+                    ours_a=float(va.mean()),
+                    ours_b=float(vb.mean()),
+                    diff=diff,
+                    se=se,
+                    paper_a=pa,
+                    paper_b=pb,
+                    paper_diff=pa - pb,
+                    holds=diff > 0,
+                    significant=bool(diff > 2 * se) if not math.isnan(se) else False,
+                    ties_a=tie_share.get((spec["condenser_a"], ipct, key_a), math.nan),
+                    ties_b=tie_share.get((spec["condenser_b"], ipct, key_b), math.nan),
+                )
+            )
     columns = [
-        "claim", "table", "dataset", "ipc_from", "ipc_to", "network", "condenser_a", "key_a", "condenser_b",
-        "key_b", "n_a", "n_b", "ours_a", "ours_b", "diff", "se", "paper_a", "paper_b", "paper_diff", "holds",
-        "significant", "ties_a", "ties_b",
+        "claim",
+        "table",
+        "dataset",
+        "ipc_from",
+        "ipc_to",
+        "network",
+        "condenser_a",
+        "key_a",
+        "condenser_b",
+        "key_b",
+        "n_a",
+        "n_b",
+        "ours_a",
+        "ours_b",
+        "diff",
+        "se",
+        "paper_a",
+        "paper_b",
+        "paper_diff",
+        "holds",
+        "significant",
+        "ties_a",
+        "ties_b",
     ]
     return pd.DataFrame(out, columns=columns)
 
@@ -202,8 +264,10 @@ def format_claims(df: pd.DataFrame) -> str:
     def tie(x: float) -> str:
         return "   -" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:3.0f}%"
 
-    head = f"{'claim':<24} {'T':>1} {'ck':<5} {'IPC':>5}  {'A':<26} {'B':<26} {'ours A':>6} {'ours B':>6} " \
-           f"{'diff':>6} {'se':>6}  {'paper A':>7} {'paper B':>7} {'p.diff':>6}  {'ties A/B':>9}  verdict"
+    head = (
+        f"{'claim':<24} {'T':>1} {'ck':<5} {'IPC':>5}  {'A':<26} {'B':<26} {'ours A':>6} {'ours B':>6} "
+        f"{'diff':>6} {'se':>6}  {'paper A':>7} {'paper B':>7} {'p.diff':>6}  {'ties A/B':>9}  verdict"
+    )
     lines = [head, "-" * len(head)]
     for r in df.itertuples(index=False):
         verdict = "holds*" if r.significant else ("holds" if r.holds else "FAILS")

@@ -3,6 +3,7 @@
 The Snakemake rules call these as one-liners; users without Snakemake can call them by hand.
 Every output is written under a temporary name and renamed when complete.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,9 @@ def _device(name: str):
     if device.type == "cuda" and not torch.cuda.is_available():
         raise YocoError(f"--device {name} was requested but no CUDA device is visible; use --device cpu or auto")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise YocoError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) are visible; use "
-                        "--device cuda:0 or auto")
+        raise YocoError(
+            f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) are visible; use --device cuda:0 or auto"
+        )
     return name
 
 
@@ -64,6 +66,7 @@ def _int_at_least(low: int):
         if value < low:
             raise argparse.ArgumentTypeError(f"{value} is below {low}; give a whole number >= {low}")
         return value
+
     parse.__name__ = "int"
     return parse
 
@@ -80,6 +83,7 @@ def _float_in(low: float, high: float, low_open: bool = False, high_open: bool =
             lo, hi = "(" if low_open else "[", ")" if high_open else "]"
             raise argparse.ArgumentTypeError(f"{text} is outside {lo}{low:g}, {high:g}{hi}")
         return value
+
     parse.__name__ = "float"
     return parse
 
@@ -104,8 +108,10 @@ def _outputs(a, *flags: str, inputs: tuple[str, ...] = ()) -> None:
         for name in inputs:
             for path in _as_list(getattr(a, name.lstrip("-").replace("-", "_"), None)):
                 if path is not None and same_file(path, value):
-                    raise YocoError(f"{flag} {value} is the same file as {name} {path}; writing it would destroy "
-                                    "an input: choose another output path")
+                    raise YocoError(
+                        f"{flag} {value} is the same file as {name} {path}; writing it would destroy "
+                        "an input: choose another output path"
+                    )
 
 
 def _as_list(value) -> list:
@@ -138,9 +144,11 @@ def _check_factor(factor: int, side: int, flag: str = "--factor") -> None:
 
     patch = -(-side // factor)
     if factor > 1 and patch < MIN_PATCH_SIDE:
-        raise YocoError(f"{flag} {factor} cuts {side}x{side} images into {patch}x{patch} patches, too small to be "
-                        f"images (at least {MIN_PATCH_SIDE}x{MIN_PATCH_SIDE}); use a smaller factor (IDC/DREAM: 2 on "
-                        "CIFAR, 3 on ImageNet)")
+        raise YocoError(
+            f"{flag} {factor} cuts {side}x{side} images into {patch}x{patch} patches, too small to be "
+            f"images (at least {MIN_PATCH_SIDE}x{MIN_PATCH_SIDE}); use a smaller factor (IDC/DREAM: 2 on "
+            "CIFAR, 3 on ImageNet)"
+        )
 
 
 def _check_classes(cs, dataset: str, path) -> None:
@@ -148,16 +156,22 @@ def _check_classes(cs, dataset: str, path) -> None:
     from .data import NUM_CLASSES
 
     if dataset in NUM_CLASSES and cs.num_classes != NUM_CLASSES[dataset]:
-        raise YocoError(f"{path} holds {cs.num_classes} classes but {dataset} has {NUM_CLASSES[dataset]}; pass the "
-                        "--dataset the set was condensed from")
+        raise YocoError(
+            f"{path} holds {cs.num_classes} classes but {dataset} has {NUM_CLASSES[dataset]}; pass the "
+            "--dataset the set was condensed from"
+        )
 
 
 # ----------------------------------------------------------------------------------------------- arguments
 def _add_train_args(p: argparse.ArgumentParser, epochs_default: int = 1000) -> None:
     g = p.add_argument_group("training recipe (reference-spec §4.2)")
     g.add_argument("--network", default="convnet", help="convnet | resnetap10 | resnet10bn | densenet")
-    g.add_argument("--width", type=POSITIVE, default=None,
-                   help="ConvNet channels / ResNet first-stage channels / DenseNet growth (default: the paper's)")
+    g.add_argument(
+        "--width",
+        type=POSITIVE,
+        default=None,
+        help="ConvNet channels / ResNet first-stage channels / DenseNet growth (default: the paper's)",
+    )
     g.add_argument("--depth", type=POSITIVE, default=3, help="ConvNet depth (3 in the paper)")
     g.add_argument("--epochs", type=POSITIVE, default=epochs_default)
     g.add_argument("--batch-size", type=POSITIVE, default=64)
@@ -166,33 +180,63 @@ def _add_train_args(p: argparse.ArgumentParser, epochs_default: int = 1000) -> N
     g.add_argument("--weight-decay", type=NON_NEGATIVE_FLOAT, default=5e-4)
     g.add_argument("--cutmix-p", type=PROBABILITY, default=0.5)
     g.add_argument("--diffaug", default=DIFFAUG_DEFAULT, help="DiffAug strategy, or 'none'")
-    g.add_argument("--imagenet-transforms", action="store_true",
-                   help="ImageNet-10's per-image RandomResizedCrop/flip/jitter/lighting before DiffAug (§4.4)")
+    g.add_argument(
+        "--imagenet-transforms",
+        action="store_true",
+        help="ImageNet-10's per-image RandomResizedCrop/flip/jitter/lighting before DiffAug (§4.4)",
+    )
     g.add_argument("--engine", default="auto", help="auto | stacked | loop | vmap | sequential (yoco/train.py)")
-    g.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
-                   help="torch.compile each model's forward (loop engine; default: only CPU trainings long "
-                        "enough to repay ~20 s of compiling per batch shape, yoco/train.py:use_compile)")
-    g.add_argument("--tf32", action=argparse.BooleanOptionalAction, default=None,
-                   help="allow TF32 on CUDA (default: torch's defaults, as the reference ran)")
+    g.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="torch.compile each model's forward (loop engine; default: only CPU trainings long "
+        "enough to repay ~20 s of compiling per batch shape, yoco/train.py:use_compile)",
+    )
+    g.add_argument(
+        "--tf32",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="allow TF32 on CUDA (default: torch's defaults, as the reference ran)",
+    )
     g.add_argument("--max-models", type=POSITIVE, default=None, help="bound on models trained in one batch")
-    g.add_argument("--double-normalize", action=argparse.BooleanOptionalAction, default=True,
-                   help="normalise already-normalised MTT/DSA/KIP sets again, as the reference does (§8 item 9)")
+    g.add_argument(
+        "--double-normalize",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="normalise already-normalised MTT/DSA/KIP sets again, as the reference does (§8 item 9)",
+    )
     g.add_argument("--device", default="auto", help="cpu | cuda | cuda:N | auto")
 
 
 def _train_fields(a) -> dict:
     """The TrainConfig fields the training flags set (the schedule and validation are per command)."""
-    return dict(epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, momentum=a.momentum,
-                weight_decay=a.weight_decay, cutmix_p=a.cutmix_p,
-                augment=None if a.diffaug in ("none", "") else a.diffaug, max_models=a.max_models,
-                imagenet_transforms=a.imagenet_transforms, engine=a.engine, compile=a.compile, tf32=a.tf32)
+    return dict(
+        epochs=a.epochs,
+        batch_size=a.batch_size,
+        lr=a.lr,
+        momentum=a.momentum,
+        weight_decay=a.weight_decay,
+        cutmix_p=a.cutmix_p,
+        augment=None if a.diffaug in ("none", "") else a.diffaug,
+        max_models=a.max_models,
+        imagenet_transforms=a.imagenet_transforms,
+        engine=a.engine,
+        compile=a.compile,
+        tf32=a.tf32,
+    )
 
 
 def _spec(a, decoded):
     from .train import NetworkSpec
 
-    return NetworkSpec(name=a.network, num_classes=decoded.num_classes, image_size=decoded.images.shape[-1],
-                       width=a.width, depth=a.depth)
+    return NetworkSpec(
+        name=a.network,
+        num_classes=decoded.num_classes,
+        image_size=decoded.images.shape[-1],
+        width=a.width,
+        depth=a.depth,
+    )
 
 
 def _load_decoded(path):
@@ -202,8 +246,10 @@ def _load_decoded(path):
     require_file(path, "decoded set", f"make it with `yoco decode --condensed FILE --out {path}`")
     decoded = CondensedSet.load(path)
     if "decoded_from" not in decoded.provenance:
-        raise YocoError(f"--decoded {path} is a condensed set that was not decoded; decode it first "
-                        f"(yoco decode --condensed {path} --out DECODED) and pass DECODED")
+        raise YocoError(
+            f"--decoded {path} is a condensed set that was not decoded; decode it first "
+            f"(yoco decode --condensed {path} --out DECODED) and pass DECODED"
+        )
     return decoded
 
 
@@ -214,8 +260,10 @@ def _load_real(path):
     require_file(path, "real data", f"make it with `yoco data --dataset NAME --out {path}`")
     name = npz_dataset_name(path) or Path(path).stem
     if name not in DATASETS:
-        raise YocoError(f"real data {path} names no known dataset ({name!r}); write it with `yoco data --dataset "
-                        f"NAME` (one of {', '.join(DATASETS)})")
+        raise YocoError(
+            f"real data {path} names no known dataset ({name!r}); write it with `yoco data --dataset "
+            f"NAME` (one of {', '.join(DATASETS)})"
+        )
     return load_real(name, npz=path)
 
 
@@ -241,8 +289,10 @@ def _check_dynamics_belong(dyn, path, decoded, decoded_path) -> None:
     import numpy as np
 
     if dyn.num_classes != decoded.num_classes or not np.array_equal(dyn.labels, decoded.labels.numpy()):
-        raise YocoError(f"dynamics {path} label the samples differently from --decoded {decoded_path}; they come "
-                        f"from different sets; {fix}")
+        raise YocoError(
+            f"dynamics {path} label the samples differently from --decoded {decoded_path}; they come "
+            f"from different sets; {fix}"
+        )
 
 
 def _read_scores(path, decoded, decoded_path) -> dict:
@@ -282,12 +332,23 @@ def cmd_condense(a) -> None:
     except YocoError:
         # No published recipe for this dataset (digits, ...): IDC's CIFAR settings, shrunk by the flags below.
         config = CondenseConfig()
-    overrides = {k: v for k, v in dict(outer=a.outer, inner=a.inner, n_data=a.net_epochs_data, lr_img=a.lr_img,
-                                         width=a.width).items() if v is not None}
+    overrides = {
+        k: v
+        for k, v in dict(outer=a.outer, inner=a.inner, n_data=a.net_epochs_data, lr_img=a.lr_img, width=a.width).items()
+        if v is not None
+    }
     config = config.replace(**overrides)
-    cs = condense(real, method=a.method, ipc=a.ipc, factor=a.factor, config=config, seed=a.seed,
-                  device=device, snapshot_path=a.snapshot,
-                  progress=lambda info: _log(" ".join(f"{k}={v}" for k, v in info.items())))
+    cs = condense(
+        real,
+        method=a.method,
+        ipc=a.ipc,
+        factor=a.factor,
+        config=config,
+        seed=a.seed,
+        device=device,
+        snapshot_path=a.snapshot,
+        progress=lambda info: _log(" ".join(f"{k}={v}" for k, v in info.items())),
+    )
     cs.save(a.out)
     _log(f"condensed {a.method} IPC {a.ipc} -> {a.out}")
 
@@ -301,16 +362,18 @@ def cmd_import(a) -> None:
 
         real = _load_real(a.path)
         if a.dataset != real.name:
-            raise YocoError(f"--path {a.path} holds {real.name!r}, not --dataset {a.dataset!r}; pass --dataset "
-                            f"{real.name}")
+            raise YocoError(
+                f"--path {a.path} holds {real.name!r}, not --dataset {a.dataset!r}; pass --dataset {real.name}"
+            )
         cs = real_as_condensed(real, per_class=a.ipc)
     else:
-        cs = load_condensed(a.path, a.format, a.dataset, ipc=a.ipc, factor=a.factor,
-                            trusted=a.allow_unsafe_unpickling)
+        cs = load_condensed(a.path, a.format, a.dataset, ipc=a.ipc, factor=a.factor, trusted=a.allow_unsafe_unpickling)
         _check_classes(cs, a.dataset, a.path)
         if "factor_assumed" in cs.provenance:
-            _log(f"{a.path} records no multi-formation factor: assuming {cs.factor}, the {a.format} default for "
-                 f"{a.dataset} (pass --factor to choose another)")
+            _log(
+                f"{a.path} records no multi-formation factor: assuming {cs.factor}, the {a.format} default for "
+                f"{a.dataset} (pass --factor to choose another)"
+            )
     cs.save(a.out)
     _log(f"imported {a.format} set {a.path}: {len(cs.labels)} images, IPC {cs.ipc}, factor {cs.factor} -> {a.out}")
 
@@ -324,8 +387,10 @@ def cmd_decode(a) -> None:
     require_file(a.condensed, "condensed set", "import it with `yoco import` or make it with `yoco condense`")
     cs = CondensedSet.load(a.condensed)
     if "decoded_from" in cs.provenance:
-        raise YocoError(f"--condensed {a.condensed} is already a decoded set; pass the condensed set it was "
-                        "decoded from (decoding twice would cut patches of patches)")
+        raise YocoError(
+            f"--condensed {a.condensed} is already a decoded set; pass the condensed set it was "
+            "decoded from (decoding twice would cut patches of patches)"
+        )
     decoded = decode_set(cs)
     decoded.save(a.out)
     _log(f"decoded {len(decoded.labels)} patches -> {a.out}")
@@ -348,8 +413,17 @@ def cmd_dynamics(a) -> None:
     identity = _identity(decoded)
     _log(f"dynamics: {len(reps)} reps x {a.epochs} epochs of {spec.name} on {len(decoded.labels)} patches")
     with Progress("dynamics") as progress:
-        results = train_dynamics(decoded, real, spec, config, reps=reps, seed_prefix=a.seed_prefix,
-                                 double_normalize=a.double_normalize, device=device, progress=progress)
+        results = train_dynamics(
+            decoded,
+            real,
+            spec,
+            config,
+            reps=reps,
+            seed_prefix=a.seed_prefix,
+            double_normalize=a.double_normalize,
+            device=device,
+            progress=progress,
+        )
     for rep, (dyn, state) in zip(reps, results):
         dyn.save(out / f"rep{rep}.npz")
         save_model(state, spec, out / f"rep{rep}.model.pt", identity=identity, seed=dyn.meta["seed"])
@@ -364,36 +438,63 @@ def cmd_scores(a) -> None:
     _outputs(a, "--out", inputs=("--dynamics", "--model", "--decoded", "--real"))
     device = _device(a.device)
     if a.lbpe_top_k > a.lbpe_epochs:
-        raise YocoError(f"--lbpe-top-k {a.lbpe_top_k} exceeds --lbpe-epochs {a.lbpe_epochs}; LBPE sums the top K of "
-                        "the first E epochs, so K <= E")
+        raise YocoError(
+            f"--lbpe-top-k {a.lbpe_top_k} exceeds --lbpe-epochs {a.lbpe_epochs}; LBPE sums the top K of "
+            "the first E epochs, so K <= E"
+        )
     decoded, real = _load_decoded(a.decoded), _load_real(a.real)
     _check_decoded_real(a, decoded, real)
-    for flag, value, recorded in (("--condenser", a.condenser, decoded.condenser), ("--dataset", a.dataset, decoded.dataset)):
+    for flag, value, recorded in (
+        ("--condenser", a.condenser, decoded.condenser),
+        ("--dataset", a.dataset, decoded.dataset),
+    ):
         if value and value != recorded:
-            raise YocoError(f"{flag} {value} but --decoded {a.decoded} is {recorded!r}; pass {flag} {recorded} "
-                            "(or leave it out)")
+            raise YocoError(
+                f"{flag} {value} but --decoded {a.decoded} is {recorded!r}; pass {flag} {recorded} (or leave it out)"
+            )
     dyn = Dynamics.load(a.dynamics)
     _check_dynamics_belong(dyn, a.dynamics, decoded, a.decoded)
     if a.lbpe_epochs > dyn.num_epochs:
-        raise YocoError(f"--lbpe-epochs {a.lbpe_epochs} but dynamics {a.dynamics} recorded only {dyn.num_epochs} "
-                        "epochs; lower --lbpe-epochs or record longer dynamics")
+        raise YocoError(
+            f"--lbpe-epochs {a.lbpe_epochs} but dynamics {a.dynamics} recorded only {dyn.num_epochs} "
+            "epochs; lower --lbpe-epochs or record longer dynamics"
+        )
     model, recorded = read_model(a.model, device)
-    check_belong(_identity(decoded), recorded["identity"], f"--decoded {a.decoded}", f"--model {a.model}",
-                 "pass the model of the same dynamics run")
+    check_belong(
+        _identity(decoded),
+        recorded["identity"],
+        f"--decoded {a.decoded}",
+        f"--model {a.model}",
+        "pass the model of the same dynamics run",
+    )
     spec = recorded["spec"]
     if (spec.num_classes, spec.image_size) != (decoded.num_classes, int(decoded.images.shape[-1])):
-        raise YocoError(f"--model {a.model} classifies {spec.num_classes} classes of {spec.image_size}-px images but "
-                        f"--decoded {a.decoded} has {decoded.num_classes} classes of {decoded.images.shape[-1]} px; "
-                        "pass the model of this set's dynamics run")
+        raise YocoError(
+            f"--model {a.model} classifies {spec.num_classes} classes of {spec.image_size}-px images but "
+            f"--decoded {a.decoded} has {decoded.num_classes} classes of {decoded.images.shape[-1]} px; "
+            "pass the model of this set's dynamics run"
+        )
     if recorded["seed"] is not None and dyn.meta.get("seed") is not None and recorded["seed"] != dyn.meta["seed"]:
-        raise YocoError(f"--model {a.model} (seed {recorded['seed']}) and --dynamics {a.dynamics} (seed "
-                        f"{dyn.meta['seed']}) come from different runs; pass the rep*.model.pt beside the dynamics file")
+        raise YocoError(
+            f"--model {a.model} (seed {recorded['seed']}) and --dynamics {a.dynamics} (seed "
+            f"{dyn.meta['seed']}) come from different runs; pass the rep*.model.pt beside the dynamics file"
+        )
     pool_x, _ = training_pool(decoded, real, a.double_normalize)
-    table = compute_scores(dyn, model, pool_x, a.lbpe_epochs, a.lbpe_top_k, device=device,
-                           lbpe_epoch_ties=a.lbpe_epoch_ties)
-    save_scores(table, a.out, condenser=decoded.condenser, dataset=decoded.dataset, lbpe_epochs=a.lbpe_epochs,
-                lbpe_top_k=a.lbpe_top_k, lbpe_epoch_ties=a.lbpe_epoch_ties, dynamics=str(a.dynamics),
-                seed=dyn.meta.get("seed"), identity=_identity(decoded))
+    table = compute_scores(
+        dyn, model, pool_x, a.lbpe_epochs, a.lbpe_top_k, device=device, lbpe_epoch_ties=a.lbpe_epoch_ties
+    )
+    save_scores(
+        table,
+        a.out,
+        condenser=decoded.condenser,
+        dataset=decoded.dataset,
+        lbpe_epochs=a.lbpe_epochs,
+        lbpe_top_k=a.lbpe_top_k,
+        lbpe_epoch_ties=a.lbpe_epoch_ties,
+        dynamics=str(a.dynamics),
+        seed=dyn.meta.get("seed"),
+        identity=_identity(decoded),
+    )
     _log(f"scores {sorted(k for k in table if k != 'features')} -> {a.out}")
 
 
@@ -403,11 +504,21 @@ def _selection_record(sel_indices, key, rep, seed, decoded, ipc_from, factor, ip
     from .selection import class_counts
 
     idx = np.asarray(sel_indices, dtype=np.int64)
-    return {"key": key, "rep": int(rep), "seed": int(seed), "dataset": decoded.dataset,
-            "condenser": decoded.condenser, "ipc_from": int(ipc_from), "ipc_to": int(ipc_to), "factor": int(factor),
-            "indices": idx.tolist(), "n_selected": int(idx.size),
-            "class_counts": class_counts(idx, decoded.labels.numpy(), decoded.num_classes).tolist(),
-            "identity": _identity(decoded), **extra}
+    return {
+        "key": key,
+        "rep": int(rep),
+        "seed": int(seed),
+        "dataset": decoded.dataset,
+        "condenser": decoded.condenser,
+        "ipc_from": int(ipc_from),
+        "ipc_to": int(ipc_to),
+        "factor": int(factor),
+        "indices": idx.tolist(),
+        "n_selected": int(idx.size),
+        "class_counts": class_counts(idx, decoded.labels.numpy(), decoded.num_classes).tolist(),
+        "identity": _identity(decoded),
+        **extra,
+    }
 
 
 def _parse_pairs(a) -> list[tuple[str, int]]:
@@ -443,14 +554,20 @@ def _check_geometry_flags(a, decoded) -> tuple[int, int]:
 
     ipc_from, factor = source_geometry(decoded)
     if getattr(a, "ipc_from", None) is not None and a.ipc_from != ipc_from:
-        raise YocoError(f"--ipc-from {a.ipc_from} but --decoded {a.decoded} was stored at IPC {ipc_from}; pass "
-                        f"--ipc-from {ipc_from} (or leave it out)")
+        raise YocoError(
+            f"--ipc-from {a.ipc_from} but --decoded {a.decoded} was stored at IPC {ipc_from}; pass "
+            f"--ipc-from {ipc_from} (or leave it out)"
+        )
     if getattr(a, "dataset", None) and a.dataset != decoded.dataset:
-        raise YocoError(f"--dataset {a.dataset} but --decoded {a.decoded} was condensed from {decoded.dataset!r}; "
-                        f"pass --dataset {decoded.dataset} (or leave it out)")
+        raise YocoError(
+            f"--dataset {a.dataset} but --decoded {a.decoded} was condensed from {decoded.dataset!r}; "
+            f"pass --dataset {decoded.dataset} (or leave it out)"
+        )
     if getattr(a, "ipc_to", None) is not None and a.ipc_to > ipc_from:
-        raise YocoError(f"--ipc-to {a.ipc_to} exceeds the stored IPC {ipc_from} of --decoded {a.decoded}; "
-                        f"pruning only shrinks: choose --ipc-to <= {ipc_from}")
+        raise YocoError(
+            f"--ipc-to {a.ipc_to} exceeds the stored IPC {ipc_from} of --decoded {a.decoded}; "
+            f"pruning only shrinks: choose --ipc-to <= {ipc_from}"
+        )
     return ipc_from, factor
 
 
@@ -480,9 +597,19 @@ def cmd_select(a) -> None:
         rule = rules[key]
         scores = loaded[files.get(rep, files.get(None))] if rule.method != "random" else {}
         seed = seed_from("select", a.seed_prefix, key, a.ipc_to, rep)
-        idx = select(key, scores, labels, ipc_from=ipc_from, ipc_to=a.ipc_to, factor=factor, seed=seed,
-                     dataset=decoded.dataset, ties=a.tie_breaking,
-                     ccs_random_within=a.ccs_random_within_strata, ccs_ratio=a.ccs_cutoff)
+        idx = select(
+            key,
+            scores,
+            labels,
+            ipc_from=ipc_from,
+            ipc_to=a.ipc_to,
+            factor=factor,
+            seed=seed,
+            dataset=decoded.dataset,
+            ties=a.tie_breaking,
+            ccs_random_within=a.ccs_random_within_strata,
+            ccs_ratio=a.ccs_cutoff,
+        )
         extra = {}
         if rule.method == "score":
             blocks = decoded.num_classes if rule.balance == "class" else None
@@ -508,15 +635,19 @@ def _read_selection_files(paths, decoded=None, decoded_path=None) -> list[dict]:
         try:
             data = json.loads(Path(p).read_text())
         except json.JSONDecodeError as exc:
-            raise YocoError(f"selection file {p} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
-                            f"{exc.msg}); write it again with `yoco select`") from None
+            raise YocoError(
+                f"selection file {p} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+                f"{exc.msg}); write it again with `yoco select`"
+            ) from None
         except (UnicodeDecodeError, OSError) as exc:
-            raise YocoError(f"selection file {p} cannot be read as text ({exc}); pass the JSON written by "
-                            "`yoco select`") from None
+            raise YocoError(
+                f"selection file {p} cannot be read as text ({exc}); pass the JSON written by `yoco select`"
+            ) from None
         data = [data] if isinstance(data, dict) else data
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-            raise YocoError(f"selection file {p} holds no list of selection records; pass the JSON written by "
-                            "`yoco select`")
+            raise YocoError(
+                f"selection file {p} holds no list of selection records; pass the JSON written by `yoco select`"
+            )
         for i, rec in enumerate(data):
             where = f"selection file {p} (record {i + 1})"
             missing = [f for f in _SELECTION_FIELDS if f not in rec]
@@ -528,16 +659,25 @@ def _read_selection_files(paths, decoded=None, decoded_path=None) -> list[dict]:
             if not idx:
                 raise YocoError(f"{where} ({rec['key']}) selects nothing; a selection must keep at least one sample")
             if min(idx) < 0:
-                raise YocoError(f"{where} ({rec['key']}) holds the negative index {min(idx)}; indices count decoded "
-                                "samples from 0: write it again with `yoco select`")
+                raise YocoError(
+                    f"{where} ({rec['key']}) holds the negative index {min(idx)}; indices count decoded "
+                    "samples from 0: write it again with `yoco select`"
+                )
             if decoded is not None:
                 identity = rec.get("identity") or {k: rec[k] for k in ("dataset", "condenser", "ipc_from", "factor")}
-                check_belong(_identity(decoded), identity, f"--decoded {decoded_path}", where,
-                             f"select from this set (yoco select --decoded {decoded_path})")
+                check_belong(
+                    _identity(decoded),
+                    identity,
+                    f"--decoded {decoded_path}",
+                    where,
+                    f"select from this set (yoco select --decoded {decoded_path})",
+                )
                 n = len(decoded.labels)
                 if max(idx) >= n:
-                    raise YocoError(f"{where} ({rec['key']}) holds index {max(idx)}, but --decoded {decoded_path} has "
-                                    f"only {n} samples (0..{n - 1}); select from this set")
+                    raise YocoError(
+                        f"{where} ({rec['key']}) holds index {max(idx)}, but --decoded {decoded_path} has "
+                        f"only {n} samples (0..{n - 1}); select from this set"
+                    )
         records.extend(data)
     return records
 
@@ -551,10 +691,20 @@ def _selections_from_json(paths, keys=None, decoded=None, decoded_path=None):
     for rec in _read_selection_files(paths, decoded, decoded_path):
         if keys and rec["key"] not in keys:
             continue
-        sels.append(Selection(key=rec["key"], rep=rec["rep"], indices=np.asarray(rec["indices"], dtype=np.int64),
-                              dataset=rec["dataset"], condenser=rec["condenser"], ipc_from=rec["ipc_from"],
-                              ipc_to=rec["ipc_to"], factor=rec["factor"], seed=rec["seed"],
-                              tie_decided=rec.get("tie_decided")))
+        sels.append(
+            Selection(
+                key=rec["key"],
+                rep=rec["rep"],
+                indices=np.asarray(rec["indices"], dtype=np.int64),
+                dataset=rec["dataset"],
+                condenser=rec["condenser"],
+                ipc_from=rec["ipc_from"],
+                ipc_to=rec["ipc_to"],
+                factor=rec["factor"],
+                seed=rec["seed"],
+                tie_decided=rec.get("tie_decided"),
+            )
+        )
     return sels
 
 
@@ -583,16 +733,28 @@ def _evaluate(a, selections, decoded, real):
     config = TrainConfig(**_train_fields(a), eval_points=a.eval_points)
     _log(f"evaluate: {len(selections)} selections x {a.inits} inits of {spec.name}, {a.epochs} epochs")
     with Progress(a.command) as progress:
-        runs = evaluate_selections(selections, pool_x, pool_y, test_x, test_y, spec, config, inits=a.inits,
-                                   device=_device(a.device), progress=progress)
+        runs = evaluate_selections(
+            selections,
+            pool_x,
+            pool_y,
+            test_x,
+            test_y,
+            spec,
+            config,
+            inits=a.inits,
+            device=_device(a.device),
+            progress=progress,
+        )
     # Every row names the decoded set it trained on, so tables never mix runs of two sets in a cell.
     identity = _identity(decoded)
     for column in ("factor", "n_decoded", "decoded_sha256"):
         runs[column] = identity[column]
     write_csv(runs, a.out)
     for key, group in runs.groupby("key", sort=False):
-        _log(f"  {key}: best {group.best_acc.mean():.2f} ± {group.best_acc.std(ddof=0):.2f}  "
-             f"last {group.last_acc.mean():.2f}  ({len(group)} runs)")
+        _log(
+            f"  {key}: best {group.best_acc.mean():.2f} ± {group.best_acc.std(ddof=0):.2f}  "
+            f"last {group.last_acc.mean():.2f}  ({len(group)} runs)"
+        )
 
 
 def cmd_evaluate(a) -> None:
@@ -629,9 +791,19 @@ def cmd_evaluate_fractions(a) -> None:
         for ratio in a.fractions:
             for order in a.orders:
                 idx = keep_fraction(scores[score_name], labels, 1.0 - ratio, order)
-                sels.append(Selection(key=f"{a.key}_{order}", rep=rep, indices=idx, dataset=decoded.dataset,
-                                      condenser=decoded.condenser, ipc_from=ipc_from, ipc_to=0, factor=factor,
-                                      extra={"fraction_pruned": ratio, "order": order}))
+                sels.append(
+                    Selection(
+                        key=f"{a.key}_{order}",
+                        rep=rep,
+                        indices=idx,
+                        dataset=decoded.dataset,
+                        condenser=decoded.condenser,
+                        ipc_from=ipc_from,
+                        ipc_to=0,
+                        factor=factor,
+                        extra={"fraction_pruned": ratio, "order": order},
+                    )
+                )
     _evaluate(a, sels, decoded, real)
 
 
@@ -649,15 +821,28 @@ def cmd_evaluate_epochs(a) -> None:
     for path, dyn in zip(a.dynamics, runs):
         _check_dynamics_belong(dyn, path, decoded, a.decoded)
         if a.epochs_from >= dyn.num_epochs:
-            raise YocoError(f"--epochs-from {a.epochs_from} but dynamics {path} recorded only {dyn.num_epochs} "
-                            f"epochs (0..{dyn.num_epochs - 1}); lower it")
+            raise YocoError(
+                f"--epochs-from {a.epochs_from} but dynamics {path} recorded only {dyn.num_epochs} "
+                f"epochs (0..{dyn.num_epochs - 1}); lower it"
+            )
     sels = []
     for rep, dyn in enumerate(runs, start=1):
         last = min(a.epochs_to, dyn.num_epochs)
         for epoch in range(a.epochs_from, last):
             idx = select_single_epoch(dyn, epoch, ipc_from, a.ipc_to, factor)
-            sels.append(Selection(key=a.key, rep=rep, indices=idx, dataset=decoded.dataset, condenser=decoded.condenser,
-                                  ipc_from=ipc_from, ipc_to=a.ipc_to, factor=factor, extra={"lbpe_epoch": epoch}))
+            sels.append(
+                Selection(
+                    key=a.key,
+                    rep=rep,
+                    indices=idx,
+                    dataset=decoded.dataset,
+                    condenser=decoded.condenser,
+                    ipc_from=ipc_from,
+                    ipc_to=a.ipc_to,
+                    factor=factor,
+                    extra={"lbpe_epoch": epoch},
+                )
+            )
     _evaluate(a, sels, decoded, real)
 
 
@@ -677,12 +862,16 @@ def cmd_prune(a) -> None:
     if a.format == "canonical" or a.dataset is not None:
         dataset = a.dataset
     else:
-        raise YocoError(f"--format {a.format} files do not record their dataset; pass --dataset (cifar10, cifar100, "
-                        "imagenet10, digits, or your own dataset's name with --mean and --std)")
+        raise YocoError(
+            f"--format {a.format} files do not record their dataset; pass --dataset (cifar10, cifar100, "
+            "imagenet10, digits, or your own dataset's name with --mean and --std)"
+        )
     cs = load_condensed(a.condensed, a.format, dataset, factor=a.factor, trusted=a.allow_unsafe_unpickling)
     if "factor_assumed" in cs.provenance:
-        _log(f"{a.condensed} records no multi-formation factor: assuming {cs.factor}, the {a.format} default for "
-             f"{cs.dataset} (pass --factor to choose another)")
+        _log(
+            f"{a.condensed} records no multi-formation factor: assuming {cs.factor}, the {a.format} default for "
+            f"{cs.dataset} (pass --factor to choose another)"
+        )
     _check_classes(cs, cs.dataset, a.condensed)
     mean, std = a.mean, a.std
     if a.real is not None:
@@ -694,14 +883,42 @@ def cmd_prune(a) -> None:
             mean, std = real.mean, real.std
     known = cs.dataset if cs.dataset in ("cifar10", "cifar100", "imagenet10", "digits") else None
     if known is None and mean is None:
-        raise YocoError(f"no normalisation is known for dataset {cs.dataset!r}; pass --mean R G B and --std R G B of "
-                        "your real training images (pixels in [0, 1]), or --real with a `yoco data` file")
-    idx = prune(cs.images, cs.labels, a.ipc_to, factor=cs.factor, key=a.key, seed=a.seed, epochs=a.epochs,
-                lbpe_epochs=a.lbpe_epochs, lbpe_top_k=a.lbpe_top_k, network=a.network, width=a.width,
-                device=device, value_space=cs.value_space, dataset=known, mean=mean, std=std)
-    write_json({"key": a.key, "dataset": cs.dataset, "condenser": cs.condenser, "ipc_from": cs.ipc,
-                "ipc_to": a.ipc_to, "factor": cs.factor, "seed": a.seed, "n_decoded": cs.num_decoded,
-                "indices": np.asarray(idx).tolist()}, a.out)
+        raise YocoError(
+            f"no normalisation is known for dataset {cs.dataset!r}; pass --mean R G B and --std R G B of "
+            "your real training images (pixels in [0, 1]), or --real with a `yoco data` file"
+        )
+    idx = prune(
+        cs.images,
+        cs.labels,
+        a.ipc_to,
+        factor=cs.factor,
+        key=a.key,
+        seed=a.seed,
+        epochs=a.epochs,
+        lbpe_epochs=a.lbpe_epochs,
+        lbpe_top_k=a.lbpe_top_k,
+        network=a.network,
+        width=a.width,
+        device=device,
+        value_space=cs.value_space,
+        dataset=known,
+        mean=mean,
+        std=std,
+    )
+    write_json(
+        {
+            "key": a.key,
+            "dataset": cs.dataset,
+            "condenser": cs.condenser,
+            "ipc_from": cs.ipc,
+            "ipc_to": a.ipc_to,
+            "factor": cs.factor,
+            "seed": a.seed,
+            "n_decoded": cs.num_decoded,
+            "indices": np.asarray(idx).tolist(),
+        },
+        a.out,
+    )
     _log(f"kept {len(idx)} of {cs.num_decoded} decoded patches -> {a.out}")
 
 
@@ -717,8 +934,9 @@ def _read_csvs(paths, flag: str, fix: str = "pass the CSV written by `yoco evalu
         try:
             frames.append(pd.read_csv(p))
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
-            raise YocoError(f"{flag} file {p} is not a CSV written by yoco ({' '.join(str(exc).split())[:100]}); "
-                            f"{fix}") from None
+            raise YocoError(
+                f"{flag} file {p} is not a CSV written by yoco ({' '.join(str(exc).split())[:100]}); {fix}"
+            ) from None
     return pd.concat(frames, ignore_index=True)
 
 
@@ -733,16 +951,20 @@ def cmd_table(a) -> None:
         frame = tables.table6()
     else:
         if not a.runs:
-            raise YocoError(f"Table {a.number} needs --runs: the run CSVs written by `yoco evaluate` "
-                            "(e.g. --runs results/runs/idc/cifar10/ipc10/to1/convnet.csv)")
+            raise YocoError(
+                f"Table {a.number} needs --runs: the run CSVs written by `yoco evaluate` "
+                "(e.g. --runs results/runs/idc/cifar10/ipc10/to1/convnet.csv)"
+            )
         runs = tables.read_runs(a.runs)
         rows = None
         if a.rows:
             rows = _read_csvs([a.rows], "--rows", "pass the rows CSV the workflow's table_rows rule writes")
         frame = tables.build_table(a.number, runs, rows=rows, metric=a.metric)
         if not (frame["n_runs"] > 0).any():
-            raise YocoError(f"none of the runs in --runs belong to a row of Table {a.number}; pass the run CSVs of "
-                            "this table's cells (or --rows naming the cells you ran)")
+            raise YocoError(
+                f"none of the runs in --runs belong to a row of Table {a.number}; pass the run CSVs of "
+                "this table's cells (or --rows naming the cells you ran)"
+            )
     write_csv(frame, a.out)
     _log(f"table {a.number}: {len(frame)} rows -> {a.out}")
 
@@ -753,8 +975,7 @@ def cmd_claims(a) -> None:
     from .io import write_csv
 
     _outputs(a, "--out", inputs=("--runs",))
-    frame = claims(tables.read_runs(a.runs), metric=a.metric, dataset=a.dataset, ipc_from=a.ipc_from,
-                   network=a.network)
+    frame = claims(tables.read_runs(a.runs), metric=a.metric, dataset=a.dataset, ipc_from=a.ipc_from, network=a.network)
     write_csv(frame, a.out)
     # The report goes to stdout (the workflow shows it at the end of a run); the log line to stderr.
     print(format_claims(frame), flush=True)
@@ -767,14 +988,19 @@ def _check_selections_match_runs(sels: list[dict], runs, sel_paths, run_paths) -
         return
     for rec in sels:
         ident = rec.get("identity") or {}
-        cell = runs[(runs["dataset"].astype(str) == str(rec["dataset"])) &
-                    (runs["condenser"].astype(str) == str(rec["condenser"])) &
-                    (runs["ipc_from"] == rec["ipc_from"]) & (runs["ipc_to"] == rec["ipc_to"])]
+        cell = runs[
+            (runs["dataset"].astype(str) == str(rec["dataset"]))
+            & (runs["condenser"].astype(str) == str(rec["condenser"]))
+            & (runs["ipc_from"] == rec["ipc_from"])
+            & (runs["ipc_to"] == rec["ipc_to"])
+        ]
         hashes = set(cell["decoded_sha256"].dropna().astype(str))
         if ident.get("decoded_sha256") and hashes and hashes != {ident["decoded_sha256"]}:
-            raise YocoError(f"--selections {' '.join(sel_paths)} and --runs {' '.join(run_paths)} come from different "
-                            f"decoded sets for {rec['dataset']}/{rec['condenser']} IPC {rec['ipc_from']}->"
-                            f"{rec['ipc_to']}; pass the files of one workflow")
+            raise YocoError(
+                f"--selections {' '.join(sel_paths)} and --runs {' '.join(run_paths)} come from different "
+                f"decoded sets for {rec['dataset']}/{rec['condenser']} IPC {rec['ipc_from']}->"
+                f"{rec['ipc_to']}; pass the files of one workflow"
+            )
 
 
 def cmd_figure_data(a) -> None:
@@ -829,8 +1055,12 @@ def _evaluate_parser(sub, name: str, help: str, func) -> argparse.ArgumentParser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="yoco", description=(
-        "You Only Condense Once: prune condensed datasets by LBPE score, easy samples first, classes balanced."))
+    parser = _Parser(
+        prog="yoco",
+        description=(
+            "You Only Condense Once: prune condensed datasets by LBPE score, easy samples first, classes balanced."
+        ),
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("data", help="cache a real dataset (CIFAR via torchvision, an npz, ImageNet-10, digits)")
@@ -838,8 +1068,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--npz", default=None)
     p.add_argument("--root", default="data")
     p.add_argument("--image-size", type=POSITIVE, default=None)
-    p.add_argument("--test-per-class", type=POSITIVE, default=None,
-                   help="keep the first N test images of every class (a smaller test split for CPU runs)")
+    p.add_argument(
+        "--test-per-class",
+        type=POSITIVE,
+        default=None,
+        help="keep the first N test images of every class (a smaller test split for CPU runs)",
+    )
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_data)
 
@@ -859,14 +1093,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_condense)
 
-    p = sub.add_parser("import", help="convert an external condensed file (idc, dream, mtt, dsa, kip) to the canonical "
-                       "form; `--format real` takes a real training set (an npz of `yoco data`) whole")
+    p = sub.add_parser(
+        "import",
+        help="convert an external condensed file (idc, dream, mtt, dsa, kip) to the canonical "
+        "form; `--format real` takes a real training set (an npz of `yoco data`) whole",
+    )
     p.add_argument("--format", required=True, choices=["idc", "dream", "mtt", "dsa", "kip", "canonical", "real"])
     p.add_argument("--path", required=True)
     p.add_argument("--dataset", required=True)
     p.add_argument("--ipc", type=POSITIVE, default=None)
-    p.add_argument("--factor", type=POSITIVE, default=None,
-                   help="multi-formation factor (idc/dream; default 2 for CIFAR, 3 for ImageNet-10)")
+    p.add_argument(
+        "--factor",
+        type=POSITIVE,
+        default=None,
+        help="multi-formation factor (idc/dream; default 2 for CIFAR, 3 for ImageNet-10)",
+    )
     _add_unsafe_flag(p)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_import)
@@ -894,9 +1135,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="")
     p.add_argument("--lbpe-epochs", type=POSITIVE, required=True)
     p.add_argument("--lbpe-top-k", type=POSITIVE, required=True)
-    p.add_argument("--lbpe-epoch-ties", choices=["latest", "earliest", "torch"], default="latest",
-                   help="which of equally accurate epochs LBPE sums: latest (the paper's Algorithm 1), "
-                        "earliest, or torch.topk's undefined order (the reference code)")
+    p.add_argument(
+        "--lbpe-epoch-ties",
+        choices=["latest", "earliest", "torch"],
+        default="latest",
+        help="which of equally accurate epochs LBPE sums: latest (the paper's Algorithm 1), "
+        "earliest, or torch.topk's undefined order (the reference code)",
+    )
     p.add_argument("--double-normalize", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True)
@@ -909,17 +1154,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ipc-to", type=POSITIVE, required=True)
     p.add_argument("--decoded", required=True)
     p.add_argument("--scores", nargs="+", default=None, help="score files (made by `yoco scores`), one per rep")
-    p.add_argument("--score-reps", type=POSITIVE, nargs="+", default=None,
-                   help="the rep of each --scores file (default 1, 2, ...)")
+    p.add_argument(
+        "--score-reps", type=POSITIVE, nargs="+", default=None, help="the rep of each --scores file (default 1, 2, ...)"
+    )
     p.add_argument("--rep", type=POSITIVE, default=1)
     p.add_argument("--seed-prefix", default="")
     p.add_argument("--dataset", default=None)
-    p.add_argument("--tie-breaking", choices=["reference", "index", "random"], default="reference",
-                   help="order of equal scores: reference (one stable descending sort; easy keeps the highest "
-                        "indices, hard the lowest), index (ascending index both ways), random (seeded)")
+    p.add_argument(
+        "--tie-breaking",
+        choices=["reference", "index", "random"],
+        default="reference",
+        help="order of equal scores: reference (one stable descending sort; easy keeps the highest "
+        "indices, hard the lowest), index (ascending index both ways), random (seeded)",
+    )
     p.add_argument("--ccs-random-within-strata", action=argparse.BooleanOptionalAction, default=False)
-    p.add_argument("--ccs-cutoff", type=_float_in(0.0, 1.0, high_open=True), default=None,
-                   help="CCS hard cut-off ratio for cells outside the reference's table (reference-spec §3.8)")
+    p.add_argument(
+        "--ccs-cutoff",
+        type=_float_in(0.0, 1.0, high_open=True),
+        default=None,
+        help="CCS hard cut-off ratio for cells outside the reference's table (reference-spec §3.8)",
+    )
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_select)
 
@@ -927,8 +1181,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--selections", nargs="+", required=True)
     p.add_argument("--keys", nargs="+", default=None, help="train only these keys of the selection files")
 
-    p = _evaluate_parser(sub, "evaluate-fractions", "Fig. 3: easy- vs hard-first at pruning ratios",
-                         cmd_evaluate_fractions)
+    p = _evaluate_parser(
+        sub, "evaluate-fractions", "Fig. 3: easy- vs hard-first at pruning ratios", cmd_evaluate_fractions
+    )
     p.add_argument("--scores", nargs="+", required=True, help="one score file per rep")
     p.add_argument("--key", default="yoco")
     p.add_argument("--fractions", type=FRACTION, nargs="+", required=True, help="pruning ratios, e.g. 0.1 ... 0.9")
@@ -945,16 +1200,39 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("prune", help="apply YOCO to your own condensed set (trains the dynamics itself)")
     p.add_argument("--condensed", required=True)
-    p.add_argument("--format", default="idc", choices=["idc", "dream", "mtt", "dsa", "kip", "canonical"],
-                   help="file format; canonical = a file written by yoco (records its dataset and factor)")
-    p.add_argument("--dataset", default=None,
-                   help="cifar10 | cifar100 | imagenet10 | digits, or your own dataset's name (then give --mean/--std)")
-    p.add_argument("--factor", type=POSITIVE, default=None,
-                   help="multi-formation factor of the stored images (idc/dream; default 2 for CIFAR, 3 for ImageNet-10)")
-    p.add_argument("--mean", type=float, nargs=3, default=None, metavar=("R", "G", "B"),
-                   help="per-channel mean of your real images (pixels in [0, 1]); default: the named dataset's")
-    p.add_argument("--std", type=POSITIVE_FLOAT, nargs=3, default=None, metavar=("R", "G", "B"),
-                   help="per-channel std of your real images; default: the named dataset's")
+    p.add_argument(
+        "--format",
+        default="idc",
+        choices=["idc", "dream", "mtt", "dsa", "kip", "canonical"],
+        help="file format; canonical = a file written by yoco (records its dataset and factor)",
+    )
+    p.add_argument(
+        "--dataset",
+        default=None,
+        help="cifar10 | cifar100 | imagenet10 | digits, or your own dataset's name (then give --mean/--std)",
+    )
+    p.add_argument(
+        "--factor",
+        type=POSITIVE,
+        default=None,
+        help="multi-formation factor of the stored images (idc/dream; default 2 for CIFAR, 3 for ImageNet-10)",
+    )
+    p.add_argument(
+        "--mean",
+        type=float,
+        nargs=3,
+        default=None,
+        metavar=("R", "G", "B"),
+        help="per-channel mean of your real images (pixels in [0, 1]); default: the named dataset's",
+    )
+    p.add_argument(
+        "--std",
+        type=POSITIVE_FLOAT,
+        nargs=3,
+        default=None,
+        metavar=("R", "G", "B"),
+        help="per-channel std of your real images; default: the named dataset's",
+    )
     p.add_argument("--real", default=None, help="a `yoco data` file: its mean/std, classes and resolution are used")
     p.add_argument("--ipc-to", type=POSITIVE, required=True)
     p.add_argument("--key", default="yoco")
@@ -987,8 +1265,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_figure_data)
 
-    p = sub.add_parser("claims", help="test the paper's ordering claims (Tables 1, 2, 4, 5) on run CSVs; "
-                       "see yoco.claims")
+    p = sub.add_parser(
+        "claims", help="test the paper's ordering claims (Tables 1, 2, 4, 5) on run CSVs; see yoco.claims"
+    )
     p.add_argument("--runs", nargs="+", required=True, help="run CSVs written by `yoco evaluate`")
     p.add_argument("--metric", choices=["best", "last"], default="best")
     p.add_argument("--dataset", default="cifar10", help="the setting of the claims (the paper: cifar10, 10, convnet)")
@@ -1000,9 +1279,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_unsafe_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--allow-unsafe-unpickling", action="store_true",
-                   help="UNSAFE: let a file that holds Python objects other than tensors run code while loading; "
-                        "only for files from a source you trust")
+    p.add_argument(
+        "--allow-unsafe-unpickling",
+        action="store_true",
+        help="UNSAFE: let a file that holds Python objects other than tensors run code while loading; "
+        "only for files from a source you trust",
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -1024,8 +1306,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"yoco {args.command}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"yoco {args.command}: interrupted; outputs are written only when complete, so rerun the command",
-              file=sys.stderr)
+        print(
+            f"yoco {args.command}: interrupted; outputs are written only when complete, so rerun the command",
+            file=sys.stderr,
+        )
         return 130
     return 0
 

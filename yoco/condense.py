@@ -41,6 +41,7 @@ Randomness
     snapshot needs no generator state: the synthetic tensor, the optimiser's momentum and the next
     outer iteration are enough to resume bit-identically.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -208,8 +209,19 @@ class CondenseConfig:
     snapshot_every: int = 10
 
     def __post_init__(self):
-        positive = ("width", "depth", "outer", "inner", "batch_real", "batch_syn_max", "batch_net",
-                    "dream_interval", "kmeans_iter", "feature_batch", "snapshot_every")
+        positive = (
+            "width",
+            "depth",
+            "outer",
+            "inner",
+            "batch_real",
+            "batch_syn_max",
+            "batch_net",
+            "dream_interval",
+            "kmeans_iter",
+            "feature_batch",
+            "snapshot_every",
+        )
         for name in positive:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
@@ -266,12 +278,32 @@ class CondenseConfig:
         base, ref = _LR_IMG_BASE[dataset]
         common = dict(batch_real=128 if method == "dream" else 64)
         if dataset == "imagenet10":
-            return cls(net="resnetap10", outer=500, inner=100, n_data=500, early=10, metric="l1",
-                       decode="bound" if ipc >= 20 else "single", mix_p=1.0,
-                       lr_img=tune_lr_img(base, ipc, ref, ref), **common)
-        return cls(net="convnet", width=128, depth=3, outer=2000, inner=100, n_data=2000, early=0,
-                   metric="mse", decode="single", mix_p=0.5, lr_img=tune_lr_img(base, ipc, 32, ref),
-                   **common)
+            return cls(
+                net="resnetap10",
+                outer=500,
+                inner=100,
+                n_data=500,
+                early=10,
+                metric="l1",
+                decode="bound" if ipc >= 20 else "single",
+                mix_p=1.0,
+                lr_img=tune_lr_img(base, ipc, ref, ref),
+                **common,
+            )
+        return cls(
+            net="convnet",
+            width=128,
+            depth=3,
+            outer=2000,
+            inner=100,
+            n_data=2000,
+            early=0,
+            metric="mse",
+            decode="single",
+            mix_p=0.5,
+            lr_img=tune_lr_img(base, ipc, 32, ref),
+            **common,
+        )
 
     @classmethod
     def quick(cls, ipc: int = 10, method: str = "idc") -> "CondenseConfig":
@@ -284,8 +316,18 @@ class CondenseConfig:
         if method not in METHODS:
             raise unknown_choice("condensation method", method, METHODS)
         _check_positive_int("ipc", ipc)
-        return cls(net="convnet", width=32, depth=3, outer=40, inner=10, n_data=256, batch_real=32,
-                   lr_img=tune_lr_img(5e-3, ipc, 32, 32), dream_interval=5, kmeans_iter=30)
+        return cls(
+            net="convnet",
+            width=32,
+            depth=3,
+            outer=40,
+            inner=10,
+            n_data=256,
+            batch_real=32,
+            lr_img=tune_lr_img(5e-3, ipc, 32, 32),
+            dream_interval=5,
+            kmeans_iter=30,
+        )
 
     def replace(self, **changes: Any) -> "CondenseConfig":
         """A copy with some fields changed (validated; unknown names are rejected)."""
@@ -313,6 +355,7 @@ def _check_positive_int(name: str, v: Any) -> None:
 # --------------------------------------------------------------------------------------------------
 # Gradient matching
 # --------------------------------------------------------------------------------------------------
+
 
 def matched_parameters(net: torch.nn.Module) -> list[str]:
     """Names of the parameters whose gradients are matched: tensors with >= 3 dimensions.
@@ -350,8 +393,10 @@ def _class_distance(g_real: torch.Tensor, g_syn: torch.Tensor, metric: str) -> t
 def _as_class_list(x, what: str) -> list[torch.Tensor]:
     if isinstance(x, torch.Tensor):
         if x.dim() != 5:
-            raise YocoError(f"{what} must be a list of [n, channels, h, w] tensors or one [K, n, channels, h, w] "
-                            f"tensor, got shape {tuple(x.shape)}.")
+            raise YocoError(
+                f"{what} must be a list of [n, channels, h, w] tensors or one [K, n, channels, h, w] "
+                f"tensor, got shape {tuple(x.shape)}."
+            )
         return list(x.unbind(0))
     items = list(x)
     for c, t in enumerate(items):
@@ -360,8 +405,14 @@ def _as_class_list(x, what: str) -> list[torch.Tensor]:
     return items
 
 
-def match_loss(net: torch.nn.Module, real_by_class, syn_by_class, classes: Sequence[int] | None = None,
-               metric: str = "mse", batched: bool = True) -> torch.Tensor:
+def match_loss(
+    net: torch.nn.Module,
+    real_by_class,
+    syn_by_class,
+    classes: Sequence[int] | None = None,
+    metric: str = "mse",
+    batched: bool = True,
+) -> torch.Tensor:
     """Per-class gradient-matching losses of IDC (``IDC:condense.py:matchloss``, ``match='grad'``).
 
     For class ``c`` with real images ``x_r`` and synthetic images ``x_s`` (both already augmented and
@@ -393,8 +444,10 @@ def match_loss(net: torch.nn.Module, real_by_class, syn_by_class, classes: Seque
     reals = _as_class_list(real_by_class, "real_by_class")
     syns = _as_class_list(syn_by_class, "syn_by_class")
     if len(reals) != len(syns) or not reals:
-        raise YocoError(f"real_by_class and syn_by_class must hold the same, non-zero number of classes "
-                        f"(got {len(reals)} and {len(syns)}).")
+        raise YocoError(
+            f"real_by_class and syn_by_class must hold the same, non-zero number of classes "
+            f"(got {len(reals)} and {len(syns)})."
+        )
     classes = list(range(len(reals))) if classes is None else [int(c) for c in classes]
     if len(classes) != len(reals):
         raise YocoError(f"classes names {len(classes)} labels for {len(reals)} classes of images.")
@@ -420,11 +473,15 @@ def _match_loss_loop(net, reals, syns, classes, names, metric) -> torch.Tensor:
 
 def _match_loss_batched(net, reals, syns, classes, names, metric) -> torch.Tensor:
     if len({x.shape for x in reals}) != 1 or len({x.shape for x in syns}) != 1:
-        raise YocoError("batched matching needs the same number of real (and of synthetic) images in every "
-                        "class; pass batched=False for uneven classes.")
+        raise YocoError(
+            "batched matching needs the same number of real (and of synthetic) images in every "
+            "class; pass batched=False for uneven classes."
+        )
     if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in net.modules()):
-        raise YocoError("batched matching cannot vmap a network with BatchNorm running statistics; "
-                        "use batched=False (CondenseConfig.batched=False).")
+        raise YocoError(
+            "batched matching cannot vmap a network with BatchNorm running statistics; "
+            "use batched=False (CondenseConfig.batched=False)."
+        )
     xr = torch.stack(reals)
     xs = torch.stack(syns)
     labels = torch.as_tensor(classes, dtype=torch.long, device=xr.device)
@@ -451,6 +508,7 @@ def _match_loss_batched(net, reals, syns, classes, names, metric) -> torch.Tenso
 # --------------------------------------------------------------------------------------------------
 # The optimiser of the synthetic images
 # --------------------------------------------------------------------------------------------------
+
 
 class ImageSGD:
     """SGD with momentum over the whole synthetic tensor, as IDC's single ``torch.optim.SGD``.
@@ -494,8 +552,8 @@ class ImageSGD:
         m = self.momentum
         decay, travel = [], []
         for n in steps:
-            decay.append(m ** n)
-            travel.append(sum(m ** i for i in range(1, n + 1)))
+            decay.append(m**n)
+            travel.append(sum(m**i for i in range(1, n + 1)))
         shape = (self.num_classes,) + (1,) * (self.images.dim())
         travel_t = torch.tensor(travel, dtype=self.buf.dtype, device=self.buf.device).view(shape)
         decay_t = torch.tensor(decay, dtype=self.buf.dtype, device=self.buf.device).view(shape)
@@ -515,6 +573,7 @@ class ImageSGD:
 # --------------------------------------------------------------------------------------------------
 # Synthetic decode during matching
 # --------------------------------------------------------------------------------------------------
+
 
 def bound_plan(ipc: int, factor: int, bound: int = 128) -> list[tuple[int, int]]:
     """IDC's "bound" decode plan (``Synthesizer.decode_zoom_bound``): ``[(factor, n_images), ...]``.
@@ -553,7 +612,7 @@ def decode_classes(blocks: torch.Tensor, factor: int, mode: str = "single", boun
     for f, n in plan:
         if n == 0:
             continue
-        group = blocks[:, start:start + n].reshape(k * n, *rest)
+        group = blocks[:, start : start + n].reshape(k * n, *rest)
         parts.append(decode_images(group, n, f).view(k, n * f * f, *rest))
         start += n
     return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
@@ -563,6 +622,7 @@ def decode_classes(blocks: torch.Tensor, factor: int, mode: str = "single", boun
 # k-means for DREAM
 # --------------------------------------------------------------------------------------------------
 
+
 def nearest_to_centroids(features: torch.Tensor, n_clusters: int, seed: int, max_iter: int = 100) -> torch.Tensor:
     """Index of the sample nearest to each k-means centroid, in centroid order (DREAM's query).
 
@@ -571,12 +631,15 @@ def nearest_to_centroids(features: torch.Tensor, n_clusters: int, seed: int, max
     sample with the smallest Euclidean distance to it (two centroids may share one sample).
     """
     if n_clusters > features.shape[0]:
-        raise YocoError(f"k-means with {n_clusters} clusters needs at least as many samples, got {features.shape[0]}; "
-                        "lower batch_real (DREAM's cluster count) or ipc.")
+        raise YocoError(
+            f"k-means with {n_clusters} clusters needs at least as many samples, got {features.shape[0]}; "
+            "lower batch_real (DREAM's cluster count) or ipc."
+        )
     from .scores import kmeans  # fast_pytorch_kmeans's algorithm, seeded
 
-    centroids = torch.as_tensor(kmeans(features, n_clusters, seed, max_iter=max_iter).centroids,
-                                dtype=features.dtype, device=features.device)
+    centroids = torch.as_tensor(
+        kmeans(features, n_clusters, seed, max_iter=max_iter).centroids, dtype=features.dtype, device=features.device
+    )
     return torch.cdist(centroids, features).argmin(1)
 
 
@@ -584,14 +647,16 @@ def nearest_to_centroids(features: torch.Tensor, n_clusters: int, seed: int, max
 # The condensation loop
 # --------------------------------------------------------------------------------------------------
 
+
 class _RealPool:
     """The real training set on ``device``: uint8 NCHW (memory) converted per batch to [0, 1] floats."""
 
     def __init__(self, real: RealData, device: torch.device):
         self.x = torch.from_numpy(np.ascontiguousarray(real.x_train)).to(device).permute(0, 3, 1, 2).contiguous()
         self.y = torch.from_numpy(np.asarray(real.y_train, dtype=np.int64)).to(device)
-        self.class_idx = [torch.from_numpy(np.flatnonzero(real.y_train == c)).to(device)
-                          for c in range(real.num_classes)]
+        self.class_idx = [
+            torch.from_numpy(np.flatnonzero(real.y_train == c)).to(device) for c in range(real.num_classes)
+        ]
         self.mean = torch.tensor(real.mean, dtype=torch.float32, device=device).view(1, 3, 1, 1)
         self.std = torch.tensor(real.std, dtype=torch.float32, device=device).view(1, 3, 1, 1)
 
@@ -605,8 +670,9 @@ class _RealPool:
 class _Condenser:
     """State and steps of one condensation run (see :func:`condense`)."""
 
-    def __init__(self, real: RealData, method: str, ipc: int, factor: int, cfg: CondenseConfig, seed: int,
-                 device: torch.device):
+    def __init__(
+        self, real: RealData, method: str, ipc: int, factor: int, cfg: CondenseConfig, seed: int, device: torch.device
+    ):
         self.real, self.method, self.ipc, self.factor, self.cfg = real, method, ipc, factor, cfg
         self.seed, self.device = int(seed), device
         self.C = real.num_classes
@@ -623,27 +689,39 @@ class _Condenser:
 
     # --- networks -------------------------------------------------------------------------------
     def network(self, it: int) -> torch.nn.Module:
-        net = nets.init_network(self.cfg.net, self.C, seed_from(self.seed, "condense-net", it),
-                                image_size=self.size, width=self.cfg.width, depth=self.cfg.depth)
+        net = nets.init_network(
+            self.cfg.net,
+            self.C,
+            seed_from(self.seed, "condense-net", it),
+            image_size=self.size,
+            width=self.cfg.width,
+            depth=self.cfg.depth,
+        )
         return net.to(self.device).train()
 
     def net_optimizer(self, net) -> SGD:
         return SGD(net.parameters(), lr=self.cfg.lr_net, momentum=self.cfg.mom_net, weight_decay=self.cfg.wd_net)
 
-    def train_batches(self, net, opt, order: torch.Tensor, counters: tuple[int, ...], aug_purpose: int,
-                      cut_purpose: int) -> None:
+    def train_batches(
+        self, net, opt, order: torch.Tensor, counters: tuple[int, ...], aug_purpose: int, cut_purpose: int
+    ) -> None:
         """The reference's ``train_epoch`` over ``order`` (batches of ``batch_net``) with aug_rand + CutMix."""
         bs = self.cfg.batch_net
         for b in range(math.ceil(order.numel() / bs)):
-            idx = order[b * bs:(b + 1) * bs]
+            idx = order[b * bs : (b + 1) * bs]
             y = self.pool.y[idx]
             with torch.no_grad():
                 x = self.pool.normalize(self.pool.images(idx))
-                x = augment.diffaug(x[None], self.seed_t, (rng.CONDENSE, aug_purpose) + counters + (b,),
-                                    strategy=self.cfg.net_aug, shared=False)
-                x, y_partner, ratio = augment.cutmix(x, y[None], self.seed_t,
-                                                     (rng.CONDENSE, cut_purpose) + counters + (b,),
-                                                     p=self.cfg.mix_p)
+                x = augment.diffaug(
+                    x[None],
+                    self.seed_t,
+                    (rng.CONDENSE, aug_purpose) + counters + (b,),
+                    strategy=self.cfg.net_aug,
+                    shared=False,
+                )
+                x, y_partner, ratio = augment.cutmix(
+                    x, y[None], self.seed_t, (rng.CONDENSE, cut_purpose) + counters + (b,), p=self.cfg.mix_p
+                )
             logits = net(x[0])[None]
             loss = augment.mixed_cross_entropy(logits, y[None], y_partner, ratio)[0]
             opt.zero_grad(set_to_none=True)
@@ -666,8 +744,10 @@ class _Condenser:
         need = n_batches * self.cfg.batch_net
         # A fresh shuffle per inner step, like a re-created DataLoader iterator; more than one when the
         # step needs more samples than the dataset holds.
-        orders = [rng.permutation(self.seed_t, (rng.CONDENSE, _NET_ORDER, it, ot, r), n)[0]
-                  for r in range(math.ceil(need / n))]
+        orders = [
+            rng.permutation(self.seed_t, (rng.CONDENSE, _NET_ORDER, it, ot, r), n)[0]
+            for r in range(math.ceil(need / n))
+        ]
         self.train_batches(net, opt, torch.cat(orders)[:need], (it, ot), _NET_AUG, _NET_CUTMIX)
 
     # --- initialisation ---------------------------------------------------------------------------
@@ -675,21 +755,24 @@ class _Condenser:
         out = []
         with torch.no_grad():
             for s in range(0, idx.numel(), self.cfg.feature_batch):
-                x = self.pool.normalize(self.pool.images(idx[s:s + self.cfg.feature_batch]))
+                x = self.pool.normalize(self.pool.images(idx[s : s + self.cfg.feature_batch]))
                 out.append(net.embed(x).flatten(1))
         return torch.cat(out)
 
     def initial_images(self) -> torch.Tensor:
-        need = self.ipc * self.factor ** 2
+        need = self.ipc * self.factor**2
         chosen = []
         net0 = self.network(0) if self.method == "dream" and self.cfg.dream_kmeans_init else None
         for c, idx in enumerate(self.pool.class_idx):
             if idx.numel() < need:
-                raise YocoError(f"{self.real.name}: class {c} has {idx.numel()} training images, but ipc={self.ipc} "
-                                f"with factor={self.factor} needs {need}; lower ipc or factor.")
+                raise YocoError(
+                    f"{self.real.name}: class {c} has {idx.numel()} training images, but ipc={self.ipc} "
+                    f"with factor={self.factor} needs {need}; lower ipc or factor."
+                )
             if net0 is not None:
-                pick = nearest_to_centroids(self.features(net0, idx), need, seed_from(self.seed, "dream-init", c),
-                                            self.cfg.kmeans_iter)
+                pick = nearest_to_centroids(
+                    self.features(net0, idx), need, seed_from(self.seed, "dream-init", c), self.cfg.kmeans_iter
+                )
                 chosen.append(self.pool.images(idx[pick]))
             else:
                 chosen.append(self.pool.images(idx[:need]))
@@ -700,25 +783,29 @@ class _Condenser:
         if self.dream_batches is not None:
             return self.pool.images(self.dream_batches[c])
         idx = self.pool.class_idx[c]
-        pick = rng.permutation(self.class_seeds[c:c + 1], (rng.CONDENSE, _REAL_BATCH, it, ot), idx.numel())
-        return self.pool.images(idx[pick[0, :self.cfg.batch_real]])
+        pick = rng.permutation(self.class_seeds[c : c + 1], (rng.CONDENSE, _REAL_BATCH, it, ot), idx.numel())
+        return self.pool.images(idx[pick[0, : self.cfg.batch_real]])
 
     def dream_query(self, net, it: int, ot: int) -> None:
         """DREAM: the real images nearest to ``batch_real`` k-means centroids of each class's features."""
         self.dream_batches = []
         for c, idx in enumerate(self.pool.class_idx):
-            pick = nearest_to_centroids(self.features(net, idx), self.cfg.batch_real,
-                                        seed_from(self.seed, "dream-query", it, ot, c), self.cfg.kmeans_iter)
+            pick = nearest_to_centroids(
+                self.features(net, idx),
+                self.cfg.batch_real,
+                seed_from(self.seed, "dream-query", it, ot, c),
+                self.cfg.kmeans_iter,
+            )
             self.dream_batches.append(idx[pick])
 
     def syn_batch(self, classes: list[int], it: int, ot: int) -> torch.Tensor:
         """Decoded synthetic patches of ``classes`` ([K, P', ch, h, w], differentiable w.r.t. ``S``)."""
-        blocks = self.images.view(self.C, self.ipc, *self.images.shape[1:])[classes[0]:classes[-1] + 1]
+        blocks = self.images.view(self.C, self.ipc, *self.images.shape[1:])[classes[0] : classes[-1] + 1]
         x = decode_classes(blocks, self.factor, self.cfg.decode, self.cfg.batch_syn_max)
         p = x.shape[1]
         if p > self.cfg.batch_syn_max:
-            seeds = self.class_seeds[classes[0]:classes[-1] + 1]
-            keep = rng.permutation(seeds, (rng.CONDENSE, _SYN_SUBSET, it, ot), p)[:, :self.cfg.batch_syn_max]
+            seeds = self.class_seeds[classes[0] : classes[-1] + 1]
+            keep = rng.permutation(seeds, (rng.CONDENSE, _SYN_SUBSET, it, ot), p)[:, : self.cfg.batch_syn_max]
             x = torch.stack([x[i, keep[i]] for i in range(len(classes))])
         return x
 
@@ -728,9 +815,10 @@ class _Condenser:
         syn = self.syn_batch(classes, it, ot)
         n = real.shape[1]
         both = self.pool.normalize(torch.cat([real, syn], dim=1).flatten(0, 1)).view(len(classes), -1, *real.shape[2:])
-        seeds = self.class_seeds[classes[0]:classes[-1] + 1]
-        both = augment.diffaug(both, seeds, (rng.CONDENSE, _MATCH_AUG, it, ot), strategy=self.cfg.match_aug,
-                               shared=True)
+        seeds = self.class_seeds[classes[0] : classes[-1] + 1]
+        both = augment.diffaug(
+            both, seeds, (rng.CONDENSE, _MATCH_AUG, it, ot), strategy=self.cfg.match_aug, shared=True
+        )
         return match_loss(net, both[:, :n], both[:, n:], classes, self.cfg.metric, batched=batched)
 
     def image_update(self, net, it: int, ot: int) -> float:
@@ -768,15 +856,29 @@ class _Condenser:
 
     # --- snapshots ----------------------------------------------------------------------------------
     def identity(self) -> dict[str, Any]:
-        return {"method": self.method, "dataset": self.real.name, "ipc": self.ipc, "factor": self.factor,
-                "seed": self.seed, "num_classes": self.C, "image_size": self.size,
-                "n_train": int(self.pool.y.numel())}
+        return {
+            "method": self.method,
+            "dataset": self.real.name,
+            "ipc": self.ipc,
+            "factor": self.factor,
+            "seed": self.seed,
+            "num_classes": self.C,
+            "image_size": self.size,
+            "n_train": int(self.pool.y.numel()),
+        }
 
     def save_snapshot(self, path: Path, next_outer: int, history: list[float]) -> None:
-        state = {"format": SNAPSHOT_FORMAT, "version": SNAPSHOT_VERSION, **self.identity(),
-                 "config": self.cfg.to_dict(), "next_outer": next_outer, "loss_history": list(history),
-                 "images": self.images.detach().cpu().clone(), "targets": self.targets.clone(),
-                 "optimizer": self.opt.state_dict()}
+        state = {
+            "format": SNAPSHOT_FORMAT,
+            "version": SNAPSHOT_VERSION,
+            **self.identity(),
+            "config": self.cfg.to_dict(),
+            "next_outer": next_outer,
+            "loss_history": list(history),
+            "images": self.images.detach().cpu().clone(),
+            "targets": self.targets.clone(),
+            "optimizer": self.opt.state_dict(),
+        }
         with atomic_path(path) as tmp:  # an interrupted save never leaves a truncated snapshot
             torch.save(state, tmp)
 
@@ -790,14 +892,18 @@ class _Condenser:
         mine = self.identity()
         for k, v in mine.items():
             if state.get(k) != v:
-                raise YocoError(f"snapshot {path} was made with {k}={state.get(k)!r}, this run has {k}={v!r}; "
-                                "use the same settings to resume, or delete the snapshot to start afresh.")
+                raise YocoError(
+                    f"snapshot {path} was made with {k}={state.get(k)!r}, this run has {k}={v!r}; "
+                    "use the same settings to resume, or delete the snapshot to start afresh."
+                )
         theirs = dict(state["config"])
         ours = self.cfg.to_dict()
         for k in ours:
             if k not in _RESUMABLE_FIELDS and theirs.get(k) != ours[k]:
-                raise YocoError(f"snapshot {path} was made with config {k}={theirs.get(k)!r}, this run has "
-                                f"{k}={ours[k]!r}; resume with the same value or delete the snapshot.")
+                raise YocoError(
+                    f"snapshot {path} was made with config {k}={theirs.get(k)!r}, this run has "
+                    f"{k}={ours[k]!r}; resume with the same value or delete the snapshot."
+                )
         with torch.no_grad():
             self.images.copy_(state["images"].to(self.device))
         self.opt.load_state_dict(state["optimizer"])
@@ -809,8 +915,9 @@ class _Condenser:
         start = 0
         history: list[float] = []
         if snapshot_path is not None and snapshot_path.exists():
-            self.images = torch.zeros(self.C * self.ipc, 3, self.size, self.size, device=self.device,
-                                      requires_grad=True)
+            self.images = torch.zeros(
+                self.C * self.ipc, 3, self.size, self.size, device=self.device, requires_grad=True
+            )
             self.opt = ImageSGD(self.images, cfg.lr_img, cfg.mom_img, self.C)
             start, history = self.load_snapshot(snapshot_path)
             log.info("resuming %s condensation from %s at outer iteration %d", self.method, snapshot_path, start)
@@ -836,17 +943,35 @@ class _Condenser:
             done = it + 1
             if snapshot_path is not None and (done % cfg.snapshot_every == 0 or done == cfg.outer):
                 self.save_snapshot(snapshot_path, done, history)
-            info = {"method": self.method, "outer": done, "outer_total": cfg.outer, "match_loss": history[-1],
-                    "seconds": time.perf_counter() - t0}
-            log.info("%s outer %d/%d: mean matching loss %.5f (%.1f s)", self.method, done, cfg.outer,
-                     history[-1], info["seconds"])
+            info = {
+                "method": self.method,
+                "outer": done,
+                "outer_total": cfg.outer,
+                "match_loss": history[-1],
+                "seconds": time.perf_counter() - t0,
+            }
+            log.info(
+                "%s outer %d/%d: mean matching loss %.5f (%.1f s)",
+                self.method,
+                done,
+                cfg.outer,
+                history[-1],
+                info["seconds"],
+            )
             if progress is not None:
                 progress(info)
         return self.images.detach().cpu().clone(), {"loss_history": history}
 
 
-def _prepare(real: RealData, method: str, ipc: int, factor: int, config: CondenseConfig | None, seed: int,
-             device: str | torch.device) -> _Condenser:
+def _prepare(
+    real: RealData,
+    method: str,
+    ipc: int,
+    factor: int,
+    config: CondenseConfig | None,
+    seed: int,
+    device: str | torch.device,
+) -> _Condenser:
     """Validate the arguments of :func:`condense` and build its runner."""
     if method not in METHODS:
         raise unknown_choice("condensation method", method, METHODS)
@@ -862,26 +987,40 @@ def _prepare(real: RealData, method: str, ipc: int, factor: int, config: Condens
     if config is None:
         config = CondenseConfig.paper(real.name, ipc, method)
     if not isinstance(config, CondenseConfig):
-        raise YocoError(f"config must be a CondenseConfig (e.g. CondenseConfig.paper(...)), got {type(config).__name__}.")
+        raise YocoError(
+            f"config must be a CondenseConfig (e.g. CondenseConfig.paper(...)), got {type(config).__name__}."
+        )
     counts = np.bincount(real.y_train, minlength=real.num_classes)
     if counts.min() < 1:
         raise YocoError(f"{real.name}: class {int(counts.argmin())} has no training images.")
     if method == "dream" and counts.min() < config.batch_real:
-        raise YocoError(f"{real.name}: the smallest class has {counts.min()} training images, but DREAM clusters "
-                        f"each class into batch_real={config.batch_real} groups; lower batch_real.")
+        raise YocoError(
+            f"{real.name}: the smallest class has {counts.min()} training images, but DREAM clusters "
+            f"each class into batch_real={config.batch_real} groups; lower batch_real."
+        )
     if config.batched and counts.min() < config.batch_real:
         # Real batches of unequal size cannot be stacked over classes.
-        raise YocoError(f"{real.name}: the smallest class has {counts.min()} training images, fewer than "
-                        f"batch_real={config.batch_real}; lower batch_real or set batched=False.")
+        raise YocoError(
+            f"{real.name}: the smallest class has {counts.min()} training images, fewer than "
+            f"batch_real={config.batch_real}; lower batch_real or set batched=False."
+        )
     if config.batched and nets.uses_batchnorm(config.net):
-        raise YocoError(f"batched matching cannot vmap {config.net!r} (BatchNorm running statistics); "
-                        "set batched=False or use an instance-norm network.")
+        raise YocoError(
+            f"batched matching cannot vmap {config.net!r} (BatchNorm running statistics); "
+            "set batched=False or use an instance-norm network."
+        )
     return _Condenser(real, method, int(ipc), int(factor), config, int(seed), torch.device(device))
 
 
-def initial_images(real: RealData, method: str = "idc", ipc: int = 10, factor: int = 2,
-                   config: CondenseConfig | None = None, seed: int = 0,
-                   device: str | torch.device = "cpu") -> torch.Tensor:
+def initial_images(
+    real: RealData,
+    method: str = "idc",
+    ipc: int = 10,
+    factor: int = 2,
+    config: CondenseConfig | None = None,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
     """The synthetic tensor a :func:`condense` run starts from, ``[C*ipc, 3, h, h]`` on the CPU.
 
     IDC: the "mix" initialisation of the first ``ipc * factor**2`` real images of every class
@@ -893,10 +1032,17 @@ def initial_images(real: RealData, method: str = "idc", ipc: int = 10, factor: i
     return runner.initial_images().cpu()
 
 
-def condense(real: RealData, method: str = "idc", ipc: int = 10, factor: int = 2,
-             config: CondenseConfig | None = None, seed: int = 0, device: str | torch.device = "cpu",
-             snapshot_path: str | os.PathLike | None = None,
-             progress: Callable[[dict], None] | None = None):
+def condense(
+    real: RealData,
+    method: str = "idc",
+    ipc: int = 10,
+    factor: int = 2,
+    config: CondenseConfig | None = None,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    snapshot_path: str | os.PathLike | None = None,
+    progress: Callable[[dict], None] | None = None,
+):
     """Condense a real dataset with IDC or DREAM (reference-spec §6.1, §6.3).
 
     Parameters
@@ -937,16 +1083,32 @@ def condense(real: RealData, method: str = "idc", ipc: int = 10, factor: int = 2
     runner = _prepare(real, method, ipc, factor, config, seed, device)
     config = runner.cfg
     images, extra = runner.run(Path(snapshot_path) if snapshot_path is not None else None, progress)
-    provenance = {"source": "yoco.condense", "condenser": method, "seed": int(seed), "config": config.to_dict(),
-                  "outer_done": config.outer, "loss_history": extra["loss_history"], "clamped_output": False}
+    provenance = {
+        "source": "yoco.condense",
+        "condenser": method,
+        "seed": int(seed),
+        "config": config.to_dict(),
+        "outer_done": config.outer,
+        "loss_history": extra["loss_history"],
+        "clamped_output": False,
+    }
     lo, hi = float(images.min()), float(images.max())
     if lo < -PIXEL01_TOLERANCE or hi > 1 + PIXEL01_TOLERANCE:
         # The reference saves S unclamped (it is clamped at the next outer iteration's start); an
         # overshoot this large means an aggressive lr_img, and pixel sets must stay near [0, 1].
-        log.warning("condensed pixels span [%.3g, %.3g]; clamping the output to [0, 1] (consider a smaller "
-                    "lr_img)", lo, hi)
+        log.warning(
+            "condensed pixels span [%.3g, %.3g]; clamping the output to [0, 1] (consider a smaller lr_img)", lo, hi
+        )
         images = images.clamp(0.0, 1.0)
         provenance["clamped_output"] = True
-    cs = CondensedSet(images=images, labels=runner.targets.clone(), ipc=int(ipc), factor=int(factor),
-                      value_space="pixel01", dataset=real.name, condenser=method, provenance=provenance)
+    cs = CondensedSet(
+        images=images,
+        labels=runner.targets.clone(),
+        ipc=int(ipc),
+        factor=int(factor),
+        value_space="pixel01",
+        dataset=real.name,
+        condenser=method,
+        provenance=provenance,
+    )
     return cs.validate()

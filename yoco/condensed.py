@@ -13,6 +13,7 @@ Value spaces:
 * ``normalized``: already CIFAR-normalised (MTT without ZCA, DSA);
 * ``zca``: ZCA-whitened (KIP, MTT with ``--zca``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -45,11 +46,11 @@ DEFAULT_FACTOR = {"cifar10": 2, "cifar100": 2, "imagenet10": 3}
 # Where the reference code expects each released file, relative to its raid/condensed_img/ folder.
 REFERENCE_LAYOUT = {
     "idc": "idc/{dataset}/conv3in_grad_mse_nd2000_cut_niter2000_factor2_lr0.005_mix_ipc{ipc}/data.pt "
-           "(ImageNet-10: idc/imagenet10/resnet10apin_grad_l1_ely10_nd500_cut_factor3_mix_ipc{ipc}/data.pt), "
-           "a list [images (C*ipc, 3, h, w) in [0, 1], targets (C*ipc,)]",
+    "(ImageNet-10: idc/imagenet10/resnet10apin_grad_l1_ely10_nd500_cut_factor3_mix_ipc{ipc}/data.pt), "
+    "a list [images (C*ipc, 3, h, w) in [0, 1], targets (C*ipc,)]",
     "dream": "dream/{dataset}/ipc{ipc}/data.pt, a list [images (C*ipc, 3, h, w) in [0, 1], targets (C*ipc,)]",
     "mtt": "mtt/ConvNet_baseline/images_best.pt with labels_best.pt beside it (pass the folder or the images "
-           "file; a prefix such as mtt_images_best.pt + mtt_labels_best.pt works too)",
+    "file; a prefix such as mtt_images_best.pt + mtt_labels_best.pt works too)",
     "dsa": "dsa/res_DSA_CIFAR10_ConvNet_ipc10/data.pt, a dict {'data': [[images, labels] per experiment], ...}",
     "kip": "kip/kip_ipc10/data.pt, a pair (images NHWC (N, 32, 32, 3), labels one-hot (N, 10))",
     "canonical": "a file written by CondensedSet.save (e.g. by `yoco condense`)",
@@ -132,13 +133,16 @@ class CondensedSet:
                 "grey images must be replicated to 3 channels (images.expand(-1, 3, -1, -1))."
             )
         if x.shape[2] != x.shape[3]:
-            raise YocoError(f"condensed images must be square, got {x.shape[2]}x{x.shape[3]}; crop or resize them "
-                            "to a square side.")
+            raise YocoError(
+                f"condensed images must be square, got {x.shape[2]}x{x.shape[3]}; crop or resize them to a square side."
+            )
         if x.dtype != torch.float32:
             raise YocoError(f"condensed images must be float32, got {x.dtype}; use images.float().")
         if y.dtype == torch.bool:
-            raise YocoError(f"labels are booleans ({tuple(y.shape)}), not class indices; pass int64 class indices "
-                            "0..C-1 (labels.long() if True/False really are classes 1/0).")
+            raise YocoError(
+                f"labels are booleans ({tuple(y.shape)}), not class indices; pass int64 class indices "
+                "0..C-1 (labels.long() if True/False really are classes 1/0)."
+            )
         if y.dim() != 1 or y.dtype != torch.int64:
             raise YocoError(
                 f"labels must be a 1-D int64 tensor of class indices, got {y.dtype} {tuple(y.shape)}; "
@@ -157,7 +161,7 @@ class CondensedSet:
             )
         ipc = self.ipc
         for c in range(len(y) // ipc):
-            block = y[c * ipc:(c + 1) * ipc]
+            block = y[c * ipc : (c + 1) * ipc]
             if not bool((block == c).all()):
                 found = sorted(set(block.tolist()))
                 raise YocoError(
@@ -227,8 +231,10 @@ class CondensedSet:
         """Read a file written by :meth:`save`."""
         path = Path(path)
         if path.is_dir():
-            raise YocoError(f"{path} is a folder, not a condensed-set file; pass the .pt file written by "
-                            "`yoco import`, `yoco condense` or `yoco decode`.")
+            raise YocoError(
+                f"{path} is a folder, not a condensed-set file; pass the .pt file written by "
+                "`yoco import`, `yoco condense` or `yoco decode`."
+            )
         if not path.is_file():
             raise _missing(path, "canonical", None, None)
         obj = _torch_load(path, map_location, trusted=False, what="canonical YOCO condensed set", offer_trust=False)
@@ -239,15 +245,26 @@ class CondensedSet:
                 "`yoco import --format FORMAT` on the command line."
             )
         if obj.get("version") != _CANONICAL_VERSION:
-            raise YocoError(f"{path} has canonical version {obj.get('version')}, this library reads {_CANONICAL_VERSION}; "
-                            "write it again with this version (yoco import / yoco decode).")
-        missing = [k for k in ("images", "labels", "ipc", "factor", "value_space", "dataset", "condenser") if k not in obj]
+            raise YocoError(
+                f"{path} has canonical version {obj.get('version')}, this library reads {_CANONICAL_VERSION}; "
+                "write it again with this version (yoco import / yoco decode)."
+            )
+        missing = [
+            k for k in ("images", "labels", "ipc", "factor", "value_space", "dataset", "condenser") if k not in obj
+        ]
         if missing:
-            raise YocoError(f"{path} is an incomplete canonical condensed set (missing {', '.join(missing)}); "
-                            "write it again with `yoco import` or `yoco decode`.")
+            raise YocoError(
+                f"{path} is an incomplete canonical condensed set (missing {', '.join(missing)}); "
+                "write it again with `yoco import` or `yoco decode`."
+            )
         return cls(
-            images=obj["images"], labels=obj["labels"], ipc=int(obj["ipc"]), factor=int(obj["factor"]),
-            value_space=obj["value_space"], dataset=obj["dataset"], condenser=obj["condenser"],
+            images=obj["images"],
+            labels=obj["labels"],
+            ipc=int(obj["ipc"]),
+            factor=int(obj["factor"]),
+            value_space=obj["value_space"],
+            dataset=obj["dataset"],
+            condenser=obj["condenser"],
             provenance=dict(obj.get("provenance", {})),
         ).validate()
 
@@ -325,8 +342,16 @@ def _torch_load(path: Path, map_location, trusted: bool, what: str = "torch", of
         return torch.load(path, map_location=map_location, weights_only=not trusted)
     except IsADirectoryError:
         raise YocoError(f"{path} is a folder, not a {what} file; pass the file itself.") from None
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, AttributeError,
-            ModuleNotFoundError, TypeError) as exc:
+    except (
+        pickle.UnpicklingError,
+        RuntimeError,
+        EOFError,
+        OSError,
+        ValueError,
+        AttributeError,
+        ModuleNotFoundError,
+        TypeError,
+    ) as exc:
         found, why = _pickle_globals(path)
         foreign = sorted(g for g in found if not g.startswith(_SAFE_GLOBAL_PREFIXES)) if found and not trusted else []
         detail = why or " ".join(str(exc).split())[-160:]
@@ -338,10 +363,14 @@ def _torch_load(path: Path, map_location, trusted: bool, what: str = "torch", of
                 "file run code on this machine; or save it again holding tensors only."
             ) from None
         if foreign:
-            raise YocoError(f"{path} is not a {what} file written by yoco (it holds Python objects other than "
-                            f"tensors: {', '.join(foreign[:3])}); pass the file yoco wrote.") from None
-        raise YocoError(f"could not read {path} as a {what} file; it is truncated, corrupt or not a torch file "
-                        f"({detail[:160]}); check the path and the format.") from None
+            raise YocoError(
+                f"{path} is not a {what} file written by yoco (it holds Python objects other than "
+                f"tensors: {', '.join(foreign[:3])}); pass the file yoco wrote."
+            ) from None
+        raise YocoError(
+            f"could not read {path} as a {what} file; it is truncated, corrupt or not a torch file "
+            f"({detail[:160]}); check the path and the format."
+        ) from None
 
 
 def _missing(path: Path, fmt: str, dataset: str | None, ipc: int | None) -> YocoError:
@@ -376,8 +405,10 @@ def _images_labels(images, labels, path: Path, fmt: str) -> tuple[torch.Tensor, 
     if labels.dtype == torch.bool:
         raise YocoError(f"{path} ({fmt}): labels are booleans, not class indices; save int64 class indices 0..C-1.")
     if labels.dim() != 1:
-        raise YocoError(f"{path} ({fmt}): labels must be 1-D class indices, got shape {tuple(labels.shape)}; "
-                        "one-hot labels must be converted with labels.argmax(1).")
+        raise YocoError(
+            f"{path} ({fmt}): labels must be 1-D class indices, got shape {tuple(labels.shape)}; "
+            "one-hot labels must be converted with labels.argmax(1)."
+        )
     if labels.is_floating_point() and not bool((labels == labels.round()).all()):
         raise YocoError(f"{path} ({fmt}): labels must be whole class indices, got fractional values.")
     return images, labels.to(torch.int64)
@@ -397,9 +428,17 @@ def _infer_ipc(labels: torch.Tensor, path: Path, fmt: str) -> int:
     return int(counts[0])
 
 
-def load_condensed(path: str | os.PathLike, fmt: str, dataset: str | None, ipc: int | None = None,
-                   factor: int | None = None, *, dsa_experiment: int = 0, condenser: str | None = None,
-                   trusted: bool = False) -> CondensedSet:
+def load_condensed(
+    path: str | os.PathLike,
+    fmt: str,
+    dataset: str | None,
+    ipc: int | None = None,
+    factor: int | None = None,
+    *,
+    dsa_experiment: int = 0,
+    condenser: str | None = None,
+    trusted: bool = False,
+) -> CondensedSet:
     """Read a condensed set from one of the original on-disk formats (reference-spec §1.1).
 
     Parameters
@@ -438,8 +477,10 @@ def load_condensed(path: str | os.PathLike, fmt: str, dataset: str | None, ipc: 
     if fmt == "canonical":
         cs = CondensedSet.load(path)
         if dataset is not None and cs.dataset != dataset:
-            raise YocoError(f"{path} was condensed from {cs.dataset!r}, not {dataset!r}; pass dataset "
-                            f"{cs.dataset!r} (or leave it out: canonical files record it).")
+            raise YocoError(
+                f"{path} was condensed from {cs.dataset!r}, not {dataset!r}; pass dataset "
+                f"{cs.dataset!r} (or leave it out: canonical files record it)."
+            )
         _check_requested(cs, ipc, factor, path)
         return cs
 
@@ -448,12 +489,18 @@ def load_condensed(path: str | os.PathLike, fmt: str, dataset: str | None, ipc: 
         img_path, lab_path = _mtt_paths(path, dataset, ipc)
         images = _torch_load(img_path, "cpu", trusted)
         labels = _torch_load(lab_path, "cpu", trusted)
-        provenance.update(source=str(img_path), sha256=sha256_file(img_path),
-                          labels_source=str(lab_path), labels_sha256=sha256_file(lab_path))
+        provenance.update(
+            source=str(img_path),
+            sha256=sha256_file(img_path),
+            labels_source=str(lab_path),
+            labels_sha256=sha256_file(lab_path),
+        )
     else:
         if path.is_dir():
-            raise YocoError(f"{path} is a folder, not a file of format {fmt!r}; pass the file itself "
-                            f"(the reference layout: {REFERENCE_LAYOUT[fmt]}).")
+            raise YocoError(
+                f"{path} is a folder, not a file of format {fmt!r}; pass the file itself "
+                f"(the reference layout: {REFERENCE_LAYOUT[fmt]})."
+            )
         if not path.is_file():
             raise _missing(path, fmt, dataset, ipc)
         obj = _torch_load(path, "cpu", trusted)
@@ -483,12 +530,20 @@ def load_condensed(path: str | os.PathLike, fmt: str, dataset: str | None, ipc: 
 
     inferred = _infer_ipc(labels, path, fmt)
     if ipc is not None and ipc != inferred:
-        raise YocoError(f"{path}: labels give {inferred} images per class, but ipc={ipc} was requested; pass "
-                        f"ipc={inferred} (command line: --ipc {inferred}) or leave it out.")
+        raise YocoError(
+            f"{path}: labels give {inferred} images per class, but ipc={ipc} was requested; pass "
+            f"ipc={inferred} (command line: --ipc {inferred}) or leave it out."
+        )
     images, labels = _class_major(images, labels, provenance)
     return CondensedSet(
-        images=images, labels=labels, ipc=inferred, factor=int(factor), value_space=value_space,
-        dataset=dataset, condenser=condenser or fmt, provenance=provenance,
+        images=images,
+        labels=labels,
+        ipc=inferred,
+        factor=int(factor),
+        value_space=value_space,
+        dataset=dataset,
+        condenser=condenser or fmt,
+        provenance=provenance,
     ).validate()
 
 
@@ -503,15 +558,19 @@ def _mtt_paths(path: Path, dataset: str, ipc: int | None) -> tuple[Path, Path]:
         plain = path / "images_best.pt"
         found = [plain] if plain.is_file() else sorted(path.glob("*images_best.pt"))
         if len(found) > 1:
-            raise YocoError(f"{path} (mtt) holds several image files ({', '.join(p.name for p in found)}); "
-                            f"pass the one to use, e.g. --condensed {found[0]}.")
+            raise YocoError(
+                f"{path} (mtt) holds several image files ({', '.join(p.name for p in found)}); "
+                f"pass the one to use, e.g. --condensed {found[0]}."
+            )
         img_path = found[0] if found else plain
     else:
         img_path = path
     head, sep, tail = img_path.name.rpartition("images")
     if not sep:
-        raise YocoError(f"{img_path} (mtt): the images file should be named [prefix]images_best.pt, with "
-                        "[prefix]labels_best.pt beside it (MTT's distill.py layout).")
+        raise YocoError(
+            f"{img_path} (mtt): the images file should be named [prefix]images_best.pt, with "
+            "[prefix]labels_best.pt beside it (MTT's distill.py layout)."
+        )
     lab_path = img_path.with_name(head + "labels" + tail)
     for p in (img_path, lab_path):
         if not p.is_file():
@@ -536,18 +595,23 @@ def _class_major(images: torch.Tensor, labels: torch.Tensor, provenance: dict) -
 
 def _check_requested(cs: CondensedSet, ipc, factor, path: Path) -> None:
     if ipc is not None and ipc != cs.ipc:
-        raise YocoError(f"{path} holds ipc {cs.ipc}, but ipc={ipc} was requested; leave it out (canonical files "
-                        "record it).")
+        raise YocoError(
+            f"{path} holds ipc {cs.ipc}, but ipc={ipc} was requested; leave it out (canonical files record it)."
+        )
     if factor is not None and factor != cs.factor:
-        raise YocoError(f"{path} holds factor {cs.factor}, but factor={factor} was requested; leave it out "
-                        "(canonical files record it).")
+        raise YocoError(
+            f"{path} holds factor {cs.factor}, but factor={factor} was requested; leave it out "
+            "(canonical files record it)."
+        )
 
 
 def _unpack(obj, fmt: str, path: Path, dsa_experiment: int):
     """The (images, labels) pair inside one file of format ``fmt``."""
     if isinstance(obj, dict) and obj.get("format") == _CANONICAL_TAG:
-        raise YocoError(f"{path} is a canonical YOCO condensed set (written by yoco), not a file of format {fmt!r}; read it "
-                        "with format 'canonical' (command line: --format canonical).")
+        raise YocoError(
+            f"{path} is a canonical YOCO condensed set (written by yoco), not a file of format {fmt!r}; read it "
+            "with format 'canonical' (command line: --format canonical)."
+        )
     if fmt in ("idc", "dream", "kip"):
         if isinstance(obj, (list, tuple)) and len(obj) == 2:
             return obj[0], obj[1]
@@ -621,8 +685,9 @@ def save_idc(cs: CondensedSet, path: str | os.PathLike) -> Path:
             f"the IDC format holds pixel-space images; this set is {cs.value_space!r}. Save it with "
             "CondensedSet.save instead."
         )
-    return _atomic_torch_save([cs.images.detach().cpu().contiguous(), cs.labels.detach().cpu().contiguous()],
-                              Path(path))
+    return _atomic_torch_save(
+        [cs.images.detach().cpu().contiguous(), cs.labels.detach().cpu().contiguous()], Path(path)
+    )
 
 
 def reference_path(fmt: str, dataset: str, ipc: int, root: str | os.PathLike = "raid/condensed_img") -> Path:
@@ -644,6 +709,14 @@ def reference_path(fmt: str, dataset: str, ipc: int, root: str | os.PathLike = "
 
 
 __all__ = [
-    "CondensedSet", "load_condensed", "training_tensor", "save_idc", "reference_path", "sha256_file",
-    "VALUE_SPACES", "FORMATS", "DEFAULT_FACTOR", "REFERENCE_LAYOUT",
+    "CondensedSet",
+    "load_condensed",
+    "training_tensor",
+    "save_idc",
+    "reference_path",
+    "sha256_file",
+    "VALUE_SPACES",
+    "FORMATS",
+    "DEFAULT_FACTOR",
+    "REFERENCE_LAYOUT",
 ]

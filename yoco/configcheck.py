@@ -9,6 +9,7 @@ Snakemake parses ``--configfile`` files itself before the Snakefile runs and rep
 without a line number; ``python -m yoco.configcheck FILE ...`` names the file, line and column and
 checks the layered config against the schema too.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,9 @@ def load_yaml(path: str | os.PathLike) -> dict:
 
     path = Path(path)
     if not path.is_file():
-        raise YocoError(f"config file {path} does not exist; check the path (relative paths start at the current "
-                        "folder)")
+        raise YocoError(
+            f"config file {path} does not exist; check the path (relative paths start at the current folder)"
+        )
     try:
         with open(path, encoding="utf-8") as fh:
             data = yaml.safe_load(fh)
@@ -40,8 +42,10 @@ def load_yaml(path: str | os.PathLike) -> dict:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
         problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
-        raise YocoError(f"config file {where}: not valid YAML ({problem}); check the indentation, colons and "
-                        "brackets there (tabs are not allowed)") from None
+        raise YocoError(
+            f"config file {where}: not valid YAML ({problem}); check the indentation, colons and "
+            "brackets there (tabs are not allowed)"
+        ) from None
     except UnicodeDecodeError:
         raise YocoError(f"config file {path} is not UTF-8 text; save it as a YAML text file") from None
     if data is None:
@@ -79,12 +83,21 @@ def _describe(error) -> str:
     if kind == "required":
         missing = [k for k in expected if not (isinstance(value, Mapping) and k in value)]
         place = f"{key}" if key else "the config"
-        return (f"config: {place} lacks the required key {missing[0]!r}; add it (config/config.yaml, which the "
-                "Snakefile loads first, sets every required key)")
+        return (
+            f"config: {place} lacks the required key {missing[0]!r}; add it (config/config.yaml, which the "
+            "Snakefile loads first, sets every required key)"
+        )
     head = f"config key {key or '(top level)'} = {_show(value)}"
     if kind == "type":
-        names = {"integer": "an integer", "number": "a number", "string": "a string", "boolean": "true or false",
-                 "array": "a list", "object": "a mapping of keys", "null": "null"}
+        names = {
+            "integer": "an integer",
+            "number": "a number",
+            "string": "a string",
+            "boolean": "true or false",
+            "array": "a list",
+            "object": "a mapping of keys",
+            "null": "null",
+        }
         types = expected if isinstance(expected, list) else [expected]
         return f"{head}: expected {' or '.join(names.get(t, t) for t in types)}"
     if kind == "enum":

@@ -12,6 +12,7 @@ is stratified: for each class, a fixed-seed permutation (``numpy.random.default_
 ``round(0.3 * n_class)`` images in the test set (539 in total) and the rest in train (1 258); both
 splits keep the original dataset order. Its mean/std are the per-channel statistics of the train split.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,12 +41,28 @@ NORMALIZATION: dict[str, tuple[tuple[float, float, float], tuple[float, float, f
 # The first 10 lines of the reference's misc/class100.txt (phase 0, dseed 0), labels 0-9 in this order;
 # names from the standard ILSVRC synset list (gyromitra and window screen checked against it).
 IMAGENET10_WNIDS = (
-    "n02869837", "n01749939", "n02488291", "n02107142", "n13037406",
-    "n02091831", "n04517823", "n04589890", "n03062245", "n01773797",
+    "n02869837",
+    "n01749939",
+    "n02488291",
+    "n02107142",
+    "n13037406",
+    "n02091831",
+    "n04517823",
+    "n04589890",
+    "n03062245",
+    "n01773797",
 )
 IMAGENET10_NAMES = (
-    "bonnet", "green mamba", "langur", "Doberman", "gyromitra",
-    "Saluki", "vacuum cleaner", "window screen", "cocktail shaker", "garden spider",
+    "bonnet",
+    "green mamba",
+    "langur",
+    "Doberman",
+    "gyromitra",
+    "Saluki",
+    "vacuum cleaner",
+    "window screen",
+    "cocktail shaker",
+    "garden spider",
 )
 IMAGENET10_SIZE = 224
 
@@ -120,9 +137,7 @@ def to_tensor(x_uint8_nhwc) -> torch.Tensor:
     """uint8 images [N, H, W, 3] (numpy or torch) -> float32 tensor [N, 3, H, W] in [0, 1]."""
     x = torch.as_tensor(np.asarray(x_uint8_nhwc) if not isinstance(x_uint8_nhwc, torch.Tensor) else x_uint8_nhwc)
     if x.dtype != torch.uint8 or x.dim() != 4:
-        raise YocoError(
-            f"to_tensor expects uint8 images [N, H, W, C], got {x.dtype} with shape {tuple(x.shape)}."
-        )
+        raise YocoError(f"to_tensor expects uint8 images [N, H, W, C], got {x.dtype} with shape {tuple(x.shape)}.")
     return x.permute(0, 3, 1, 2).to(torch.float32).div_(255.0).contiguous()
 
 
@@ -138,7 +153,7 @@ def _resize_uint8(x: np.ndarray, size: int) -> np.ndarray:
     out = []
     # Chunks keep the float copy small for 50 000-image sets.
     for start in range(0, len(x), 4096):
-        t = to_tensor(x[start:start + 4096])
+        t = to_tensor(x[start : start + 4096])
         shrink = size < max(t.shape[-2:])
         t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False, antialias=shrink)
         out.append(_from_float01(t))
@@ -146,8 +161,9 @@ def _resize_uint8(x: np.ndarray, size: int) -> np.ndarray:
 
 
 def _check_size(image_size) -> None:
-    if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer))
-                                   or image_size < 1):
+    if image_size is not None and (
+        isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or image_size < 1
+    ):
         raise YocoError(f"image_size must be a positive integer or None, got {image_size!r}.")
 
 
@@ -157,8 +173,13 @@ def _stats(x_uint8: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
     return tuple(float(a) for a in v.mean(0)), tuple(float(a) for a in v.std(0))
 
 
-def load_real(name: str, root: str | os.PathLike = "data", npz: str | os.PathLike | None = None,
-              image_size: int | None = None, test_per_class: int | None = None) -> RealData:
+def load_real(
+    name: str,
+    root: str | os.PathLike = "data",
+    npz: str | os.PathLike | None = None,
+    image_size: int | None = None,
+    test_per_class: int | None = None,
+) -> RealData:
     """Load a real dataset.
 
     Parameters
@@ -206,8 +227,10 @@ def _first_test_images_per_class(data: RealData, per_class: int) -> RealData:
         raise YocoError(f"test_per_class must be a positive integer, got {per_class!r}.")
     counts = np.bincount(data.y_test, minlength=data.num_classes)
     if counts.min() < per_class:
-        raise YocoError(f"{data.name}: test_per_class={per_class}, but class {int(counts.argmin())} has only "
-                        f"{int(counts.min())} test images; lower it or leave it unset.")
+        raise YocoError(
+            f"{data.name}: test_per_class={per_class}, but class {int(counts.argmin())} has only "
+            f"{int(counts.min())} test images; lower it or leave it unset."
+        )
     # Within a class the first images in dataset order; across classes, dataset order is kept.
     rank = np.zeros(len(data.y_test), dtype=np.int64)
     for c in range(data.num_classes):
@@ -227,8 +250,10 @@ def _load_cifar(name: str, root: Path) -> RealData:
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise YocoError(f"cannot use {root} as the {name} download folder ({exc.strerror or exc}); pass --root "
-                        "(config: datasets.<name>.root) naming a folder you can write to.") from None
+        raise YocoError(
+            f"cannot use {root} as the {name} download folder ({exc.strerror or exc}); pass --root "
+            "(config: datasets.<name>.root) naming a folder you can write to."
+        ) from None
     try:
         train = cls(str(root), train=True, download=True)
         test = cls(str(root), train=False, download=True)
@@ -267,8 +292,9 @@ def _open_npz(path: Path, what: str, fix: str):
     try:
         z = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise YocoError(f"{what} {path} is not a readable .npz archive ({' '.join(str(exc).split())[:120]}); "
-                        f"{fix}.") from None
+        raise YocoError(
+            f"{what} {path} is not a readable .npz archive ({' '.join(str(exc).split())[:120]}); {fix}."
+        ) from None
     if not isinstance(z, np.lib.npyio.NpzFile):
         raise YocoError(f"{what} {path} holds a single array, not an .npz archive; {fix}.")
     return z
@@ -286,8 +312,10 @@ def _load_npz(name: str, path: Path) -> RealData:
         if isinstance(exc, YocoError):
             raise
         # np.load reads members lazily: object (pickled) arrays and corrupt members fail here.
-        raise YocoError(f"real-data cache {path} has an unreadable entry ({' '.join(str(exc).split())[:120]}); "
-                        "write it again with `yoco data` (arrays only, no pickled objects).") from None
+        raise YocoError(
+            f"real-data cache {path} has an unreadable entry ({' '.join(str(exc).split())[:120]}); "
+            "write it again with `yoco data` (arrays only, no pickled objects)."
+        ) from None
 
 
 def _read_npz(name: str, path: Path) -> RealData:
@@ -307,8 +335,11 @@ def _read_npz(name: str, path: Path) -> RealData:
             mean, std = NORMALIZATION[name]
         else:
             mean, std = _stats(x_train)
-        extras = {k: z[k] for k in z.files
-                  if k not in ("x_train", "y_train", "x_test", "y_test", "class_names", "mean", "std", "name")}
+        extras = {
+            k: z[k]
+            for k in z.files
+            if k not in ("x_train", "y_train", "x_test", "y_test", "class_names", "mean", "std", "name")
+        }
         return RealData(
             name=name,
             x_train=np.ascontiguousarray(x_train),
@@ -334,10 +365,14 @@ def save_real_npz(data: RealData, path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = dict(data.extras)
     arrays.update(
-        x_train=data.x_train, y_train=data.y_train.astype(np.int64),
-        x_test=data.x_test, y_test=data.y_test.astype(np.int64),
-        class_names=np.asarray(data.class_names, dtype=str), name=np.asarray(data.name),
-        mean=np.asarray(data.mean, dtype=np.float64), std=np.asarray(data.std, dtype=np.float64),
+        x_train=data.x_train,
+        y_train=data.y_train.astype(np.int64),
+        x_test=data.x_test,
+        y_test=data.y_test.astype(np.int64),
+        class_names=np.asarray(data.class_names, dtype=str),
+        name=np.asarray(data.name),
+        mean=np.asarray(data.mean, dtype=np.float64),
+        std=np.asarray(data.std, dtype=np.float64),
     )
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
@@ -367,8 +402,14 @@ def _load_digits(size: int) -> RealData:
     x_test, y_test = images[is_test], labels[is_test]
     mean, std = _stats(x_train)
     return RealData(
-        name="digits", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
-        class_names=[str(c) for c in range(10)], mean=mean, std=std,
+        name="digits",
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        class_names=[str(c) for c in range(10)],
+        mean=mean,
+        std=std,
     )
 
 
@@ -408,21 +449,28 @@ def _load_imagenet10(root: Path, size: int) -> RealData:
         splits[split] = (np.stack(xs), np.asarray(ys, dtype=np.int64))
     mean, std = NORMALIZATION["imagenet10"]
     return RealData(
-        name="imagenet10", x_train=splits["train"][0], y_train=splits["train"][1],
-        x_test=splits["val"][0], y_test=splits["val"][1], class_names=list(IMAGENET10_NAMES),
-        mean=mean, std=std,
+        name="imagenet10",
+        x_train=splits["train"][0],
+        y_train=splits["train"][1],
+        x_test=splits["val"][0],
+        y_test=splits["val"][1],
+        class_names=list(IMAGENET10_NAMES),
+        mean=mean,
+        std=std,
     )
 
 
-def class_images(data: RealData, per_class: int | None = None, device: str | torch.device | None = None
-                 ) -> list[torch.Tensor]:
+def class_images(
+    data: RealData, per_class: int | None = None, device: str | torch.device | None = None
+) -> list[torch.Tensor]:
     """The first ``per_class`` training images of each class, in dataset order, as float [n, 3, H, W].
 
     This is the real-image source of IDC's "mix" initialisation (:func:`yoco.formation.mix_init`).
     ``per_class=None`` returns all images of each class.
     """
-    if per_class is not None and (isinstance(per_class, bool) or not isinstance(per_class, (int, np.integer))
-                                  or per_class < 1):
+    if per_class is not None and (
+        isinstance(per_class, bool) or not isinstance(per_class, (int, np.integer)) or per_class < 1
+    ):
         raise YocoError(f"per_class must be a positive integer or None, got {per_class!r}.")
     out = []
     for c in range(data.num_classes):

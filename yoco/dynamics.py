@@ -12,6 +12,7 @@ trainer can fill online (reference-spec §2, "Recommendation"):
 ``p_t(i)`` is the softmax output of the *training* forward pass of epoch ``t`` (train mode, augmented
 and possibly CutMixed input, before that iteration's optimiser step), exactly what the reference logs.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,8 +52,9 @@ def _as_tensor(x: Any, name: str) -> torch.Tensor:
         raise YocoError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}.") from exc
 
 
-def per_sample_stats(probs: torch.Tensor,
-                     labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def per_sample_stats(
+    probs: torch.Tensor, labels: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per-sample error norm, correctness, margin and cross-entropy of one batch of softmax outputs.
 
     Runs on the tensors' device and dtype, so a trainer can call it inside its loop on the GPU and
@@ -153,16 +155,19 @@ class Dynamics:
             arrays["loss"] = self.loss
         for name, arr in arrays.items():
             if arr.shape != shape:
-                raise YocoError(f"{name} has shape {arr.shape} but err_l2 has {shape}; all per-epoch "
-                                "arrays must be [epochs, samples].")
+                raise YocoError(
+                    f"{name} has shape {arr.shape} but err_l2 has {shape}; all per-epoch "
+                    "arrays must be [epochs, samples]."
+                )
         if self.labels.shape[0] != shape[1]:
-            raise YocoError(f"labels has {self.labels.shape[0]} entries but the dynamics cover "
-                            f"{shape[1]} samples.")
+            raise YocoError(f"labels has {self.labels.shape[0]} entries but the dynamics cover {shape[1]} samples.")
         if self.num_classes < 2:
             raise YocoError(f"num_classes must be at least 2, got {self.num_classes}.")
         if self.labels.size and (self.labels.min() < 0 or self.labels.max() >= self.num_classes):
-            raise YocoError(f"labels must lie in [0, {self.num_classes}); found values in "
-                            f"[{self.labels.min()}, {self.labels.max()}].")
+            raise YocoError(
+                f"labels must lie in [0, {self.num_classes}); found values in "
+                f"[{self.labels.min()}, {self.labels.max()}]."
+            )
 
     # ------------------------------------------------------------------ shape and derived views
     @property
@@ -191,8 +196,9 @@ class Dynamics:
 
     # ------------------------------------------------------------------ constructors
     @classmethod
-    def from_probs(cls, probs: Any, labels: Any, *, num_classes: int | None = None,
-                   meta: dict | None = None) -> "Dynamics":
+    def from_probs(
+        cls, probs: Any, labels: Any, *, num_classes: int | None = None, meta: dict | None = None
+    ) -> "Dynamics":
         """Build dynamics from a full softmax history.
 
         Parameters
@@ -214,8 +220,10 @@ class Dynamics:
             raise YocoError(f"labels must be 1-D [samples], got shape {tuple(y.shape)}.")
         E, N, C = p.shape
         if y.shape[0] != N:
-            raise YocoError(f"probs cover {N} samples (axis 1) but labels has {y.shape[0]}; "
-                            "probs must be [epochs, samples, classes].")
+            raise YocoError(
+                f"probs cover {N} samples (axis 1) but labels has {y.shape[0]}; "
+                "probs must be [epochs, samples, classes]."
+            )
         if num_classes is not None and int(num_classes) != C:
             raise YocoError(f"num_classes={num_classes} but probs has {C} classes on its last axis.")
         if not (torch.is_floating_point(p)):
@@ -225,27 +233,39 @@ class Dynamics:
                 raise YocoError("labels must be integer class indices.")
         y = y.to(torch.int64)
         if N and (int(y.min()) < 0 or int(y.max()) >= C):
-            raise YocoError(f"label out of range: labels must lie in [0, {C}) for {C} classes, found "
-                            f"[{int(y.min())}, {int(y.max())}].")
+            raise YocoError(
+                f"label out of range: labels must lie in [0, {C}) for {C} classes, found "
+                f"[{int(y.min())}, {int(y.max())}]."
+            )
         # float64 so that sums of many epochs are not limited by float32 rounding of single terms.
         p = p.to(torch.float64)
         if not bool(torch.isfinite(p).all()):
             raise YocoError("probs contain NaN or inf.")
         if bool((p < -1e-6).any()) or bool(((p.sum(-1) - 1).abs() > _PROB_SUM_TOL).any()):
-            raise YocoError("probs are not probabilities (negative values or rows not summing to 1): "
-                            "pass softmax probabilities or use Dynamics.from_logits.")
+            raise YocoError(
+                "probs are not probabilities (negative values or rows not summing to 1): "
+                "pass softmax probabilities or use Dynamics.from_logits."
+            )
         err = torch.empty(E, N, dtype=torch.float64)
         cor = torch.empty(E, N, dtype=torch.bool)
         mar = torch.empty(E, N, dtype=torch.float64)
         los = torch.empty(E, N, dtype=torch.float64)
         for t in range(E):
             err[t], cor[t], mar[t], los[t] = per_sample_stats(p[t], y)
-        return cls(err_l2=err.numpy(), correct=cor.numpy(), margin=mar.numpy(), labels=y.numpy(),
-                   num_classes=C, meta=dict(meta or {}), loss=los.numpy())
+        return cls(
+            err_l2=err.numpy(),
+            correct=cor.numpy(),
+            margin=mar.numpy(),
+            labels=y.numpy(),
+            num_classes=C,
+            meta=dict(meta or {}),
+            loss=los.numpy(),
+        )
 
     @classmethod
-    def from_logits(cls, logits: Any, labels: Any, *, num_classes: int | None = None,
-                    meta: dict | None = None) -> "Dynamics":
+    def from_logits(
+        cls, logits: Any, labels: Any, *, num_classes: int | None = None, meta: dict | None = None
+    ) -> "Dynamics":
         """Build dynamics from a full logit history ``[E, N, C]`` (softmax is applied here)."""
         z = _as_tensor(logits, "logits")
         if z.ndim != 3:
@@ -269,8 +289,14 @@ class Dynamics:
             meta_json = json.dumps(self.meta, sort_keys=True)
         except TypeError as exc:
             raise YocoError(f"meta must be JSON-serialisable to be saved: {exc}.") from exc
-        arrays = dict(err_l2=self.err_l2, correct=self.correct, margin=self.margin, labels=self.labels,
-                      num_classes=np.int64(self.num_classes), meta=np.array(meta_json))
+        arrays = dict(
+            err_l2=self.err_l2,
+            correct=self.correct,
+            margin=self.margin,
+            labels=self.labels,
+            num_classes=np.int64(self.num_classes),
+            meta=np.array(meta_json),
+        )
         if self.loss is not None:
             arrays["loss"] = self.loss
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
@@ -284,27 +310,41 @@ class Dynamics:
 
         path = Path(path)
         if path.is_dir():
-            raise YocoError(f"dynamics file {str(path)!r} is a folder; pass one rep's file inside it (e.g. "
-                            f"{str(path / 'rep1.npz')!r}).")
+            raise YocoError(
+                f"dynamics file {str(path)!r} is a folder; pass one rep's file inside it (e.g. "
+                f"{str(path / 'rep1.npz')!r})."
+            )
         if not path.exists():
             raise YocoError(f"dynamics file {str(path)!r} does not exist; run the dynamics step first.")
         try:
             with np.load(path, allow_pickle=False) as data:
                 if not isinstance(data, np.lib.npyio.NpzFile):
-                    raise YocoError(f"{str(path)!r} holds a single array, not a dynamics file; write it with "
-                                    "Dynamics.save (yoco dynamics).")
+                    raise YocoError(
+                        f"{str(path)!r} holds a single array, not a dynamics file; write it with "
+                        "Dynamics.save (yoco dynamics)."
+                    )
                 required = ("err_l2", "correct", "margin", "labels", "num_classes")
                 missing = [k for k in required if k not in data.files]
                 if missing:
-                    raise YocoError(f"{str(path)!r} is not a dynamics file (missing {', '.join(missing)}); "
-                                    "write it with Dynamics.save.")
+                    raise YocoError(
+                        f"{str(path)!r} is not a dynamics file (missing {', '.join(missing)}); "
+                        "write it with Dynamics.save."
+                    )
                 meta = json.loads(str(data["meta"])) if "meta" in data.files else {}
-                return cls(err_l2=data["err_l2"], correct=data["correct"], margin=data["margin"],
-                           labels=data["labels"], num_classes=int(data["num_classes"]), meta=meta,
-                           loss=data["loss"] if "loss" in data.files else None)
+                return cls(
+                    err_l2=data["err_l2"],
+                    correct=data["correct"],
+                    margin=data["margin"],
+                    labels=data["labels"],
+                    num_classes=int(data["num_classes"]),
+                    meta=meta,
+                    loss=data["loss"] if "loss" in data.files else None,
+                )
         except YocoError:
             raise
         except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
             # Object (pickled) arrays, a corrupt archive or broken JSON metadata.
-            raise YocoError(f"{str(path)!r} is not a readable dynamics file ({' '.join(str(exc).split())[:120]}); "
-                            "write it again with Dynamics.save (yoco dynamics).") from None
+            raise YocoError(
+                f"{str(path)!r} is not a readable dynamics file ({' '.join(str(exc).split())[:120]}); "
+                "write it again with Dynamics.save (yoco dynamics)."
+            ) from None

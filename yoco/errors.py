@@ -1,4 +1,5 @@
 """Errors that tell the user what went wrong and how to fix it."""
+
 from __future__ import annotations
 
 import difflib

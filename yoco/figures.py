@@ -11,6 +11,7 @@ and reusable without Jupyter.
 * Fig. 5, accuracy of selections made with LBPE from a single epoch: :func:`fig5_data`.
 * Fig. 7, per-class LBPE distributions at a few epochs: :func:`fig7_data`.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,7 +25,15 @@ from yoco.published import DEFAULT_NETWORK, published
 from yoco.tables import METRICS, check_runs
 
 #: Display names of condensers in figure labels.
-CONDENSER_LABELS = {"idc": "IDC", "dream": "DREAM", "mtt": "MTT", "dsa": "DSA", "kip": "KIP", "full": "Full", "real": "Full"}
+CONDENSER_LABELS = {
+    "idc": "IDC",
+    "dream": "DREAM",
+    "mtt": "MTT",
+    "dsa": "DSA",
+    "kip": "KIP",
+    "full": "Full",
+    "real": "Full",
+}
 
 _CELL = ["dataset", "condenser", "ipc_from", "ipc_to"]
 
@@ -101,7 +110,9 @@ def fig2_data(
     for i, sel in enumerate(selection_jsons):
         missing = [f for f in _SELECTION_FIELDS if f not in sel]
         if missing:
-            raise YocoError(f"selection #{i} lacks field(s) {', '.join(missing)}; pass the JSON written by 'yoco select'.")
+            raise YocoError(
+                f"selection #{i} lacks field(s) {', '.join(missing)}; pass the JSON written by 'yoco select'."
+            )
         if sel["key"] not in keys:
             continue
         counts = [int(c) for c in sel["class_counts"]]
@@ -111,9 +122,18 @@ def fig2_data(
                 f"but it has {len(sel['indices'])} indices; the file is inconsistent, re-run 'yoco select'."
             )
         for cls, n in enumerate(counts):
-            rows.append(dict(dataset=str(sel["dataset"]), condenser=str(sel["condenser"]),
-                             ipc_from=int(sel["ipc_from"]), ipc_to=int(sel["ipc_to"]), key=str(sel["key"]),
-                             rep=int(sel["rep"]), **{"class": cls}, count=n))
+            rows.append(
+                dict(
+                    dataset=str(sel["dataset"]),
+                    condenser=str(sel["condenser"]),
+                    ipc_from=int(sel["ipc_from"]),
+                    ipc_to=int(sel["ipc_to"]),
+                    key=str(sel["key"]),
+                    rep=int(sel["rep"]),
+                    **{"class": cls},
+                    count=n,
+                )
+            )
     acc_col = f"accuracy_{metric}"
     out = pd.DataFrame(rows, columns=_CELL + ["key", "rep", "class", "count"])
     if out.empty:
@@ -154,8 +174,12 @@ def fig2_paper_accuracy(dataset: str, condenser: str, ipc_from: int, ipc_to: int
     if table5_key is None:
         return math.nan
     pub = published()
-    cell = ((pub["dataset"] == dataset) & (pub["condenser"] == condenser) & (pub["ipc_from"] == int(ipc_from))
-            & (pub["ipc_to"] == int(ipc_to)))
+    cell = (
+        (pub["dataset"] == dataset)
+        & (pub["condenser"] == condenser)
+        & (pub["ipc_from"] == int(ipc_from))
+        & (pub["ipc_to"] == int(ipc_to))
+    )
     for table, name in ((5, table5_key), (1, "yoco" if key == "yoco" else None)):
         hit = pub[cell & (pub["table"] == table) & (pub["key"] == name)]
         if len(hit):
@@ -194,24 +218,29 @@ def fig3_data(runs: pd.DataFrame) -> pd.DataFrame:
             runs["fraction_pruned"] = runs["fraction"]
         elif "fraction_kept" in runs.columns:
             runs["fraction_pruned"] = 1.0 - runs["fraction_kept"].astype(float)
-    _need(runs, ["dataset", "condenser", "ipc_from", "fraction_pruned", "order", "rep", "init", "best_acc", "last_acc"],
-          "Fig. 3 runs")
+    _need(
+        runs,
+        ["dataset", "condenser", "ipc_from", "fraction_pruned", "order", "rep", "init", "best_acc", "last_acc"],
+        "Fig. 3 runs",
+    )
     bad = sorted(set(runs["order"]) - {"easy", "hard"})
     if bad:
         raise YocoError(f"Fig. 3 order must be 'easy' or 'hard', found {', '.join(map(str, bad))}.")
     fr = runs["fraction_pruned"].astype(float)
     if ((fr < 0) | (fr >= 1)).any():
         raise YocoError("fraction_pruned must lie in [0, 1): it is the fraction of the set removed, e.g. 0.1 ... 0.9.")
-    out = pd.DataFrame({
-        "dataset": runs["dataset"].astype(str),
-        "dataset_label": [dataset_label(c, i) for c, i in zip(runs["condenser"], runs["ipc_from"])],
-        "fraction_pruned": fr.round(6),
-        "order": runs["order"].astype(str),
-        "rep": runs["rep"].astype(int),
-        "init": runs["init"].astype(int),
-        "best_acc": runs["best_acc"].astype(float),
-        "last_acc": runs["last_acc"].astype(float),
-    })
+    out = pd.DataFrame(
+        {
+            "dataset": runs["dataset"].astype(str),
+            "dataset_label": [dataset_label(c, i) for c, i in zip(runs["condenser"], runs["ipc_from"])],
+            "fraction_pruned": fr.round(6),
+            "order": runs["order"].astype(str),
+            "rep": runs["rep"].astype(int),
+            "init": runs["init"].astype(int),
+            "best_acc": runs["best_acc"].astype(float),
+            "last_acc": runs["last_acc"].astype(float),
+        }
+    )
     order = ["dataset", "dataset_label", "fraction_pruned", "order", "rep", "init"]
     return out.sort_values(order, kind="stable").reset_index(drop=True)
 
@@ -302,7 +331,9 @@ def fig7_data(err_l2: np.ndarray, labels: Sequence[int], epochs: Sequence[int] |
         epochs = sorted({e for e in (0, 89, n_epochs - 1) if 0 <= e < n_epochs})
     bad = [e for e in epochs if not 0 <= int(e) < n_epochs]
     if bad:
-        raise YocoError(f"epochs {bad} are outside 0..{n_epochs - 1} (epochs count from 0; the dynamics hold {n_epochs}).")
+        raise YocoError(
+            f"epochs {bad} are outside 0..{n_epochs - 1} (epochs count from 0; the dynamics hold {n_epochs})."
+        )
     frames = []
     for e in epochs:
         for c in np.unique(labels):
@@ -311,4 +342,13 @@ def fig7_data(err_l2: np.ndarray, labels: Sequence[int], epochs: Sequence[int] |
     return pd.concat(frames, ignore_index=True)
 
 
-__all__ = ["CONDENSER_LABELS", "dataset_label", "fig2_data", "fig2_paper_accuracy", "fig3_data", "fig5_data", "fig7_data", "zero_crossing"]
+__all__ = [
+    "CONDENSER_LABELS",
+    "dataset_label",
+    "fig2_data",
+    "fig2_paper_accuracy",
+    "fig3_data",
+    "fig5_data",
+    "fig7_data",
+    "zero_crossing",
+]

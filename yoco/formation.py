@@ -12,6 +12,7 @@ Layout (identical to ``IDC:condense.py:Synthesizer.decode_zoom`` and YOCO's ``ut
 * decoded index ``d = c*ipc*f**2 + k*ipc + m``: consecutive decoded indices are the *same position of
   consecutive stored images*, not the ``f**2`` patches of one image.
 """
+
 from __future__ import annotations
 
 import math
@@ -105,11 +106,11 @@ def decode(images: torch.Tensor, ipc: int, factor: int) -> torch.Tensor:
     # One class at a time bounds the peak memory of the crop/resize intermediates (ImageNet-10 IPC 20
     # decodes to 1800 images of 224 px); bilinear resizing is per sample, so batching changes nothing.
     for c in range(classes):
-        block = images[c * ipc:(c + 1) * ipc]
-        crops = [block[:, :, i * s:(i + 1) * s, j * s:(j + 1) * s] for i in range(factor) for j in range(factor)]
+        block = images[c * ipc : (c + 1) * ipc]
+        crops = [block[:, :, i * s : (i + 1) * s, j * s : (j + 1) * s] for i in range(factor) for j in range(factor)]
         # torch.cat over positions gives [k=0: m=0..ipc-1, k=1: ...], i.e. d = k*ipc + m within the class.
         patches = torch.cat(crops, dim=0)
-        out[c * ipc * f2:(c + 1) * ipc * f2] = F.interpolate(
+        out[c * ipc * f2 : (c + 1) * ipc * f2] = F.interpolate(
             patches, size=(h, h), mode="bilinear", align_corners=False
         )
     return out
@@ -243,7 +244,9 @@ def mix_init(real_images_per_class: list[torch.Tensor], ipc: int, factor: int) -
     first = real_images_per_class[0]
     for c, imgs in enumerate(real_images_per_class):
         if not isinstance(imgs, torch.Tensor) or imgs.dim() != 4:
-            raise YocoError(f"class {c}: expected a tensor [n, channels, h, w], got {getattr(imgs, 'shape', type(imgs))}.")
+            raise YocoError(
+                f"class {c}: expected a tensor [n, channels, h, w], got {getattr(imgs, 'shape', type(imgs))}."
+            )
         if not imgs.is_floating_point():
             raise YocoError(f"class {c}: images must be float pixel values; convert uint8 with yoco.data.to_tensor.")
         if imgs.shape[1:] != first.shape[1:]:
@@ -268,6 +271,8 @@ def mix_init(real_images_per_class: list[torch.Tensor], ipc: int, factor: int) -
         for i in range(factor):
             for j in range(factor):
                 k = i * factor + j
-                part = F.interpolate(imgs[k * ipc:(k + 1) * ipc], size=(sizes[i], sizes[j]), mode="nearest")
-                out[c * ipc:(c + 1) * ipc, :, starts[i]:starts[i] + sizes[i], starts[j]:starts[j] + sizes[j]] = part
+                part = F.interpolate(imgs[k * ipc : (k + 1) * ipc], size=(sizes[i], sizes[j]), mode="nearest")
+                out[c * ipc : (c + 1) * ipc, :, starts[i] : starts[i] + sizes[i], starts[j] : starts[j] + sizes[j]] = (
+                    part
+                )
     return out

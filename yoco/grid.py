@@ -19,6 +19,7 @@ A *cell* is one (condenser, dataset, IPC_F, IPC_T); an *evaluation job* is one c
 one network, over every (key, rep) that any enabled table or figure needs for it, so work shared
 by several tables (e.g. IDC CIFAR-10 10→1 appears in Tables 1–5) is trained once.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,7 +51,7 @@ _SUFFIXES = (("easy", "hard"), ("balance", "imbalance"))
 
 TABLES = tuple(range(1, 8))
 FIGURES = (2, 3, 5, 7)
-FULL = "full"          # the real training set as a "condensed" set (Fig. 3)
+FULL = "full"  # the real training set as a "condensed" set (Fig. 3)
 FULL_IPC = "all"
 
 
@@ -159,7 +160,7 @@ def check_key(key: str) -> None:
         key_base(key)
         return
     base = key_base(key)
-    rest = [t for t in key[len(base):].split("_") if t]
+    rest = [t for t in key[len(base) :].split("_") if t]
     seen: set[int] = set()
     for token in rest:
         group = next((i for i, g in enumerate(_SUFFIXES) if token in g), None)
@@ -237,7 +238,9 @@ def lbpe(config: Mapping, ck: str, ds: str) -> tuple[int, int]:
         return int(spec["epochs"]), int(spec["top_k"])
     spec = _condenser(config, ck).get("lbpe", {}).get(ds)
     if spec is None:
-        raise _fail(f"condensers.{ck}.lbpe", f"no LBPE settings for dataset {ds!r}; add `{ds}: {{epochs: E, top_k: K}}`.")
+        raise _fail(
+            f"condensers.{ck}.lbpe", f"no LBPE settings for dataset {ds!r}; add `{ds}: {{epochs: E, top_k: K}}`."
+        )
     epochs = spec.get("epochs")
     if epochs is None and ck == "dsa":
         epochs = config["quirks"]["dsa_lbpe_epochs"]
@@ -278,8 +281,16 @@ def dynamics_args(config: Mapping, ck: str, ds: str) -> str:
     """CLI arguments of ``yoco dynamics`` beyond the paths (reps, epochs, network, recipe, quirks)."""
     recipe = _recipe(config, "dynamics", ds, ck)
     net = dynamics_network(config, ck, ds)
-    args = ["--reps", str(len(dynamics_reps(config, ck))), "--epochs", str(recipe["epochs"]), "--network", net,
-            "--width", str(network_width(config, net))]
+    args = [
+        "--reps",
+        str(len(dynamics_reps(config, ck))),
+        "--epochs",
+        str(recipe["epochs"]),
+        "--network",
+        net,
+        "--width",
+        str(network_width(config, net)),
+    ]
     args += _flags(recipe, _TRAIN_FLAGS) + _switches(recipe) + [_quirk_flag(config, "double_normalize")]
     return " ".join(args + _run_flags(config))
 
@@ -302,23 +313,35 @@ def evaluate_args(config: Mapping, ds: str, net: str, ck: str | None = None, ini
     """CLI arguments shared by ``yoco evaluate``, ``evaluate-fractions`` and ``evaluate-epochs``."""
     recipe = _recipe(config, "evaluate", ds, ck)
     inits = recipe["inits"] if inits is None else inits
-    args = ["--network", net, "--width", str(network_width(config, net)), "--inits", str(inits),
-            "--epochs", str(recipe["epochs"]), "--eval-points", str(recipe["eval_points"])]
+    args = [
+        "--network",
+        net,
+        "--width",
+        str(network_width(config, net)),
+        "--inits",
+        str(inits),
+        "--epochs",
+        str(recipe["epochs"]),
+        "--eval-points",
+        str(recipe["eval_points"]),
+    ]
     args += _flags(recipe, _TRAIN_FLAGS) + _switches(recipe) + [_quirk_flag(config, "double_normalize")]
     return " ".join(args + _run_flags(config))
 
 
 def select_args(config: Mapping) -> str:
     """Quirk switches that ``yoco select`` honours (tie-breaking, CCS within-stratum sampling)."""
-    return " ".join(["--tie-breaking", str(config["quirks"]["tie_breaking"]),
-                     _quirk_flag(config, "ccs_random_within_strata")])
+    return " ".join(
+        ["--tie-breaking", str(config["quirks"]["tie_breaking"]), _quirk_flag(config, "ccs_random_within_strata")]
+    )
 
 
 def scores_args(config: Mapping) -> str:
     """Quirk switches that ``yoco scores`` honours (the entropy/SSP forward pass sees the same inputs; the
     order of equally accurate epochs in LBPE's top K)."""
-    return " ".join([_quirk_flag(config, "double_normalize"),
-                     "--lbpe-epoch-ties", str(config["quirks"]["lbpe_epoch_ties"])])
+    return " ".join(
+        [_quirk_flag(config, "double_normalize"), "--lbpe-epoch-ties", str(config["quirks"]["lbpe_epoch_ties"])]
+    )
 
 
 def device_args(config: Mapping) -> str:
@@ -340,10 +363,26 @@ def condense_args(config: Mapping, ck: str, ds: str, ipcf: str) -> str:
     lr_img = float(budget["lr_img_base"]) * int(ipcf) / 10 * (size / float(budget["lr_img_ref_size"])) ** 2
     from .seeding import seed_from
 
-    args = ["--method", ck, "--ipc", ipcf, "--factor", str(factor(config, ck, ds)),
-            "--outer", str(budget["outer"]), "--inner", str(budget["inner"]),
-            "--net-epochs-data", str(budget["net_epochs_data"]), "--lr-img", f"{lr_img:.6g}",
-            "--width", str(budget["width"]), "--seed", str(seed_from("condense", ck, ds, ipcf))]
+    args = [
+        "--method",
+        ck,
+        "--ipc",
+        ipcf,
+        "--factor",
+        str(factor(config, ck, ds)),
+        "--outer",
+        str(budget["outer"]),
+        "--inner",
+        str(budget["inner"]),
+        "--net-epochs-data",
+        str(budget["net_epochs_data"]),
+        "--lr-img",
+        f"{lr_img:.6g}",
+        "--width",
+        str(budget["width"]),
+        "--seed",
+        str(seed_from("condense", ck, ds, ipcf)),
+    ]
     return " ".join(args)
 
 
@@ -609,8 +648,13 @@ def _requirements(config: Mapping) -> dict[tuple[str, str, str, str, str], set[t
 
 def eval_jobs(config: Mapping) -> list[EvalJob]:
     """Every batched evaluation job, sorted; each lists its (key, rep) selections, sorted."""
-    return list(_memo("eval_jobs", config, lambda: sorted(
-        EvalJob(*cell, tuple(sorted(sel))) for cell, sel in _requirements(config).items())))
+    return list(
+        _memo(
+            "eval_jobs",
+            config,
+            lambda: sorted(EvalJob(*cell, tuple(sorted(sel))) for cell, sel in _requirements(config).items()),
+        )
+    )
 
 
 def eval_job(config: Mapping, ck: str, ds: str, ipcf: str, ipct: str, net: str) -> EvalJob:
@@ -643,6 +687,7 @@ def cell_pairs(config: Mapping, ck: str, ds: str, ipcf: str, ipct: str) -> list[
     if not pairs:
         raise YocoError(f"no table or figure of this config selects from {ck} {ds} IPC {ipcf}→{ipct}.")
     return pairs
+
 
 def _fig3_sets(config: Mapping) -> list[tuple[str, str, str]]:
     fig = config["figures"]["fig3"]
@@ -729,8 +774,15 @@ def fig3_jobs(config: Mapping) -> list[tuple[str, str, str]]:
 def fig3_args(config: Mapping, ck: str, ds: str) -> str:
     fig = config["figures"]["fig3"]
     net = _recipe(config, "evaluate", ds, ck).get("network") or dataset_network(config, ds)
-    args = ["--key", fig["key"], "--fractions", *[str(p) for p in fig["pruning_ratios"]],
-            "--orders", *fig["orders"], evaluate_args(config, ds, net, ck=ck, inits=fig["inits"])]
+    args = [
+        "--key",
+        fig["key"],
+        "--fractions",
+        *[str(p) for p in fig["pruning_ratios"]],
+        "--orders",
+        *fig["orders"],
+        evaluate_args(config, ds, net, ck=ck, inits=fig["inits"]),
+    ]
     return " ".join(args)
 
 
@@ -748,9 +800,21 @@ def fig5_job(config: Mapping) -> tuple[str, str, str, str] | None:
 def fig5_args(config: Mapping) -> str:
     fig = config["figures"]["fig5"]
     ds = str(fig["dataset"])
-    args = ["--key", fig["key"], "--ipc-from", _ipc(fig["ipc_from"]), "--ipc-to", _ipc(fig["ipc_to"]),
-            "--epochs-from", str(fig["epochs_from"]), "--epochs-to", str(fig["epochs_to"]),
-            "--dataset", ds, evaluate_args(config, ds, dataset_network(config, ds), inits=fig["inits"])]
+    args = [
+        "--key",
+        fig["key"],
+        "--ipc-from",
+        _ipc(fig["ipc_from"]),
+        "--ipc-to",
+        _ipc(fig["ipc_to"]),
+        "--epochs-from",
+        str(fig["epochs_from"]),
+        "--epochs-to",
+        str(fig["epochs_to"]),
+        "--dataset",
+        ds,
+        evaluate_args(config, ds, dataset_network(config, ds), inits=fig["inits"]),
+    ]
     return " ".join(args)
 
 
@@ -895,8 +959,10 @@ def validate(config: Mapping) -> None:
         epochs, top_k = lbpe(config, ck, ds)
         total = int(_recipe(config, "dynamics", ds, ck)["epochs"])
         if not 0 < top_k <= epochs <= total:
-            raise _fail(f"condensers.{ck}.lbpe.{ds}", f"need 0 < top_k ({top_k}) <= epochs ({epochs}) <= "
-                        f"dynamics epochs ({total}).")
+            raise _fail(
+                f"condensers.{ck}.lbpe.{ds}",
+                f"need 0 < top_k ({top_k}) <= epochs ({epochs}) <= dynamics epochs ({total}).",
+            )
     total_by_set = {s: int(_recipe(config, "dynamics", s[1], s[0])["epochs"]) for s in dynamics_sets(config)}
     if 7 in figs:
         fig = config["figures"]["fig7"]

@@ -5,6 +5,7 @@ mistyped ``--out`` costs seconds, not a training run; the write itself (:func:`a
 every failure (disk full, read-only place, a folder in the way) into one :class:`YocoError` that
 names the path and the cause.
 """
+
 from __future__ import annotations
 
 import errno
@@ -61,8 +62,10 @@ def _cause(exc: BaseException, folder: Path) -> str:
 def write_error(path: str | os.PathLike, exc: BaseException) -> YocoError:
     """One message for a failed write: the path, the cause and what to do."""
     path = Path(path)
-    return YocoError(f"could not write {path}: {_cause(exc, _existing_ancestor(path))}; free space or "
-                     "choose another output location, then rerun")
+    return YocoError(
+        f"could not write {path}: {_cause(exc, _existing_ancestor(path))}; free space or "
+        "choose another output location, then rerun"
+    )
 
 
 def _existing_ancestor(path: Path) -> Path:
@@ -90,8 +93,9 @@ def check_output(path: str | os.PathLike, flag: str = "--out") -> Path:
             break
         folder = folder.parent
     if not folder.is_dir():
-        raise YocoError(f"{flag} {path}: {folder} is a file, not a folder; choose an output path whose parents "
-                        "are folders")
+        raise YocoError(
+            f"{flag} {path}: {folder} is a file, not a folder; choose an output path whose parents are folders"
+        )
     _probe(folder, path, flag)
     return path
 
@@ -111,8 +115,9 @@ def _probe(folder: Path, path: Path, flag: str) -> None:
     try:
         fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except OSError as exc:
-        raise YocoError(f"{flag} {path}: cannot create files in {folder} ({_cause(exc, folder)}); choose a "
-                        "writable output location") from None
+        raise YocoError(
+            f"{flag} {path}: cannot create files in {folder} ({_cause(exc, folder)}); choose a writable output location"
+        ) from None
     os.close(fd)
     os.unlink(probe)
 

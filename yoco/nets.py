@@ -18,6 +18,7 @@ same values as the reference builds. Activations are never in-place, so the inst
 be evaluated under ``torch.func.vmap`` (the batched trainer); the BatchNorm networks cannot (their running
 statistics are buffers updated in place), see :func:`uses_batchnorm`.
 """
+
 from __future__ import annotations
 
 import math

@@ -6,6 +6,7 @@ is small enough to write out (PyTorch's SGD with dampening 0, no Nesterov):
 
     d = grad + weight_decay · p;   buf = d (first step) else momentum · buf + d;   p -= lr · buf
 """
+
 from __future__ import annotations
 
 from typing import Iterable

@@ -10,9 +10,9 @@ Usage
 -----
 ::
 
-    with Progress("condense idc") as progress:          # closes a bar; says where an exception stopped it
+    with Progress("condense idc") as progress:  # closes a bar; says where an exception stopped it
         progress.start(total=cfg.outer, status=f"{cfg.outer} outer iterations", done=start)
-        for it in range(start, cfg.outer):               # start > 0 when resumed from a snapshot
+        for it in range(start, cfg.outer):  # start > 0 when resumed from a snapshot
             ...
             progress.update(it + 1, status=f"outer {it + 1}/{cfg.outer}, matching loss {loss:.5f}")
         progress.finish(f"matching loss {loss:.5f}")
@@ -53,6 +53,7 @@ snakemake ...``): ``YOCO_PROGRESS`` = ``auto`` (default), ``bar``, ``plain`` or 
 
 This module sits low in the layering: it imports nothing from the stages, only :mod:`yoco.errors`.
 """
+
 from __future__ import annotations
 
 import math
@@ -131,9 +132,17 @@ class Progress:
     clock : a monotonic clock in seconds (tests pass a fake one).
     """
 
-    def __init__(self, label: str, *, stream: TextIO | None = None, mode: str | None = None,
-                 min_interval: float | None = None, min_fraction: float = MIN_FRACTION,
-                 heartbeat: float = HEARTBEAT, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        label: str,
+        *,
+        stream: TextIO | None = None,
+        mode: str | None = None,
+        min_interval: float | None = None,
+        min_fraction: float = MIN_FRACTION,
+        heartbeat: float = HEARTBEAT,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         mode = _env_mode() if mode is None else mode
         if mode not in MODES:
             raise unknown_choice("progress mode", mode, MODES)
@@ -142,8 +151,10 @@ class Progress:
         self.mode = mode
         self.min_interval = _env_interval() if min_interval is None else float(min_interval)
         if self.min_interval < 0 or not 0 <= min_fraction <= 1 or heartbeat <= 0:
-            raise YocoError(f"progress rate: min_interval >= 0, 0 <= min_fraction <= 1 and heartbeat > 0 "
-                            f"are required; got {self.min_interval}, {min_fraction}, {heartbeat}")
+            raise YocoError(
+                f"progress rate: min_interval >= 0, 0 <= min_fraction <= 1 and heartbeat > 0 "
+                f"are required; got {self.min_interval}, {min_fraction}, {heartbeat}"
+            )
         self.min_fraction = min_fraction
         self.heartbeat = heartbeat
         self.clock = clock
@@ -187,9 +198,16 @@ class Progress:
         if style == "bar":
             from tqdm import tqdm
 
-            self._bar = tqdm(total=self.total, initial=self.done, desc=self.label, file=self.stream, mininterval=0.5,
-                             dynamic_ncols=True, leave=True,
-                             bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]")
+            self._bar = tqdm(
+                total=self.total,
+                initial=self.done,
+                desc=self.label,
+                file=self.stream,
+                mininterval=0.5,
+                dynamic_ncols=True,
+                leave=True,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]",
+            )
             self._bar.set_postfix_str(status, refresh=True)
         elif style == "plain":
             begun = f"resumed at {100 * self.done / self.total:.1f}%" if self.done else "started"
@@ -233,8 +251,12 @@ class Progress:
             self._bar.update(self.total - self._bar.n)
         elif self._style_now == "plain":
             elapsed = self.clock() - self._t0
-            log(f"{self.label}: done" + (f" | {self.status}" if self.status else "")
-                + f" | elapsed {format_duration(elapsed)}", self.stream)
+            log(
+                f"{self.label}: done"
+                + (f" | {self.status}" if self.status else "")
+                + f" | elapsed {format_duration(elapsed)}",
+                self.stream,
+            )
         self._running = False
         self.close()
 
@@ -243,8 +265,11 @@ class Progress:
         if self._running:
             self._running = False
             if self._style_now == "plain":
-                log(f"{self.label}: stopped at {100 * self.done / self.total:.1f}%"
-                    f" after {format_duration(self.clock() - self._t0)}", self.stream)
+                log(
+                    f"{self.label}: stopped at {100 * self.done / self.total:.1f}%"
+                    f" after {format_duration(self.clock() - self._t0)}",
+                    self.stream,
+                )
         if self._bar is not None:
             self._bar.close()
             self._bar = None
@@ -262,8 +287,10 @@ class Progress:
         parts = [f"{self.label}: {100 * self.done / self.total:.1f}%"]
         if self.status:
             parts.append(self.status)
-        parts += [f"elapsed {format_duration(elapsed)}",
-                  f"ETA {format_duration(eta_seconds(self.done, self.total, elapsed, self._done_at_start))}"]
+        parts += [
+            f"elapsed {format_duration(elapsed)}",
+            f"ETA {format_duration(eta_seconds(self.done, self.total, elapsed, self._done_at_start))}",
+        ]
         return " | ".join(parts)
 
     def _write(self, now: float) -> None:

@@ -31,6 +31,7 @@ Known inconsistencies inside the paper are kept as printed (reference-spec §8 i
 CIFAR-10 10->1 LBPE without balancing is 39.38 in Table 2 but 37.63 in Table 5, and random with
 balancing is 30.19 in Table 2 but 30.05 in Table 5.
 """
+
 from __future__ import annotations
 
 import functools
@@ -179,7 +180,9 @@ def lookup(
     if hit.empty:
         where = f"Table {table}, {dataset} {condenser} IPC {ipc_from}->{ipc_to} on {network}"
         if cell.empty:
-            raise YocoError(f"{where}: the paper prints no number for this cell. Check the cell against published({table}).")
+            raise YocoError(
+                f"{where}: the paper prints no number for this cell. Check the cell against published({table})."
+            )
         raise YocoError(f"{where}: no key {key!r}. Keys printed there: {', '.join(cell['key'])}.")
     value = float(hit[column].iloc[0])
     if column == "std" and math.isnan(value):

@@ -25,6 +25,7 @@ The reference seeds nothing. Here the global RNGs are seeded from ``seed`` (insi
 state, so the caller's state is untouched) purely so that benchmarks and tests are repeatable; that
 changes no distribution.
 """
+
 from __future__ import annotations
 
 import time
@@ -61,8 +62,10 @@ class ReferenceDiffAug:
         ops = strategy.lower().split("_")
         bad = [op for op in ops if op not in self._SUPPORTED]
         if bad:
-            raise YocoError(f"ReferenceDiffAug implements only {', '.join(self._SUPPORTED)}; got {bad} in "
-                            f"{strategy!r}. Use yoco.augment.diffaug for other strategies.")
+            raise YocoError(
+                f"ReferenceDiffAug implements only {', '.join(self._SUPPORTED)}; got {bad} in "
+                f"{strategy!r}. Use yoco.augment.diffaug for other strategies."
+            )
         self.flip = "flip" in ops
         self.color = "color" in ops
         # The reference keeps the remaining ops in strategy order, duplicates included.
@@ -112,8 +115,9 @@ class ReferenceDiffAug:
 
     def _rotate(self, x: torch.Tensor) -> torch.Tensor:
         t = (np.random.uniform(size=x.shape[0]) - 0.5) * 2 * self.RATIO_ROTATE / 180 * float(np.pi)
-        return self._affine(x, [[[np.cos(t[i]), np.sin(-t[i]), 0], [np.sin(t[i]), np.cos(t[i]), 0]]
-                                for i in range(x.shape[0])])
+        return self._affine(
+            x, [[[np.cos(t[i]), np.sin(-t[i]), 0], [np.sin(t[i]), np.cos(t[i]), 0]] for i in range(x.shape[0])]
+        )
 
 
 def rand_bbox(size, lam: float) -> tuple[int, int, int, int]:
@@ -194,8 +198,10 @@ def train_reference(
     if epochs < 1:
         raise YocoError(f"epochs must be at least 1, got {epochs}")
     if train_x.ndim != 4 or train_x.shape[0] != train_y.shape[0] or train_x.shape[0] == 0:
-        raise YocoError(f"train_x must be a non-empty [N, C, h, w] batch with one label per image; got "
-                        f"{tuple(train_x.shape)} images and {tuple(train_y.shape)} labels")
+        raise YocoError(
+            f"train_x must be a non-empty [N, C, h, w] batch with one label per image; got "
+            f"{tuple(train_x.shape)} images and {tuple(train_y.shape)} labels"
+        )
     device = torch.device(device)
     aug = ReferenceDiffAug(strategy) if strategy and strategy.lower() != "none" else None
     numpy_state = np.random.get_state()
@@ -204,21 +210,54 @@ def train_reference(
         torch.manual_seed(seed)
         np.random.seed(seed % 2**32)
         try:
-            return _train(model, train_x, train_y, epochs, seed, test_x, test_y, device, batch_size, lr, momentum,
-                          weight_decay, aug, mix_p, eval_points, eval_batch)
+            return _train(
+                model,
+                train_x,
+                train_y,
+                epochs,
+                seed,
+                test_x,
+                test_y,
+                device,
+                batch_size,
+                lr,
+                momentum,
+                weight_decay,
+                aug,
+                mix_p,
+                eval_points,
+                eval_batch,
+            )
         finally:
             np.random.set_state(numpy_state)
 
 
-def _train(model, train_x, train_y, epochs, seed, test_x, test_y, device, batch_size, lr, momentum,
-           weight_decay, aug, mix_p, eval_points, eval_batch) -> ReferenceResult:
+def _train(
+    model,
+    train_x,
+    train_y,
+    epochs,
+    seed,
+    test_x,
+    test_y,
+    device,
+    batch_size,
+    lr,
+    momentum,
+    weight_decay,
+    aug,
+    mix_p,
+    eval_points,
+    eval_batch,
+) -> ReferenceResult:
     dataset = TensorDataset(train_x.detach().cpu().float(), train_y.detach().cpu().long())
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=0, drop_last=False)
     model = model.to(device)
     criterion = torch.nn.CrossEntropyLoss()
     optimizer = torch.optim.SGD(model.parameters(), lr, momentum=momentum, weight_decay=weight_decay)
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[2 * epochs // 3, 5 * epochs // 6],
-                                                     gamma=0.2)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(
+        optimizer, milestones=[2 * epochs // 3, 5 * epochs // 6], gamma=0.2
+    )
     every = max(1, epochs // eval_points) if eval_points > 0 else epochs
     accuracies: dict[int, float] = {}
     steps, train_s, eval_s = 0, 0.0, 0.0
@@ -257,16 +296,18 @@ def _train(model, train_x, train_y, epochs, seed, test_x, test_y, device, batch_
             accuracies[epoch] = _validate(model, test_x, test_y, device, eval_batch)
             eval_s += time.perf_counter() - t0
         scheduler.step()
-    return ReferenceResult(seed=seed, n_train=len(dataset), accuracies=accuracies, steps=steps,
-                           train_s=train_s, eval_s=eval_s)
+    return ReferenceResult(
+        seed=seed, n_train=len(dataset), accuracies=accuracies, steps=steps, train_s=train_s, eval_s=eval_s
+    )
 
 
 @torch.no_grad()
 def _validate(model, test_x, test_y, device, batch) -> float:
     """``train.py:validate``: eval mode, a CPU loader with per-batch copies, top-1 in %."""
     model.eval()
-    loader = DataLoader(TensorDataset(test_x.detach().cpu().float(), test_y.detach().cpu().long()),
-                        batch_size=batch, shuffle=False)
+    loader = DataLoader(
+        TensorDataset(test_x.detach().cpu().float(), test_y.detach().cpu().long()), batch_size=batch, shuffle=False
+    )
     correct, total = 0.0, 0
     for x, y in loader:
         x, y = x.to(device), y.to(device)

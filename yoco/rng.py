@@ -11,6 +11,7 @@ batch. Here every number is a hash of (model seed, counters, element index), so
 The hash is a 32-bit avalanche mixer evaluated in int64 with every product kept below 2**63,
 so torch never relies on signed overflow.
 """
+
 from __future__ import annotations
 
 import torch
@@ -66,7 +67,9 @@ def uniform(seeds: torch.Tensor, counters: tuple[int, ...], shape: tuple[int, ..
     return (bits(seeds, counters, shape) >> 8).to(torch.float32) * (1.0 / (1 << 24))
 
 
-def integers(seeds: torch.Tensor, counters: tuple[int, ...], shape: tuple[int, ...], low: int, high: int) -> torch.Tensor:
+def integers(
+    seeds: torch.Tensor, counters: tuple[int, ...], shape: tuple[int, ...], low: int, high: int
+) -> torch.Tensor:
     """Uniform integers in [low, high] inclusive (int64), ``[len(seeds), *shape]``."""
     span = int(high) - int(low) + 1
     return bits(seeds, counters, shape) % span + int(low)

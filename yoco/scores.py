@@ -12,6 +12,7 @@ Fidelity notes (reference-spec §8 items 11–17):
 * Forgetting and AUM read all recorded epochs; AUM is on probabilities, summed.
 * CCS keeps the hardest members of each stratum deterministically (the reference default).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,11 +26,28 @@ from .dynamics import Dynamics
 from .errors import YocoError, unknown_choice
 
 __all__ = [
-    "LBPE_SETTINGS", "DSA_SCORE_SCRIPT_EPOCHS", "lbpe_setting",
-    "lbpe_per_epoch", "EPOCH_TIES", "top_k_epochs", "lbpe", "el2n", "forgetting", "accumulated_margin", "entropy",
-    "KMeansResult", "kmeans", "nearest_to_centroids",
-    "score_table", "ScoreInfo", "SCORES", "table6_rows",
-    "CCS_CUTOFF", "ccs_cutoff", "stratified_sampling", "ccs_select",
+    "LBPE_SETTINGS",
+    "DSA_SCORE_SCRIPT_EPOCHS",
+    "lbpe_setting",
+    "lbpe_per_epoch",
+    "EPOCH_TIES",
+    "top_k_epochs",
+    "lbpe",
+    "el2n",
+    "forgetting",
+    "accumulated_margin",
+    "entropy",
+    "KMeansResult",
+    "kmeans",
+    "nearest_to_centroids",
+    "score_table",
+    "ScoreInfo",
+    "SCORES",
+    "table6_rows",
+    "CCS_CUTOFF",
+    "ccs_cutoff",
+    "stratified_sampling",
+    "ccs_select",
 ]
 
 # --------------------------------------------------------------------------- LBPE settings (§3 table)
@@ -63,13 +81,14 @@ def lbpe_setting(condenser: str, dataset: str, *, dsa_epochs: int = 10) -> tuple
     """
     key = (str(condenser).lower(), str(dataset).lower())
     if key not in LBPE_SETTINGS:
-        raise unknown_choice("LBPE setting (condenser/dataset)", "/".join(key),
-                             ["/".join(k) for k in LBPE_SETTINGS])
+        raise unknown_choice("LBPE setting (condenser/dataset)", "/".join(key), ["/".join(k) for k in LBPE_SETTINGS])
     E, K = LBPE_SETTINGS[key]
     if key[0] == "dsa":
         if dsa_epochs not in (10, DSA_SCORE_SCRIPT_EPOCHS):
-            raise YocoError(f"dsa_epochs must be 10 (reference evaluation) or {DSA_SCORE_SCRIPT_EPOCHS} "
-                            f"(reference score script), got {dsa_epochs}.")
+            raise YocoError(
+                f"dsa_epochs must be 10 (reference evaluation) or {DSA_SCORE_SCRIPT_EPOCHS} "
+                f"(reference score script), got {dsa_epochs}."
+            )
         E = int(dsa_epochs)
     return E, K
 
@@ -77,8 +96,10 @@ def lbpe_setting(condenser: str, dataset: str, *, dsa_epochs: int = 10) -> tuple
 # --------------------------------------------------------------------------- dynamics-based scores
 def _check_dynamics(dyn: Any) -> Dynamics:
     if not isinstance(dyn, Dynamics):
-        raise YocoError(f"expected a yoco.dynamics.Dynamics, got {type(dyn).__name__}; build one with "
-                        "Dynamics.from_probs / Dynamics.load.")
+        raise YocoError(
+            f"expected a yoco.dynamics.Dynamics, got {type(dyn).__name__}; build one with "
+            "Dynamics.from_probs / Dynamics.load."
+        )
     return dyn
 
 
@@ -93,8 +114,10 @@ def lbpe_per_epoch(dyn: Dynamics) -> np.ndarray:
 def _check_epochs(dyn: Dynamics, epochs: int, k: int) -> tuple[int, int]:
     epochs, k = int(epochs), int(k)
     if not 1 <= epochs <= dyn.num_epochs:
-        raise YocoError(f"LBPE epochs E={epochs} must lie in [1, {dyn.num_epochs}] (the recorded epochs); "
-                        "record more epochs or lower E.")
+        raise YocoError(
+            f"LBPE epochs E={epochs} must lie in [1, {dyn.num_epochs}] (the recorded epochs); "
+            "record more epochs or lower E."
+        )
     if not 1 <= k <= epochs:
         raise YocoError(f"top-K K={k} must lie in [1, E={epochs}].")
     return epochs, k
@@ -140,8 +163,15 @@ def top_k_epochs(dyn: Dynamics, epochs: int, k: int, *, ties: str = "latest") ->
     return _top_k(dyn.epoch_correct[:epochs], k, ties)
 
 
-def lbpe(dyn: Dynamics, epochs: int, top_k: int, *, reduce: str = "sum",
-         epoch_selection: str = "accuracy", epoch_ties: str = "latest") -> np.ndarray:
+def lbpe(
+    dyn: Dynamics,
+    epochs: int,
+    top_k: int,
+    *,
+    reduce: str = "sum",
+    epoch_selection: str = "accuracy",
+    epoch_ties: str = "latest",
+) -> np.ndarray:
     """LBPE score (key ``yoco``): the error norm over the top-K epochs (§3.1).
 
     Parameters
@@ -171,8 +201,10 @@ def lbpe(dyn: Dynamics, epochs: int, top_k: int, *, reduce: str = "sum",
         chosen = _top_k(dyn.epoch_correct[:epochs], top_k, epoch_ties)
     elif epoch_selection == "loss":
         if dyn.loss is None:
-            raise YocoError("epoch_selection='loss' needs per-sample losses (Dynamics.loss); record them "
-                            "in the trainer or build the dynamics with Dynamics.from_probs.")
+            raise YocoError(
+                "epoch_selection='loss' needs per-sample losses (Dynamics.loss); record them "
+                "in the trainer or build the dynamics with Dynamics.from_probs."
+            )
         mean_loss = dyn.loss[:epochs].astype(np.float64).mean(axis=1)
         chosen = _top_k(-mean_loss, top_k, epoch_ties)
     else:
@@ -235,8 +267,10 @@ def entropy(probs: Any) -> np.ndarray:
         raise YocoError(f"entropy expects softmax probabilities [samples, classes], got shape {p.shape}.")
     p = p.astype(np.float64)
     if not np.all(np.isfinite(p)) or np.any(p < -1e-6) or np.any(np.abs(p.sum(axis=1) - 1) > 1e-2):
-        raise YocoError("entropy expects probabilities (non-negative rows summing to 1): pass "
-                        "torch.softmax(logits, dim=-1), not logits.")
+        raise YocoError(
+            "entropy expects probabilities (non-negative rows summing to 1): pass "
+            "torch.softmax(logits, dim=-1), not logits."
+        )
     return -(p * np.log(p + 1e-10)).sum(axis=1)
 
 
@@ -257,7 +291,7 @@ def _sq_dist_argmin(x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     c_sq = (c * c).sum(dim=1)
     out = []
     for start in range(0, x.shape[0], _CHUNK):
-        xb = x[start:start + _CHUNK]
+        xb = x[start : start + _CHUNK]
         # ||x||^2 is constant per row, so it does not change the argmin; kept for readable distances.
         d = (xb * xb).sum(dim=1, keepdim=True) - 2.0 * (xb @ c.T) + c_sq[None, :]
         out.append(d.argmin(dim=1))
@@ -277,8 +311,15 @@ def _to_feature_tensor(features: Any, device: str | torch.device | None) -> torc
     return x
 
 
-def kmeans(features: Any, n_clusters: int, seed: int, max_iter: int = 100, tol: float = 1e-4, *,
-           device: str | torch.device | None = None) -> KMeansResult:
+def kmeans(
+    features: Any,
+    n_clusters: int,
+    seed: int,
+    max_iter: int = 100,
+    tol: float = 1e-4,
+    *,
+    device: str | torch.device | None = None,
+) -> KMeansResult:
     """Lloyd k-means reproducing ``fast_pytorch_kmeans.KMeans(n_clusters, mode='euclidean')`` defaults.
 
     * Initial centroids: ``n_clusters`` data points drawn uniformly **with replacement**, namely
@@ -320,8 +361,8 @@ def kmeans(features: Any, n_clusters: int, seed: int, max_iter: int = 100, tol: 
         sums = torch.zeros_like(centroids)
         counts = torch.zeros(k, dtype=x.dtype, device=x.device)
         for start in range(0, n, _CHUNK):
-            onehot = torch.nn.functional.one_hot(closest[start:start + _CHUNK], k).to(x.dtype)
-            sums += onehot.T @ x[start:start + _CHUNK]
+            onehot = torch.nn.functional.one_hot(closest[start : start + _CHUNK], k).to(x.dtype)
+            sums += onehot.T @ x[start : start + _CHUNK]
             counts += onehot.sum(dim=0)
         new = torch.where(counts[:, None] > 0, sums / counts.clamp_min(1)[:, None], torch.zeros_like(sums))
         shift = float(((new - centroids) ** 2).sum())
@@ -345,8 +386,9 @@ def nearest_to_centroids(features: Any, centroids: Any, *, device: str | torch.d
 
 
 # --------------------------------------------------------------------------- table of scores
-def score_table(dynamics: Dynamics, lbpe_epochs: int = 100, lbpe_top_k: int = 10, *,
-                lbpe_epoch_ties: str = "latest") -> dict[str, np.ndarray]:
+def score_table(
+    dynamics: Dynamics, lbpe_epochs: int = 100, lbpe_top_k: int = 10, *, lbpe_epoch_ties: str = "latest"
+) -> dict[str, np.ndarray]:
     """Every dynamics-based score of one run, keyed by score name.
 
     Parameters
@@ -387,41 +429,114 @@ class ScoreInfo:
 
 
 #: Every score, in the order of the paper's Table 6.
-SCORES: dict[str, ScoreInfo] = {s.name: s for s in (
-    ScoreInfo("features", "SSP", "penultimate features of the final model; k-means, keep the sample "
-              "nearest to each centroid", True, False, "full", False,
-              "final checkpoint of the 1000-epoch dynamics run (supervised features)"),
-    ScoreInfo("entropy", "Entropy", "prediction entropy of the final model; keep the highest", True, False,
-              "full", True, "final checkpoint of the 1000-epoch dynamics run"),
-    ScoreInfo("accumulated_margin", "AUM", "sum of p_y - max other p over all epochs; keep the lowest",
-              False, True, "full", True, "all 1000 epochs"),
-    ScoreInfo("forgetting", "Forg.", "correct->wrong transitions over all epochs; keep the highest",
-              False, True, "full", True, "all 1000 epochs"),
-    ScoreInfo("el2n", "EL2N", "sum of ||onehot - p||_2 over epochs 0-9; keep the highest", False, True,
-              "early", True, "epochs 0-9 of the 1000-epoch run"),
-    ScoreInfo("lbpe", "Ours", "sum of ||onehot - p||_2 over the top-K accuracy epochs among the first E; "
-              "keep the lowest, per class", False, True, "early", True,
-              "K of the first E epochs of the 1000-epoch run"),
-)}
+SCORES: dict[str, ScoreInfo] = {
+    s.name: s
+    for s in (
+        ScoreInfo(
+            "features",
+            "SSP",
+            "penultimate features of the final model; k-means, keep the sample nearest to each centroid",
+            True,
+            False,
+            "full",
+            False,
+            "final checkpoint of the 1000-epoch dynamics run (supervised features)",
+        ),
+        ScoreInfo(
+            "entropy",
+            "Entropy",
+            "prediction entropy of the final model; keep the highest",
+            True,
+            False,
+            "full",
+            True,
+            "final checkpoint of the 1000-epoch dynamics run",
+        ),
+        ScoreInfo(
+            "accumulated_margin",
+            "AUM",
+            "sum of p_y - max other p over all epochs; keep the lowest",
+            False,
+            True,
+            "full",
+            True,
+            "all 1000 epochs",
+        ),
+        ScoreInfo(
+            "forgetting",
+            "Forg.",
+            "correct->wrong transitions over all epochs; keep the highest",
+            False,
+            True,
+            "full",
+            True,
+            "all 1000 epochs",
+        ),
+        ScoreInfo(
+            "el2n",
+            "EL2N",
+            "sum of ||onehot - p||_2 over epochs 0-9; keep the highest",
+            False,
+            True,
+            "early",
+            True,
+            "epochs 0-9 of the 1000-epoch run",
+        ),
+        ScoreInfo(
+            "lbpe",
+            "Ours",
+            "sum of ||onehot - p||_2 over the top-K accuracy epochs among the first E; keep the lowest, per class",
+            False,
+            True,
+            "early",
+            True,
+            "K of the first E epochs of the 1000-epoch run",
+        ),
+    )
+}
 
 
 def table6_rows() -> list[dict[str, object]]:
     """Paper Table 6 as rows (method, model, training dynamics, training time, label, code reads)."""
-    return [{"method": s.method, "model": s.needs_model, "training_dynamics": s.needs_dynamics,
-             "training_time": s.training.capitalize(), "label": s.needs_labels, "code_reads": s.code_reads}
-            for s in SCORES.values()]
+    return [
+        {
+            "method": s.method,
+            "model": s.needs_model,
+            "training_dynamics": s.needs_dynamics,
+            "training_time": s.training.capitalize(),
+            "label": s.needs_labels,
+            "code_reads": s.code_reads,
+        }
+        for s in SCORES.values()
+    ]
 
 
 # --------------------------------------------------------------------------- CCS (§3.8)
 #: Hard cut-off ratio r per (dataset, IPC_F, IPC_T) (``argument.py`` L369-399); nothing else exists.
 CCS_CUTOFF: dict[tuple[str, int, int], float] = {
-    ("cifar10", 10, 1): 0.3, ("cifar10", 10, 2): 0.1, ("cifar10", 10, 5): 0.0,
-    ("cifar10", 50, 1): 0.3, ("cifar10", 50, 2): 0.3, ("cifar10", 50, 5): 0.3, ("cifar10", 50, 10): 0.1,
-    ("cifar100", 10, 1): 0.5, ("cifar100", 10, 2): 0.4, ("cifar100", 10, 5): 0.2,
-    ("cifar100", 20, 1): 0.5, ("cifar100", 20, 2): 0.5, ("cifar100", 20, 5): 0.3,
-    ("cifar100", 50, 1): 0.5, ("cifar100", 50, 2): 0.5, ("cifar100", 50, 5): 0.5, ("cifar100", 50, 10): 0.3,
-    ("imagenet10", 10, 1): 0.3, ("imagenet10", 10, 2): 0.2, ("imagenet10", 10, 5): 0.1,
-    ("imagenet10", 20, 1): 0.3, ("imagenet10", 20, 2): 0.3, ("imagenet10", 20, 5): 0.2,
+    ("cifar10", 10, 1): 0.3,
+    ("cifar10", 10, 2): 0.1,
+    ("cifar10", 10, 5): 0.0,
+    ("cifar10", 50, 1): 0.3,
+    ("cifar10", 50, 2): 0.3,
+    ("cifar10", 50, 5): 0.3,
+    ("cifar10", 50, 10): 0.1,
+    ("cifar100", 10, 1): 0.5,
+    ("cifar100", 10, 2): 0.4,
+    ("cifar100", 10, 5): 0.2,
+    ("cifar100", 20, 1): 0.5,
+    ("cifar100", 20, 2): 0.5,
+    ("cifar100", 20, 5): 0.3,
+    ("cifar100", 50, 1): 0.5,
+    ("cifar100", 50, 2): 0.5,
+    ("cifar100", 50, 5): 0.5,
+    ("cifar100", 50, 10): 0.3,
+    ("imagenet10", 10, 1): 0.3,
+    ("imagenet10", 10, 2): 0.2,
+    ("imagenet10", 10, 5): 0.1,
+    ("imagenet10", 20, 1): 0.3,
+    ("imagenet10", 20, 2): 0.3,
+    ("imagenet10", 20, 5): 0.2,
 }
 
 
@@ -434,8 +549,10 @@ def ccs_cutoff(dataset: str, ipc_from: int, ipc_to: int) -> float:
     key = (str(dataset).lower(), int(ipc_from), int(ipc_to))
     if key not in CCS_CUTOFF:
         cells = ", ".join(f"{d} {f}->{t}" for d, f, t in CCS_CUTOFF)
-        raise YocoError(f"CCS has no hard cut-off ratio for {key[0]} IPC {key[1]}->{key[2]}; the reference "
-                        f"defines it only for: {cells}. Use another pruning key for this cell.")
+        raise YocoError(
+            f"CCS has no hard cut-off ratio for {key[0]} IPC {key[1]}->{key[2]}; the reference "
+            f"defines it only for: {cells}. Use another pruning key for this cell."
+        )
     return CCS_CUTOFF[key]
 
 
@@ -454,8 +571,9 @@ def _as_scores(scores: Any, name: str = "scores") -> np.ndarray:
     return s
 
 
-def stratified_sampling(scores: Any, budget: int, strata: int = 50, random_within: bool = False,
-                        seed: int = 0) -> np.ndarray:
+def stratified_sampling(
+    scores: Any, budget: int, strata: int = 50, random_within: bool = False, seed: int = 0
+) -> np.ndarray:
     """Coverage-centric stratified sampling (``CoresetSelection.stratified_sampling``, §3.8 steps 3–4).
 
     1. ``strata`` equal-width bins ``[min + k·step, min + (k+1)·step)`` with
@@ -524,8 +642,9 @@ def stratified_sampling(scores: Any, budget: int, strata: int = 50, random_withi
     return np.sort(np.concatenate(chosen)).astype(np.int64)
 
 
-def ccs_select(el2n_scores: Any, n_total: int, ratio: float, *, strata: int = 50,
-               random_within: bool = False, seed: int = 0) -> np.ndarray:
+def ccs_select(
+    el2n_scores: Any, n_total: int, ratio: float, *, strata: int = 50, random_within: bool = False, seed: int = 0
+) -> np.ndarray:
     """CCS selection (§3.8): drop the ``int(ratio·N)`` hardest, then stratified sampling of ``n_total``.
 
     Parameters
@@ -548,6 +667,6 @@ def ccs_select(el2n_scores: Any, n_total: int, ratio: float, *, strata: int = 50
     if not 0.0 <= float(ratio) < 1.0:
         raise YocoError(f"CCS cut-off ratio must lie in [0, 1), got {ratio}.")
     order = _descending(s)  # hardest first; equal scores: lower index counts as harder
-    kept = order[int(float(ratio) * s.size):]
+    kept = order[int(float(ratio) * s.size) :]
     picked = stratified_sampling(s[kept], n_total, strata=strata, random_within=random_within, seed=seed)
     return np.sort(kept[picked]).astype(np.int64)

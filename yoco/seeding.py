@@ -1,4 +1,5 @@
 """Seeds derived from a job's identity, so every random draw is reproducible from its wildcards."""
+
 from __future__ import annotations
 
 import hashlib

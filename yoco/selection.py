@@ -10,6 +10,7 @@ Counting (§1.4), with ``f`` the multi-formation factor and ``N_F = C·IPC_F·f�
 balanced keeps ``IPC_T·f²`` patches per class, global keeps ``IPC_T/IPC_F·N_F = C·IPC_T·f²`` in total.
 The selection unit is the decoded patch, never the stored condensed image.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,8 +25,16 @@ from .dynamics import Dynamics
 from .errors import YocoError, closest
 
 __all__ = [
-    "METHODS", "methods", "SelectionRule", "parse_key", "select_by_score", "select", "keep_fraction",
-    "select_single_epoch", "class_counts", "tie_decided",
+    "METHODS",
+    "methods",
+    "SelectionRule",
+    "parse_key",
+    "select_by_score",
+    "select",
+    "keep_fraction",
+    "select_single_epoch",
+    "class_counts",
+    "tie_decided",
 ]
 
 ORDERS = ("easy", "hard")
@@ -67,8 +76,7 @@ _HOW_TO = {
     "el2n": "compute it with yoco.scores.score_table(dynamics, ...)",
     "forgetting": "compute it with yoco.scores.score_table(dynamics, ...)",
     "accumulated_margin": "compute it with yoco.scores.score_table(dynamics, ...)",
-    "entropy": "add scores['entropy'] = yoco.scores.entropy(softmax of the final dynamics model over the "
-               "decoded set)",
+    "entropy": "add scores['entropy'] = yoco.scores.entropy(softmax of the final dynamics model over the decoded set)",
     "features": "add scores['features'] = the final dynamics model's embeddings of the decoded set [N, D]",
 }
 
@@ -108,7 +116,7 @@ class SelectionRule:
 
 def _unknown_key(key: str, base: str) -> YocoError:
     guess = closest(base, METHODS)
-    suffix = key[len(base):]
+    suffix = key[len(base) :]
     hint = f" Did you mean {guess + suffix!r}?" if guess else ""
     return YocoError(
         f"unknown pruning key {key!r}.{hint} Valid base keys: {', '.join(sorted(METHODS))}; each may end "
@@ -133,10 +141,12 @@ def parse_key(key: str) -> SelectionRule:
     """
     if not isinstance(key, str) or not key:
         raise YocoError(f"pruning key must be a non-empty string, got {key!r}.")
-    suffixes = {**{t: ("order", v) for t, v in _ORDER_SUFFIXES.items()},
-                **{t: ("balance", v) for t, v in _BALANCE_SUFFIXES.items()}}
+    suffixes = {
+        **{t: ("order", v) for t, v in _ORDER_SUFFIXES.items()},
+        **{t: ("balance", v) for t, v in _BALANCE_SUFFIXES.items()},
+    }
     base, order, balance = key, None, None
-    while (token := next((t for t in suffixes if base.endswith(t) and len(base) > len(t)), None)):
+    while token := next((t for t in suffixes if base.endswith(t) and len(base) > len(t)), None):
         kind, value = suffixes[token]
         if kind == "order":
             if order is not None:
@@ -144,8 +154,7 @@ def parse_key(key: str) -> SelectionRule:
             order = value
         else:
             if balance is not None:
-                raise YocoError(f"pruning key {key!r} has two balance suffixes; use one of _balance or "
-                                "_imbalance.")
+                raise YocoError(f"pruning key {key!r} has two balance suffixes; use one of _balance or _imbalance.")
             balance = value
         base = base[: -len(token)]
     if base not in _DEFAULTS:
@@ -184,15 +193,23 @@ def _rank(s: np.ndarray, n: int, order: str, ties: str, seed: int = 0) -> np.nda
         # sorts stably), whose head is kept for hard and whose tail for easy: among equal scores hard keeps
         # the lowest indices and easy the highest (reference-spec §3.9).
         desc = np.lexsort((idx, -s))
-        return desc[:n] if order == "hard" else desc[desc.shape[0] - n:]
+        return desc[:n] if order == "hard" else desc[desc.shape[0] - n :]
     # Primary key: score (ascending for easy, descending for hard); secondary: ascending index, or a
     # seeded random order, which does not favour any patch position of the position-major layout.
     second = idx if ties == "index" else np.random.default_rng(seed).permutation(s.shape[0])
     return np.lexsort((second, s if order == "easy" else -s))[:n]
 
 
-def select_by_score(scores: Any, n_per_class_or_total: int, order: str = "easy", balance: str = "class",
-                    blocks: int | None = None, *, ties: str = "reference", seed: int = 0) -> np.ndarray:
+def select_by_score(
+    scores: Any,
+    n_per_class_or_total: int,
+    order: str = "easy",
+    balance: str = "class",
+    blocks: int | None = None,
+    *,
+    ties: str = "reference",
+    seed: int = 0,
+) -> np.ndarray:
     """Keep the easiest or hardest samples by score, per class block or globally.
 
     Parameters
@@ -245,8 +262,10 @@ def select_by_score(scores: Any, n_per_class_or_total: int, order: str = "easy",
     size = N // blocks
     if n > size:
         raise YocoError(f"cannot keep {n} samples per class from class blocks of {size}.")
-    out = [c * size + _rank(s[c * size:(c + 1) * size], n, order, ties, seeding.seed_from("ties", seed, c))
-           for c in range(blocks)]
+    out = [
+        c * size + _rank(s[c * size : (c + 1) * size], n, order, ties, seeding.seed_from("ties", seed, c))
+        for c in range(blocks)
+    ]
     return np.sort(np.concatenate(out)).astype(np.int64) if out else np.zeros(0, dtype=np.int64)
 
 
@@ -262,8 +281,11 @@ def tie_decided(scores: Any, indices: Any, blocks: int | None = None) -> int:
     s = _as_score_array(scores)
     kept = np.zeros(s.shape[0], dtype=bool)
     kept[np.asarray(indices, dtype=np.int64)] = True
-    units = [slice(0, s.shape[0])] if blocks is None else \
-        [slice(c * (s.shape[0] // int(blocks)), (c + 1) * (s.shape[0] // int(blocks))) for c in range(int(blocks))]
+    units = (
+        [slice(0, s.shape[0])]
+        if blocks is None
+        else [slice(c * (s.shape[0] // int(blocks)), (c + 1) * (s.shape[0] // int(blocks))) for c in range(int(blocks))]
+    )
     decided = 0
     for unit in units:
         values, chosen = s[unit], kept[unit]
@@ -297,27 +319,34 @@ def _class_blocks(labels: Any, ipc_from: int, factor: int) -> tuple[int, int]:
     if y.ndim != 1 or y.size == 0:
         raise YocoError(f"labels must be a non-empty 1-D array [N], got shape {y.shape}.")
     if y.dtype == bool:
-        raise YocoError("labels are booleans, not class indices; pass integer class indices 0..C-1 of the "
-                        "decoded set.")
+        raise YocoError("labels are booleans, not class indices; pass integer class indices 0..C-1 of the decoded set.")
     if not np.issubdtype(y.dtype, np.number) or not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
-        raise YocoError(f"labels must be whole class indices, got dtype {y.dtype} with non-integer values; pass "
-                        "integer class indices 0..C-1 of the decoded set.")
+        raise YocoError(
+            f"labels must be whole class indices, got dtype {y.dtype} with non-integer values; pass "
+            "integer class indices 0..C-1 of the decoded set."
+        )
     y = y.astype(np.int64)
     per_class = ipc_from * factor * factor
     blocks = _block_size(y)
     if blocks is not None and blocks != per_class:
         C = y.size // blocks
-        raise YocoError(f"the labels form {C} class blocks of {blocks} decoded samples, but ipc_from {ipc_from} and "
-                        f"factor {factor} give IPC_F·f² = {per_class}; pass the ipc_from and factor the set was "
-                        f"condensed with (IPC_F·f² = {blocks}).")
+        raise YocoError(
+            f"the labels form {C} class blocks of {blocks} decoded samples, but ipc_from {ipc_from} and "
+            f"factor {factor} give IPC_F·f² = {per_class}; pass the ipc_from and factor the set was "
+            f"condensed with (IPC_F·f² = {blocks})."
+        )
     if y.size % per_class:
-        raise YocoError(f"{y.size} decoded samples is not a multiple of IPC_F·f² = {ipc_from}·{factor}² = "
-                        f"{per_class}; check ipc_from and factor.")
+        raise YocoError(
+            f"{y.size} decoded samples is not a multiple of IPC_F·f² = {ipc_from}·{factor}² = "
+            f"{per_class}; check ipc_from and factor."
+        )
     C = y.size // per_class
     if not np.array_equal(y, np.repeat(np.arange(C), per_class)):
-        raise YocoError(f"labels are not class-major: expected {C} contiguous blocks of {per_class} "
-                        "patches labelled 0, 1, ... in order (the decoded layout, reference-spec §1.3). "
-                        "Decode with yoco's decoder or reorder the set class by class.")
+        raise YocoError(
+            f"labels are not class-major: expected {C} contiguous blocks of {per_class} "
+            "patches labelled 0, 1, ... in order (the decoded layout, reference-spec §1.3). "
+            "Decode with yoco's decoder or reorder the set class by class."
+        )
     return C, per_class
 
 
@@ -332,8 +361,10 @@ def _block_size(y: np.ndarray) -> int | None:
 
 def _get_score(scores: Mapping[str, Any], name: str, key: str, n: int) -> Any:
     if not isinstance(scores, Mapping):
-        raise YocoError(f"scores must be a mapping of score name -> array (see yoco.scores.score_table), "
-                        f"got {type(scores).__name__}.")
+        raise YocoError(
+            f"scores must be a mapping of score name -> array (see yoco.scores.score_table), "
+            f"got {type(scores).__name__}."
+        )
     if name not in scores:
         raise YocoError(f"pruning key {key!r} needs scores[{name!r}], which is missing; {_HOW_TO[name]}.")
     value = scores[name]
@@ -343,10 +374,21 @@ def _get_score(scores: Mapping[str, Any], name: str, key: str, n: int) -> Any:
     return value
 
 
-def select(key: str, scores: Mapping[str, Any], labels: Any, ipc_from: int, ipc_to: int, factor: int,
-           seed: int = 0, dataset: str | None = None, *, ties: str = "reference",
-           ccs_random_within: bool = False, ccs_ratio: float | None = None,
-           device: str | torch.device | None = None) -> np.ndarray:
+def select(
+    key: str,
+    scores: Mapping[str, Any],
+    labels: Any,
+    ipc_from: int,
+    ipc_to: int,
+    factor: int,
+    seed: int = 0,
+    dataset: str | None = None,
+    *,
+    ties: str = "reference",
+    ccs_random_within: bool = False,
+    ccs_ratio: float | None = None,
+    device: str | torch.device | None = None,
+) -> np.ndarray:
     """Apply a pruning key to a decoded condensed set.
 
     Parameters
@@ -413,7 +455,7 @@ def select(key: str, scores: Mapping[str, Any], labels: Any, ipc_from: int, ipc_
             return np.sort(_scores.nearest_to_centroids(feats, km.centroids, device=device))
         picks = []
         for c in range(C):
-            part = feats[c * block:(c + 1) * block]
+            part = feats[c * block : (c + 1) * block]
             km = _scores.kmeans(part, per_class, seed=seeding.seed_from("ssp", seed, c), device=device)
             picks.append(c * block + _scores.nearest_to_centroids(part, km.centroids, device=device))
         return np.sort(np.concatenate(picks)).astype(np.int64)
@@ -422,8 +464,10 @@ def select(key: str, scores: Mapping[str, Any], labels: Any, ipc_from: int, ipc_
     if ccs_ratio is not None:
         ratio = float(ccs_ratio)
     elif dataset is None:
-        raise YocoError("pruning key 'ccs' needs dataset= (cifar10, cifar100 or imagenet10) to look up its "
-                        "hard cut-off ratio, or ccs_ratio= for another dataset.")
+        raise YocoError(
+            "pruning key 'ccs' needs dataset= (cifar10, cifar100 or imagenet10) to look up its "
+            "hard cut-off ratio, or ccs_ratio= for another dataset."
+        )
     else:
         ratio = _scores.ccs_cutoff(dataset, ipc_from, ipc_to)
     el2n = _get_score(scores, "el2n", key, N)
@@ -431,8 +475,16 @@ def select(key: str, scores: Mapping[str, Any], labels: Any, ipc_from: int, ipc_
 
 
 # --------------------------------------------------------------------------- figure helpers
-def keep_fraction(scores: Any, labels: Any, fraction: float, order: str, balance: str = "class", *,
-                  ties: str = "reference", seed: int = 0) -> np.ndarray:
+def keep_fraction(
+    scores: Any,
+    labels: Any,
+    fraction: float,
+    order: str,
+    balance: str = "class",
+    *,
+    ties: str = "reference",
+    seed: int = 0,
+) -> np.ndarray:
     """Keep a fraction of the samples by score (Fig. 3: easy-first vs hard-first at each ratio).
 
     Classes are found from the label values (not contiguous blocks), so this also works on a real
@@ -463,13 +515,19 @@ def keep_fraction(scores: Any, labels: Any, fraction: float, order: str, balance
     out = []
     for c in np.unique(y):
         members = np.flatnonzero(y == c)
-        out.append(members[select_by_score(s[members], _n(members.size), order, "global", ties=ties,
-                                           seed=seeding.seed_from(seed, int(c)))])
+        out.append(
+            members[
+                select_by_score(
+                    s[members], _n(members.size), order, "global", ties=ties, seed=seeding.seed_from(seed, int(c))
+                )
+            ]
+        )
     return np.sort(np.concatenate(out)).astype(np.int64)
 
 
-def select_single_epoch(dyn: Dynamics, epoch: int, ipc_from: int, ipc_to: int, factor: int, *,
-                        ties: str = "reference", seed: int = 0) -> np.ndarray:
+def select_single_epoch(
+    dyn: Dynamics, epoch: int, ipc_from: int, ipc_to: int, factor: int, *, ties: str = "reference", seed: int = 0
+) -> np.ndarray:
     """Balanced easy-first selection by one epoch's error norm ``LBPE_t`` alone (Fig. 5).
 
     Keeps the ``IPC_T·f²`` patches of every class with the lowest ``err_l2[epoch]``.
@@ -484,5 +542,6 @@ def select_single_epoch(dyn: Dynamics, epoch: int, ipc_from: int, ipc_to: int, f
     if ipc_to > ipc_from:
         raise YocoError(f"ipc_to ({ipc_to}) must not exceed ipc_from ({ipc_from}).")
     C, _ = _class_blocks(dyn.labels, ipc_from, factor)
-    return select_by_score(dyn.err_l2[int(epoch)], ipc_to * factor * factor, "easy", "class", blocks=C,
-                           ties=ties, seed=seed)
+    return select_by_score(
+        dyn.err_l2[int(epoch)], ipc_to * factor * factor, "easy", "class", blocks=C, ties=ties, seed=seed
+    )

@@ -27,6 +27,7 @@ Table 6 has no runs: it is the paper's list of the components each pruning metho
 column saying what the reference code really does (its dynamics always run 1000 epochs, so
 "Early" in the paper means "uses only early epochs of a full run", reference-spec §5 and §8 item 13).
 """
+
 from __future__ import annotations
 
 import os
@@ -41,9 +42,24 @@ from yoco.published import KEY_COLUMNS, NUMERIC_TABLES, published
 
 #: Columns of a runs CSV (one row per trained network), as written by ``yoco evaluate``.
 RUN_COLUMNS = [
-    "dataset", "condenser", "ipc_from", "ipc_to", "key", "network", "rep", "init", "seed",
-    "n_selected", "best_acc", "last_acc", "epochs", "wall_s", "device", "torch_version",
-    "yoco_version", "git_commit",
+    "dataset",
+    "condenser",
+    "ipc_from",
+    "ipc_to",
+    "key",
+    "network",
+    "rep",
+    "init",
+    "seed",
+    "n_selected",
+    "best_acc",
+    "last_acc",
+    "epochs",
+    "wall_s",
+    "device",
+    "torch_version",
+    "yoco_version",
+    "git_commit",
 ]
 
 #: The columns :func:`build_table` needs; the others are provenance.
@@ -60,7 +76,10 @@ TABLES = (1, 2, 3, 4, 5, 6, 7)
 METHOD_METADATA: dict[str, dict[str, object]] = {
     "ssp": {
         "method": "SSP",
-        "needs_model": True, "needs_dynamics": False, "training": "full", "needs_labels": False,
+        "needs_model": True,
+        "needs_dynamics": False,
+        "training": "full",
+        "needs_labels": False,
         "reference_code": (
             "k-means on the penultimate features of the last checkpoint (epoch 1000) of the dynamics "
             "run, nearest sample to each centroid; the model is trained with labels"
@@ -68,27 +87,42 @@ METHOD_METADATA: dict[str, dict[str, object]] = {
     },
     "entropy": {
         "method": "Entropy",
-        "needs_model": True, "needs_dynamics": False, "training": "full", "needs_labels": True,
+        "needs_model": True,
+        "needs_dynamics": False,
+        "training": "full",
+        "needs_labels": True,
         "reference_code": "prediction entropy of the last checkpoint (epoch 1000) of the dynamics run",
     },
     "accumulated_margin": {
         "method": "AUM",
-        "needs_model": False, "needs_dynamics": True, "training": "full", "needs_labels": True,
+        "needs_model": False,
+        "needs_dynamics": True,
+        "training": "full",
+        "needs_labels": True,
         "reference_code": "probability margin summed over all 1000 epochs of the dynamics run",
     },
     "forgetting": {
         "method": "Forg.",
-        "needs_model": False, "needs_dynamics": True, "training": "full", "needs_labels": True,
+        "needs_model": False,
+        "needs_dynamics": True,
+        "training": "full",
+        "needs_labels": True,
         "reference_code": "per-sample forgetting events over all 1000 epochs of the dynamics run",
     },
     "el2n": {
         "method": "EL2N",
-        "needs_model": False, "needs_dynamics": True, "training": "early", "needs_labels": True,
+        "needs_model": False,
+        "needs_dynamics": True,
+        "training": "early",
+        "needs_labels": True,
         "reference_code": "error L2 norm summed over epochs 0-9, taken from a full 1000-epoch dynamics run",
     },
     "yoco": {
         "method": "Ours",
-        "needs_model": False, "needs_dynamics": True, "training": "early", "needs_labels": True,
+        "needs_model": False,
+        "needs_dynamics": True,
+        "training": "early",
+        "needs_labels": True,
         "reference_code": (
             "LBPE summed over the top-K accuracy epochs among the first E (E=100 CIFAR-10, 200 "
             "otherwise), taken from a full 1000-epoch dynamics run"
@@ -137,12 +171,16 @@ def read_runs(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
         try:
             frame = pd.read_csv(p)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
-            raise YocoError(f"runs file {str(p)!r} is not a runs CSV ({' '.join(str(exc).split())[:100]}); pass "
-                            "the CSV files written by `yoco evaluate`.") from None
+            raise YocoError(
+                f"runs file {str(p)!r} is not a runs CSV ({' '.join(str(exc).split())[:100]}); pass "
+                "the CSV files written by `yoco evaluate`."
+            ) from None
         missing = [c for c in REQUIRED_RUN_COLUMNS if c not in frame.columns]
         if missing:
-            raise YocoError(f"runs file {str(p)!r} lacks column(s) {', '.join(missing)}; pass the CSV files "
-                            "written by `yoco evaluate` (one row per trained network).")
+            raise YocoError(
+                f"runs file {str(p)!r} lacks column(s) {', '.join(missing)}; pass the CSV files "
+                "written by `yoco evaluate` (one row per trained network)."
+            )
         frames.append(frame)
     if not frames:
         return check_runs(pd.DataFrame(columns=RUN_COLUMNS))
@@ -186,8 +224,10 @@ def check_runs(runs: pd.DataFrame | None) -> pd.DataFrame:
         values = pd.to_numeric(runs[c], errors="coerce")
         if values.isna().any():
             bad = runs[c][values.isna()].iloc[0]
-            raise YocoError(f"runs table has an empty or non-numeric {c} ({bad!r}); it must be written by "
-                            "'yoco evaluate' (one complete row per trained network).")
+            raise YocoError(
+                f"runs table has an empty or non-numeric {c} ({bad!r}); it must be written by "
+                "'yoco evaluate' (one complete row per trained network)."
+            )
         runs[c] = values
     for c in ("ipc_from", "ipc_to", "rep", "init"):
         if not (runs[c] == runs[c].round()).all():
@@ -211,7 +251,8 @@ def check_runs(runs: pd.DataFrame | None) -> pd.DataFrame:
             raise YocoError(
                 "runs of one cell come from different decoded sets: "
                 + ", ".join(f"{c}={v}" for c, v in cell.items())
-                + "; pass only the runs CSVs of one workflow (one condensed set per cell).")
+                + "; pass only the runs CSVs of one workflow (one condensed set per cell)."
+            )
     ident = KEY_COLUMNS + ["rep", "init"]
     runs = runs.drop_duplicates(subset=ident + ["best_acc", "last_acc"])
     clash = runs[runs.duplicated(subset=ident, keep=False)]
@@ -245,8 +286,10 @@ def _check_rows(rows: pd.DataFrame) -> pd.DataFrame:
     for c in ("ipc_from", "ipc_to"):
         values = pd.to_numeric(rows[c], errors="coerce")
         if values.isna().any() or not (values == values.round()).all():
-            raise YocoError(f"rows have a missing or non-integer {c}; the rows CSV must list whole IPC values "
-                            "(write it with the workflow's table_rows rule).")
+            raise YocoError(
+                f"rows have a missing or non-integer {c}; the rows CSV must list whole IPC values "
+                "(write it with the workflow's table_rows rule)."
+            )
         rows[c] = values.astype(int)
     return rows.drop_duplicates().reset_index(drop=True)
 
@@ -278,9 +321,7 @@ def aggregate_runs(runs: pd.DataFrame) -> pd.DataFrame:
             rec[f"std_{m}"] = float(np.std(g[col].to_numpy(), ddof=0))
             rec[f"rep_means_{m}"], rec[f"rep_std_{m}"] = _rep_summary(g, col)
         out.append(rec)
-    stat_cols = ["n_runs", "n_reps"] + [
-        f"{s}_{m}" for m in METRICS for s in ("mean", "std", "rep_means", "rep_std")
-    ]
+    stat_cols = ["n_runs", "n_reps"] + [f"{s}_{m}" for m in METRICS for s in ("mean", "std", "rep_means", "rep_std")]
     stats = pd.DataFrame(out, columns=KEY_COLUMNS + stat_cols)
     # An empty frame comes out as object columns, which would not merge with integer row keys.
     dtypes = {"ipc_from": int, "ipc_to": int, "n_runs": int, "n_reps": int}
@@ -419,6 +460,17 @@ def _score_fields(scores: Mapping[str, object], key: str) -> dict[str, object] |
 
 
 __all__ = [
-    "METHOD_METADATA", "METRICS", "NUMERIC_TABLES", "REFERENCE_DYNAMICS_EPOCHS", "REQUIRED_RUN_COLUMNS",
-    "RUN_COLUMNS", "TABLES", "aggregate_runs", "build_table", "check_runs", "merge_key", "read_runs", "table6",
+    "METHOD_METADATA",
+    "METRICS",
+    "NUMERIC_TABLES",
+    "REFERENCE_DYNAMICS_EPOCHS",
+    "REQUIRED_RUN_COLUMNS",
+    "RUN_COLUMNS",
+    "TABLES",
+    "aggregate_runs",
+    "build_table",
+    "check_runs",
+    "merge_key",
+    "read_runs",
+    "table6",
 ]

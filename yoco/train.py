@@ -40,6 +40,7 @@ momentum 0.9, weight decay 5e-4, batch 64 with the last partial batch kept, Mult
 ``benchmarks/throughput.py`` measures this trainer against a re-creation of the reference's loop
 (:mod:`yoco.reference_loop`).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -76,8 +77,9 @@ class NetworkSpec:
     depth: int = 3
 
     def build(self, seed: int) -> torch.nn.Module:
-        return nets.init_network(self.name, self.num_classes, seed, image_size=self.image_size,
-                                 width=self.width, depth=self.depth)
+        return nets.init_network(
+            self.name, self.num_classes, seed, image_size=self.image_size, width=self.width, depth=self.depth
+        )
 
 
 @dataclass(frozen=True)
@@ -131,8 +133,10 @@ class TrainConfig:
         if self.eval_batch < 1:
             raise YocoError(f"eval_batch must be at least 1, got {self.eval_batch}")
         if self.compile and self.engine not in ("auto", "loop"):
-            raise YocoError(f"compile=True compiles the 'loop' engine's per-model forward; the {self.engine!r} "
-                            f"engine has no compiled path (use engine='loop' or 'auto', or compile=None)")
+            raise YocoError(
+                f"compile=True compiles the 'loop' engine's per-model forward; the {self.engine!r} "
+                f"engine has no compiled path (use engine='loop' or 'auto', or compile=None)"
+            )
         if self.max_models is not None and self.max_models < 1:
             raise YocoError(f"max_models must be at least 1 (or None for 'as many as fit'), got {self.max_models}")
 
@@ -209,8 +213,12 @@ class _Ensemble:
         return logits.detach()
 
 
-def _model_step(forward: Callable[[torch.Tensor], torch.Tensor], i: int, x: torch.Tensor,
-                loss_of: Callable[[torch.Tensor, slice], torch.Tensor]) -> torch.Tensor:
+def _model_step(
+    forward: Callable[[torch.Tensor], torch.Tensor],
+    i: int,
+    x: torch.Tensor,
+    loss_of: Callable[[torch.Tensor, slice], torch.Tensor],
+) -> torch.Tensor:
     """Model ``i``'s forward on its batch ``x[i]`` and at once its backward, while its activations are
     still in the cache (the per-model engines); returns its detached logits ``[1, B, K]``."""
     logits = forward(x[i]).unsqueeze(0)
@@ -257,11 +265,21 @@ class _StackedConvNet(_Ensemble):
             h = h.contiguous(memory_format=torch.channels_last)
         for d in range(self.depth):
             w = p[f"layers.conv.{d}.weight"]
-            h = F.conv2d(h, w.flatten(0, 1), p[f"layers.conv.{d}.bias"].flatten(), padding=1,
-                         groups=1 if (d == 0 and shared_input) else m)
+            h = F.conv2d(
+                h,
+                w.flatten(0, 1),
+                p[f"layers.conv.{d}.bias"].flatten(),
+                padding=1,
+                groups=1 if (d == 0 and shared_input) else m,
+            )
             if self.eps is not None:
-                h = F.group_norm(h, h.shape[1], p[f"layers.norm.{d}.weight"].flatten(),
-                                 p[f"layers.norm.{d}.bias"].flatten(), self.eps[d])
+                h = F.group_norm(
+                    h,
+                    h.shape[1],
+                    p[f"layers.norm.{d}.weight"].flatten(),
+                    p[f"layers.norm.{d}.bias"].flatten(),
+                    self.eps[d],
+                )
             h = F.avg_pool2d(F.relu(h), kernel_size=2, stride=2)
         # [n, M·C, h, w] -> [M, n, C·h·w]: each model's features in the ConvNet's own flatten order.
         feat = h.reshape(n, m, -1).transpose(0, 1)
@@ -327,10 +345,16 @@ class _LoopEnsemble(_Ensemble):
     fails (no C++ compiler, say), the first call warns and the ensemble goes on eagerly.
     """
 
-    def __init__(self, models: list[torch.nn.Module], device, channels_last: bool = False,
-                 compiled: tuple[Callable, Callable] | None = None):
-        self.params = [{k: v.detach().to(device).clone().requires_grad_() for k, v in m.named_parameters()}
-                       for m in models]
+    def __init__(
+        self,
+        models: list[torch.nn.Module],
+        device,
+        channels_last: bool = False,
+        compiled: tuple[Callable, Callable] | None = None,
+    ):
+        self.params = [
+            {k: v.detach().to(device).clone().requires_grad_() for k, v in m.named_parameters()} for m in models
+        ]
         self.buffers = [{k: v.detach().to(device).clone() for k, v in m.named_buffers()} for m in models]
         self.base = copy.deepcopy(models[0]).to("meta")
         self.m = len(models)
@@ -361,8 +385,10 @@ class _LoopEnsemble(_Ensemble):
             out = run(lambda x: fn(self.params[i], self.buffers[i], x))
         except Exception as err:  # noqa: BLE001 - any compiler failure: fall back, say why
             first_line = (str(err).splitlines() or [""])[0][:200]
-            warnings.warn(f"torch.compile failed ({type(err).__name__}: {first_line}); "
-                          f"going on without compiling (set compile=False to skip the attempt)")
+            warnings.warn(
+                f"torch.compile failed ({type(err).__name__}: {first_line}); "
+                f"going on without compiling (set compile=False to skip the attempt)"
+            )
             del self._compiled[mode]
             for param in self.params[i].values():
                 param.grad = None
@@ -371,8 +397,9 @@ class _LoopEnsemble(_Ensemble):
         return out
 
     def forward_backward(self, x: torch.Tensor, loss_of: Callable[[torch.Tensor, slice], torch.Tensor]) -> torch.Tensor:
-        return torch.cat([self._guarded("train", i, lambda forward, i=i: _model_step(forward, i, x, loss_of))
-                          for i in range(self.m)])
+        return torch.cat(
+            [self._guarded("train", i, lambda forward, i=i: _model_step(forward, i, x, loss_of)) for i in range(self.m)]
+        )
 
     @torch.no_grad()
     def eval_forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -409,8 +436,12 @@ class _SequentialEnsemble(_Ensemble):
         return {k: v.detach().cpu().clone() for k, v in self.models[i].state_dict().items()}
 
 
-_ENGINE_CLASSES = {"stacked": _StackedConvNet, "vmap": _VmapEnsemble, "loop": _LoopEnsemble,
-                   "sequential": _SequentialEnsemble}
+_ENGINE_CLASSES = {
+    "stacked": _StackedConvNet,
+    "vmap": _VmapEnsemble,
+    "loop": _LoopEnsemble,
+    "sequential": _SequentialEnsemble,
+}
 
 
 def resolve_engine(spec: NetworkSpec, config: TrainConfig, device: str | torch.device = "cpu") -> str:
@@ -423,15 +454,21 @@ def resolve_engine(spec: NetworkSpec, config: TrainConfig, device: str | torch.d
     """
     if nets.uses_batchnorm(spec.name):
         if config.engine not in ("auto", "sequential"):
-            raise YocoError(f"{spec.name} has BatchNorm layers, which only the 'sequential' engine can train; "
-                            f"set engine='auto' or 'sequential' (got {config.engine!r})")
+            raise YocoError(
+                f"{spec.name} has BatchNorm layers, which only the 'sequential' engine can train; "
+                f"set engine='auto' or 'sequential' (got {config.engine!r})"
+            )
         if config.compile:
-            raise YocoError(f"{spec.name} has BatchNorm layers and trains with the 'sequential' engine, which "
-                            f"has no compiled path; set compile=None or False (CLI: drop --compile)")
+            raise YocoError(
+                f"{spec.name} has BatchNorm layers and trains with the 'sequential' engine, which "
+                f"has no compiled path; set compile=None or False (CLI: drop --compile)"
+            )
         return "sequential"
     if config.engine == "stacked" and not _stackable(spec.build(0)):
-        raise YocoError(f"the 'stacked' engine handles ConvNets with instance or no normalisation, not "
-                        f"{spec.name!r}; use engine='auto', 'vmap' or 'loop'")
+        raise YocoError(
+            f"the 'stacked' engine handles ConvNets with instance or no normalisation, not "
+            f"{spec.name!r}; use engine='auto', 'vmap' or 'loop'"
+        )
     if config.engine != "auto":
         return config.engine
     if torch.device(device).type != "cuda" or config.compile:
@@ -461,7 +498,7 @@ def use_compile(spec: NetworkSpec, config: TrainConfig, engine: str, device, sam
     if engine != "loop" or torch.device(device).type != "cpu":
         return False
     width = nets.DEFAULT_WIDTH[spec.name] if spec.width is None else spec.width
-    eager_s = sample_passes * width * spec.image_size ** 2 * _EAGER_CPU_S_PER_ELEMENT
+    eager_s = sample_passes * width * spec.image_size**2 * _EAGER_CPU_S_PER_ELEMENT
     return eager_s >= COMPILE_PAYS_AFTER_S
 
 
@@ -510,8 +547,8 @@ def _accuracy(ens, test_x: torch.Tensor, test_y: torch.Tensor, batch: int) -> to
     """Test accuracy in % of every model, ``[M]`` float64 on the device; one forward serves all models."""
     correct = None
     for s in range(0, test_x.shape[0], batch):
-        logits = ens.eval_forward(test_x[s:s + batch])
-        hits = (logits.argmax(-1) == test_y[s:s + batch]).sum(-1)
+        logits = ens.eval_forward(test_x[s : s + batch])
+        hits = (logits.argmax(-1) == test_y[s : s + batch]).sum(-1)
         correct = hits if correct is None else correct + hits
     return correct.double() * (100.0 / test_x.shape[0])
 
@@ -564,7 +601,7 @@ def _step_memory_terms(spec: NetworkSpec, config: TrainConfig) -> tuple[int, int
     for h in handles:
         h.remove()
     n_params = sum(p.numel() for p in probe.parameters())
-    return 4 * 3 * elements * config.batch_size, 4 * n_params, 4 * 3 * spec.image_size ** 2 * config.batch_size
+    return 4 * 3 * elements * config.batch_size, 4 * n_params, 4 * 3 * spec.image_size**2 * config.batch_size
 
 
 def estimate_step_memory(spec: NetworkSpec, config: TrainConfig, engine: str = "stacked") -> int:
@@ -596,13 +633,34 @@ def _measured_step_memory(spec: NetworkSpec, config: TrainConfig, device_str: st
     g = torch.Generator().manual_seed(0)
     pool_x = torch.randn(n, 3, spec.image_size, spec.image_size, generator=g).to(device)
     pool_y = (torch.arange(n) % spec.num_classes).to(device)
-    probe = TrainConfig(epochs=1, batch_size=n, augment=config.augment, cutmix_p=config.cutmix_p, eval_points=0,
-                        engine=config.engine, tf32=config.tf32, channels_last=config.channels_last)
+    probe = TrainConfig(
+        epochs=1,
+        batch_size=n,
+        augment=config.augment,
+        cutmix_p=config.cutmix_p,
+        eval_points=0,
+        engine=config.engine,
+        tf32=config.tf32,
+        channels_last=config.channels_last,
+    )
     torch.cuda.synchronize(device)
     base = torch.cuda.memory_allocated(device)
     torch.cuda.reset_peak_memory_stats(device)
-    _train_chunk(spec, pool_x, pool_y, [np.arange(n)] * probe_models, list(range(probe_models)), probe,
-                 None, None, device, False, False, resolve_engine(spec, config, device), None)
+    _train_chunk(
+        spec,
+        pool_x,
+        pool_y,
+        [np.arange(n)] * probe_models,
+        list(range(probe_models)),
+        probe,
+        None,
+        None,
+        device,
+        False,
+        False,
+        resolve_engine(spec, config, device),
+        None,
+    )
     torch.cuda.synchronize(device)
     # The probe's pool is part of `base`; the peak above it is what the two models' step added
     # (activations, parameters, gradients, momentum, cuDNN workspace: counted twice, a safe margin).
@@ -638,7 +696,7 @@ def models_per_batch(spec: NetworkSpec, config: TrainConfig, n_models: int, devi
         free, _ = torch.cuda.mem_get_info(device)
         budget = 0.6 * free
     else:
-        budget = 4 * 2 ** 30
+        budget = 4 * 2**30
         if resolve_engine(spec, config, device) in _ONE_MODEL_AT_A_TIME:
             budget -= _step_memory_terms(spec, config)[0]
     return int(max(1, min(n_models, budget // max(per_model, 1))))
@@ -689,8 +747,10 @@ def train_models(
     if len(subsets) != len(seeds):
         raise YocoError(f"got {len(subsets)} subsets but {len(seeds)} seeds; give one seed per run")
     if pool_x.ndim != 4 or pool_x.shape[0] != pool_y.shape[0]:
-        raise YocoError(f"pool_x must be [P, C, h, w] with one label per image; got {tuple(pool_x.shape)} "
-                        f"images and {tuple(pool_y.shape)} labels")
+        raise YocoError(
+            f"pool_x must be [P, C, h, w] with one label per image; got {tuple(pool_x.shape)} "
+            f"images and {tuple(pool_y.shape)} labels"
+        )
     device = torch.device(device)
     pool_x = pool_x.to(device, torch.float32)
     pool_y = pool_y.to(device, torch.int64)
@@ -717,10 +777,23 @@ def train_models(
         for size, runs in sorted(by_size.items()):
             chunk = models_per_batch(spec, config, len(runs), device)
             for start in range(0, len(runs), chunk):
-                ids = runs[start:start + chunk]
-                out = _train_chunk(spec, pool_x, pool_y, [subsets[i] for i in ids], [int(seeds[i]) for i in ids],
-                                   config, test_x, test_y, device, record_dynamics, keep_state, engine, tracker,
-                                   compiled)
+                ids = runs[start : start + chunk]
+                out = _train_chunk(
+                    spec,
+                    pool_x,
+                    pool_y,
+                    [subsets[i] for i in ids],
+                    [int(seeds[i]) for i in ids],
+                    config,
+                    test_x,
+                    test_y,
+                    device,
+                    record_dynamics,
+                    keep_state,
+                    engine,
+                    tracker,
+                    compiled,
+                )
                 for i, r in zip(ids, out):
                     results[i] = r
     if tracker is not None:
@@ -782,8 +855,22 @@ def _cutmix_loss(y, y_partner, ratio, logits: torch.Tensor, models: slice) -> to
     return augment.mixed_cross_entropy(logits, y[models], y_partner[models], ratio[models]).sum()
 
 
-def _train_chunk(spec, pool_x, pool_y, subsets, seeds, config, test_x, test_y, device,
-                 record_dynamics, keep_state, engine, tracker=None, compiled=False) -> list[TrainResult]:
+def _train_chunk(
+    spec,
+    pool_x,
+    pool_y,
+    subsets,
+    seeds,
+    config,
+    test_x,
+    test_y,
+    device,
+    record_dynamics,
+    keep_state,
+    engine,
+    tracker=None,
+    compiled=False,
+) -> list[TrainResult]:
     t0 = time.perf_counter()
     m = len(seeds)
     n = len(subsets[0])
@@ -803,9 +890,11 @@ def _train_chunk(spec, pool_x, pool_y, subsets, seeds, config, test_x, test_y, d
     eval_s = 0.0
     if record_dynamics:
         p = pool_x.shape[0]
-        dyn = {"err_l2": torch.zeros(m, config.epochs, p, device=device),
-               "correct": torch.zeros(m, config.epochs, p, dtype=torch.bool, device=device),
-               "margin": torch.zeros(m, config.epochs, p, device=device)}
+        dyn = {
+            "err_l2": torch.zeros(m, config.epochs, p, device=device),
+            "correct": torch.zeros(m, config.epochs, p, dtype=torch.bool, device=device),
+            "margin": torch.zeros(m, config.epochs, p, device=device),
+        }
         rows = torch.arange(m, device=device).unsqueeze(1)
     lr_now = config.lr
     in_mean = torch.tensor(augment.IMAGENET_MEAN, device=device).view(3, 1, 1)
@@ -826,7 +915,7 @@ def _train_chunk(spec, pool_x, pool_y, subsets, seeds, config, test_x, test_y, d
                 for group in opt.param_groups:
                     group["lr"] = lr
                 lr_now = lr
-            idx = order[:, b * bs:(b + 1) * bs]
+            idx = order[:, b * bs : (b + 1) * bs]
             x = pool_x[idx]
             y = pool_y[idx]
             if config.imagenet_transforms:
@@ -863,15 +952,29 @@ def _train_chunk(spec, pool_x, pool_y, subsets, seeds, config, test_x, test_y, d
         tracker.end_chunk()
     wall = time.perf_counter() - t0
     train_s = time.perf_counter() - t_loop - eval_s
-    settings = {"engine": engine, "device": str(device), "channels_last": config.channels_last,
-                "compiled": getattr(ens, "compiled", False),
-                "tf32_matmul": torch.backends.cuda.matmul.allow_tf32, "tf32_cudnn": torch.backends.cudnn.allow_tf32}
+    settings = {
+        "engine": engine,
+        "device": str(device),
+        "channels_last": config.channels_last,
+        "compiled": getattr(ens, "compiled", False),
+        "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+        "tf32_cudnn": torch.backends.cudnn.allow_tf32,
+    }
     out = []
     for i in range(m):
-        out.append(TrainResult(
-            seed=seeds[i], n_train=n, accuracies=accs[i], wall_s=wall, models_in_batch=m,
-            state_dict=ens.state_dict(i) if keep_state else None,
-            dynamics={k: v[i].cpu().numpy() for k, v in dyn.items()} if record_dynamics else None,
-            eval_s=eval_s, train_s=train_s, steps=config.epochs * iters, settings=dict(settings),
-        ))
+        out.append(
+            TrainResult(
+                seed=seeds[i],
+                n_train=n,
+                accuracies=accs[i],
+                wall_s=wall,
+                models_in_batch=m,
+                state_dict=ens.state_dict(i) if keep_state else None,
+                dynamics={k: v[i].cpu().numpy() for k, v in dyn.items()} if record_dynamics else None,
+                eval_s=eval_s,
+                train_s=train_s,
+                steps=config.epochs * iters,
+                settings=dict(settings),
+            )
+        )
     return out
