@@ -112,8 +112,11 @@ def test_bad_inputs_give_clear_errors():
     cfg = TrainConfig(epochs=1)
     with pytest.raises(YocoError, match="one seed per run"):
         train_models(SPEC, x, y, [np.arange(4)], [1, 2], cfg)
-    with pytest.raises(YocoError, match="outside the pool"):
+    with pytest.raises(YocoError, match="index 99 outside the pool"):
         train_models(SPEC, x, y, [np.array([0, 99])], [1], cfg)
+    # The message names the offending index, not the largest one.
+    with pytest.raises(YocoError, match="index -1 outside the pool"):
+        train_models(SPEC, x, y, [np.array([-1, 2])], [1], cfg)
     with pytest.raises(YocoError, match="whole pool"):
         train_models(SPEC, x, y, [np.arange(4)], [1], cfg, record_dynamics=True)
     with pytest.raises(YocoError, match="cutmix_p"):

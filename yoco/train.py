@@ -758,8 +758,12 @@ def train_models(
     for i, s in enumerate(subsets):
         if s.size == 0:
             raise YocoError(f"run {i} has an empty subset; a selection must keep at least one sample")
-        if s.min() < 0 or s.max() >= pool_x.shape[0]:
-            raise YocoError(f"run {i} selects index {int(s.max())} outside the pool of {pool_x.shape[0]} samples")
+        outside = s[(s < 0) | (s >= pool_x.shape[0])]
+        if outside.size:
+            raise YocoError(
+                f"run {i} selects index {int(outside[0])} outside the pool of {pool_x.shape[0]} samples "
+                f"(valid: 0 to {pool_x.shape[0] - 1}); select from the same decoded set the pool was built from"
+            )
         if record_dynamics and not np.array_equal(np.sort(s), np.arange(pool_x.shape[0])):
             raise YocoError("record_dynamics needs every run to train on the whole pool (dynamics are per pool sample)")
     if test_x is not None:
