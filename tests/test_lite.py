@@ -95,6 +95,27 @@ def test_ci_form_is_the_same_grid_shrunk(lite):
     assert [Path(p).name for p in grid.claims_inputs(ci)] == ["convnet.csv"] * 3
 
 
+def test_cpu_config_runs_the_issue_grid_on_two_cores():
+    """config/cifar10-cpu.yaml: the IPC_F 10 cells of Tables 1, 2, 4, 5 at IPC_T 1 and 2, 3 x 3 runs per key,
+    on the CPU, with the budget its header and docs/results-cifar10-cpu.md account for."""
+    cpu = _load("cifar10-cpu.yaml")
+    grid.validate(cpu)
+    assert cpu["device"] == "cpu" and cpu["datasets"]["cifar10"]["image_size"] == 32
+    assert cpu["threads"]["training"] == 2 and cpu["networks"]["convnet"]["width"] == 32
+    jobs = {j.ipct: j for j in grid.eval_jobs(cpu)}
+    assert set(jobs) == {"1", "2", "10"}
+    keys = {t: {k for k, _ in jobs[t].selections} for t in ("1", "2")}
+    t5 = {f"{b}_{s}" for b in T5_BASES for s in ("balance", "imbalance")}
+    assert keys["1"] == set(T1_KEYS) | {"random_balance", "yoco_imbalance"} | {f"{x}_easy" for x in HARD_FIRST} | t5
+    assert keys["2"] == set(T1_KEYS) | t5
+    assert cpu["reps"] == 3 and cpu["training"]["evaluate"]["inits"] == 3
+    # 25 + 22 keys x 9 runs + the unpruned column's 3: the 426 trainings of the results page.
+    assert sum(len(j.selections) for j in jobs.values()) * cpu["training"]["evaluate"]["inits"] == 426
+    assert grid.claims_targets(cpu) == ["results/cifar10-cpu/claims.csv"]
+    assert cpu["condensers"]["idc"]["lbpe"]["cifar10"] == {"epochs": 100, "top_k": 10}
+    assert cpu["training"]["dynamics"]["epochs"] >= cpu["condensers"]["idc"]["lbpe"]["cifar10"]["epochs"]
+
+
 def test_claims_target_only_where_claims_can_be_tested():
     # The paper's grid has CIFAR-10 IPC_F 10 cells; the digits configs have none.
     assert grid.claims_targets(_load()) == ["results/claims.csv"]
