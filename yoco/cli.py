@@ -323,6 +323,8 @@ def cmd_data(a) -> None:
 def cmd_condense(a) -> None:
     from .condense import CondenseConfig, condense
 
+    if a.method == "mtt":
+        return _condense_mtt(a)
     _outputs(a, "--out", "--snapshot", inputs=("--real",))
     device = _device(a.device)
     real = _load_real(a.real)
@@ -351,6 +353,87 @@ def cmd_condense(a) -> None:
     )
     cs.save(a.out)
     _log(f"condensed {a.method} IPC {a.ipc} -> {a.out}")
+
+
+def cmd_experts(a) -> None:
+    from .condense.experts import ExpertConfig, train_experts
+
+    _outputs(a, "--out", "--snapshot", inputs=("--real",))
+    device = _device(a.device)
+    real = _load_real(a.real)
+    overrides = dict(epochs=a.epochs, lr=a.lr, batch=a.batch, width=a.width, zca=a.zca)
+    config = ExpertConfig().replace(**{k: v for k, v in overrides.items() if v is not None})
+    ex = train_experts(
+        real,
+        a.num_experts,
+        config,
+        seed=a.seed,
+        device=device,
+        snapshot_path=a.snapshot,
+        progress=lambda info: _log(" ".join(f"{k}={v}" for k, v in info.items())),
+    )
+    ex.save(a.out)
+    accs = [x for x in ex.test_acc if x is not None]
+    acc = f", mean test accuracy {sum(accs) / len(accs):.2f}%" if accs else ""
+    _log(
+        f"{a.num_experts} MTT experts x {config.epochs} epochs ({'ZCA' if config.zca else 'normalised'}){acc} -> {a.out}"
+    )
+
+
+# Flags of `yoco condense` that only the gradient-matching methods read.
+_MATCHING_ONLY = ("outer", "inner", "net_epochs_data", "width")
+
+
+def _condense_mtt(a) -> None:
+    """`yoco condense --method mtt`: distil with the experts of `yoco experts`, write MTT's two files."""
+    from .condense.experts import Experts
+    from .condense.mtt import MTTConfig, distill, mtt_paths, save_mtt
+
+    for name in _MATCHING_ONLY:
+        if getattr(a, name) is not None:
+            raise YocoError(f"--{name.replace('_', '-')} is a gradient-matching flag; MTT does not read it (drop it)")
+    if not a.experts:
+        raise YocoError("--method mtt needs --experts FILE (written by `yoco experts`)")
+    from .io import check_output, same_file
+
+    for path in mtt_paths(a.out):
+        check_output(path, "--out")
+        for src in [a.real, *a.experts]:
+            if same_file(src, path):
+                raise YocoError(f"--out {path} is the input {src}; choose another output folder")
+    _outputs(a, "--snapshot", inputs=("--real", "--experts"))
+    device = _device(a.device)
+    real = _load_real(a.real)
+    experts = [Experts.load(p) for p in a.experts]
+    try:
+        config = MTTConfig.paper(real.name, a.ipc) if a.budget == "paper" else MTTConfig.quick()
+    except YocoError:
+        config = MTTConfig()  # no published setting for this dataset/IPC: CIFAR-10 IPC 10's, changed by the flags
+    overrides = dict(
+        iterations=a.iterations,
+        syn_steps=a.syn_steps,
+        expert_epochs=a.expert_epochs,
+        max_start_epoch=a.max_start_epoch,
+        lr_img=a.lr_img,
+        lr_lr=a.lr_lr,
+        lr_teacher=a.lr_teacher,
+        batch_syn=a.batch_syn,
+    )
+    config = config.replace(**{k: v for k, v in overrides.items() if v is not None})
+    if a.checkpoint_steps:
+        config = config.replace(checkpoint=True)
+    result = distill(
+        real,
+        experts,
+        a.ipc,
+        config,
+        seed=a.seed,
+        device=device,
+        snapshot_path=a.snapshot,
+        progress=lambda info: _log(" ".join(f"{k}={v}" for k, v in info.items())),
+    )
+    img, lab = save_mtt(result, a.out)
+    _log(f"MTT IPC {a.ipc} ({result.value_space}, syn_lr {result.syn_lr:.5f}) -> {img} + {lab.name}")
 
 
 def cmd_import(a) -> None:
@@ -1079,7 +1162,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("condense", help="condense a real dataset in-house with IDC or DREAM")
     p.add_argument("--real", required=True)
-    p.add_argument("--method", choices=["idc", "dream"], required=True)
+    p.add_argument("--method", choices=["idc", "dream", "mtt"], required=True)
     p.add_argument("--ipc", type=POSITIVE, required=True)
     p.add_argument("--factor", type=POSITIVE, default=2)
     p.add_argument("--outer", type=POSITIVE, default=None)
@@ -1091,7 +1174,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snapshot", default=None, help="resume from / save snapshots to this file")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True)
+    _add_mtt_flags(p)
     p.set_defaults(func=cmd_condense)
+
+    p = sub.add_parser("experts", help="train MTT's expert trajectories on a real dataset (parameters every epoch)")
+    p.add_argument("--real", required=True, help="npz of `yoco data`")
+    p.add_argument("--num-experts", type=POSITIVE, required=True)
+    p.add_argument("--epochs", type=POSITIVE, default=None, help="epochs per expert (MTT: 50)")
+    p.add_argument("--zca", action="store_true", default=None, help="ZCA-whiten the images (MTT's CIFAR setting)")
+    p.add_argument("--lr", type=POSITIVE_FLOAT, default=None, help="SGD learning rate (MTT: 0.01)")
+    p.add_argument("--batch", type=POSITIVE, default=None, help="batch size (MTT: 256)")
+    p.add_argument("--width", type=POSITIVE, default=None, help="ConvNet width (MTT: 128)")
+    p.add_argument("--seed", type=NON_NEGATIVE, default=0)
+    p.add_argument("--snapshot", default=None, help="resume from / save the unfinished trajectories to this file")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", required=True, help="the expert file (.pt)")
+    p.set_defaults(func=cmd_experts)
 
     p = sub.add_parser(
         "import",
@@ -1276,6 +1374,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_claims)
     return parser
+
+
+def _add_mtt_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("MTT (--method mtt; --out is a folder or a [prefix]images_best.pt file)")
+    g.add_argument("--experts", nargs="+", default=None, help="expert file(s) of `yoco experts`")
+    g.add_argument("--budget", choices=["paper", "quick"], default="paper", help="paper: CIFAR-10 IPC 10's setting")
+    g.add_argument("--iterations", type=POSITIVE, default=None)
+    g.add_argument("--syn-steps", type=POSITIVE, default=None)
+    g.add_argument("--expert-epochs", type=POSITIVE, default=None)
+    g.add_argument("--max-start-epoch", type=POSITIVE, default=None)
+    g.add_argument("--lr-lr", type=NON_NEGATIVE_FLOAT, default=None)
+    g.add_argument("--lr-teacher", type=POSITIVE_FLOAT, default=None, help="initial learnable step size")
+    g.add_argument("--batch-syn", type=NON_NEGATIVE, default=None, help="synthetic images per step (0 = all)")
+    g.add_argument(
+        "--checkpoint-steps", action="store_true", help="recompute each unrolled step in the backward (less memory)"
+    )
 
 
 def _add_unsafe_flag(p: argparse.ArgumentParser) -> None:

@@ -9,9 +9,14 @@ re-creates them from the real training data, following the original code. One fi
 ``matching.py``           the gradient-matching loss (per class or batched) and the images' optimiser
 ``state.py``              the real pool on the device and resumable snapshots
 ``config.py``             :class:`CondenseConfig`: budgets and hyper-parameters, the paper's settings
+``experts.py``            MTT's expert trajectories (``MTT:buffer.py``), DSA's single-op augmentation
+``mtt.py``                MTT: matching training trajectories (``MTT:distill.py``)
+``zca.py``                ZCA whitening as MTT applies it
 ========================  ==========================================================================
 
-:func:`condense` is the entry point for every method; ``CONDENSERS`` maps a method name to its class.
+:func:`condense` is the entry point for the gradient-matching methods; ``CONDENSERS`` maps a method
+name to its class. Trajectory matching needs experts first and has its own entry points
+(``TRAJECTORY_METHODS``): :func:`train_experts`, then :func:`distill` and :func:`save_mtt`.
 """
 
 from __future__ import annotations
@@ -31,12 +36,16 @@ from .config import DECODES, IMAGE_STEPS, METHODS, METRICS, CondenseConfig, _che
 from .dream import DREAM, nearest_to_centroids
 from .idc import IDC, bound_plan, decode_classes
 from .matching import ImageSGD, gradient_distance, match_loss, matched_parameters
+from .experts import ExpertConfig, Experts, train_experts
+from .mtt import MTTConfig, MTTResult, distill, save_mtt
 from .state import SNAPSHOT_FORMAT, SNAPSHOT_VERSION
 
 log = logging.getLogger("yoco.condense")
 
 CONDENSERS: dict[str, type[IDC]] = {"idc": IDC, "dream": DREAM}
 assert tuple(CONDENSERS) == METHODS
+# Methods that match expert trajectories instead of gradients: experts first, then ``distill``.
+TRAJECTORY_METHODS = ("mtt",)
 
 __all__ = [
     "CONDENSERS",
@@ -47,15 +56,23 @@ __all__ = [
     "SNAPSHOT_FORMAT",
     "SNAPSHOT_VERSION",
     "CondenseConfig",
+    "ExpertConfig",
+    "Experts",
+    "MTTConfig",
+    "MTTResult",
+    "TRAJECTORY_METHODS",
     "ImageSGD",
     "bound_plan",
     "condense",
     "decode_classes",
+    "distill",
     "gradient_distance",
     "initial_images",
     "match_loss",
     "matched_parameters",
     "nearest_to_centroids",
+    "save_mtt",
+    "train_experts",
     "tune_lr_img",
 ]
 
