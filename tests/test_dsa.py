@@ -192,3 +192,31 @@ def test_dsa_paper_settings():
     with pytest.raises(YocoError, match="factor 1"):
         cd.condense(_toy_real(), "dsa", 2, 2, _dsa())
     assert math.isclose(cd.CondenseConfig.fallback("dsa", 7).lr_img, 0.1)
+
+
+# --- command line -------------------------------------------------------------------------------------
+
+
+def test_cli_condense_dsa_writes_dsa_format_resumes_and_reports_progress(tmp_path, capsys):
+    from yoco.cli import main
+
+    npz = tmp_path / "digits.npz"
+    assert main(["data", "--dataset", "digits", "--image-size", "8", "--out", str(npz)]) == 0
+    common = ["condense", "--real", str(npz), "--method", "dsa", "--ipc", "2", "--inner", "2", "--syn-epochs", "1"]
+    common += ["--batch-real", "8", "--batch-net", "16", "--width", "8", "--seed", "3"]
+    capsys.readouterr()
+    assert main([*common, "--outer", "2", "--out", str(tmp_path / "straight.pt")]) == 0
+    err = capsys.readouterr().err
+    assert "condense dsa: started" in err and "condense dsa: done | loss" in err and "(dsa format)" in err
+    straight = load_condensed(tmp_path / "straight.pt", "dsa", "digits")
+    assert (straight.ipc, straight.factor, straight.value_space) == (2, 1, "normalized")
+    # Interrupted after one outer iteration, then extended to two from the snapshot: the same file.
+    snap = ["--snapshot", str(tmp_path / "snap.pt")]
+    assert main([*common, "--outer", "1", *snap, "--out", str(tmp_path / "first.pt")]) == 0
+    capsys.readouterr()
+    assert main([*common, "--outer", "2", *snap, "--out", str(tmp_path / "resumed.pt")]) == 0
+    assert "resumed at 50.0%" in capsys.readouterr().err
+    resumed = load_condensed(tmp_path / "resumed.pt", "dsa", "digits")
+    assert torch.equal(resumed.images, straight.images)
+    assert main([*common, "--factor", "2", "--out", str(tmp_path / "bad.pt")]) == 2
+    assert "--factor must be 1" in capsys.readouterr().err
