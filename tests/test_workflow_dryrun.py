@@ -261,6 +261,8 @@ def test_quickstart_dry_runs_on_digits_only(runs):
     counts = _job_counts(text)
     assert counts["real_data"] == 1  # digits only: no CIFAR download
     assert counts["condense"] == 4  # IDC and DREAM at IPC_F 10 and 20
+    # DSA IPC_F 10 (Table 4) in-house, in DSA's own format, then imported like a released file.
+    assert counts["condense_authors_format"] == 1 and counts["import_condensed"] == 2  # + the real set
     assert counts["table"] == 7 and all(counts[f"fig{n}"] == 1 for n in (2, 3, 5, 7))
 
 
@@ -292,6 +294,43 @@ def test_condensed_set_sources(paper, tmp_path):
     assert (cs.source, cs.path) == ("external", str(path))
     assert grid.condensed_file(config, "idc", "cifar10", "10").endswith("imported/idc/cifar10/ipc10.pt")
     assert grid.condensed_file(config, "idc", "cifar10", "50").endswith("condensed/idc/cifar10/ipc50.pt")
+
+
+def test_inhouse_dsa_is_condensed_then_imported(paper, tmp_path):
+    config = _merge(paper, {"external_root": str(tmp_path)})
+    cs = grid.condensed_set(config, "dsa", "cifar10", 10)
+    assert cs.source == "inhouse" and cs.path.endswith("condensed/dsa/cifar10/ipc10/data.pt")
+    assert grid.condensed_file(config, "dsa", "cifar10", "10").endswith("imported/dsa/cifar10/ipc10.pt")
+    assert grid.import_input(config, "dsa", "cifar10", "10").endswith("condensed/dsa/cifar10/ipc10")
+    assert "--format dsa --path " in grid.import_args(config, "dsa", "cifar10", "10")
+    # The paper's budget (config.yaml): DSA:main.py's CIFAR-10 IPC 10 settings, factor 1.
+    args = grid.condense_args(config, "dsa", "cifar10", "10")
+    for flag in ("--factor 1", "--outer 1001", "--inner 10", "--syn-epochs 50", "--batch-real 256"):
+        assert flag in args, args
+    assert "--batch-net 256" in args and "--lr-img 0.1" in args and "--lr-net 0.01" in args
+    # The authors' file wins when present; external-only when switched off.
+    released = tmp_path / "dsa/res_DSA_CIFAR10_ConvNet_ipc10/data.pt"
+    released.parent.mkdir(parents=True)
+    released.write_bytes(b"")
+    assert grid.condensed_set(config, "dsa", "cifar10", 10).source == "external"
+    released.unlink()
+    off = _merge(config, {"condensers": {"dsa": {"inhouse": False}}})
+    assert grid.condensed_set(off, "dsa", "cifar10", 10).source == "missing"
+    with pytest.raises(YocoError, match=r"condensers\.dsa\.inhouse: false"):
+        grid.condensed_file(off, "dsa", "cifar10", "10")
+
+
+def test_kip_stays_external_and_budgets_are_checked(paper, tmp_path):
+    config = _merge(paper, {"external_root": str(tmp_path)})
+    with pytest.raises(YocoError, match="JAX/neural-tangents") as err:
+        grid.condensed_file(config, "kip", "cifar10", "10")
+    assert "kip/kip_ipc10/data.pt" in str(err.value) and "NHWC" in str(err.value)
+    with pytest.raises(YocoError, match=r"condensers\.kip\.inhouse.*JAX"):
+        grid.validate(_merge(config, {"condensers": {"kip": {"inhouse": True}}}))
+    no_budget = dict(config)
+    no_budget["condensation"] = {k: v for k, v in config["condensation"].items() if k != "dsa"}
+    with pytest.raises(YocoError, match=r"condensation\.dsa.*cifar10"):
+        grid.validate(no_budget)
 
 
 def test_condense_lr_img_follows_idc_scaling(paper):

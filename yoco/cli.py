@@ -320,39 +320,75 @@ def cmd_data(a) -> None:
     _log(f"{a.dataset}: {len(real.y_train)} train / {len(real.y_test)} test images -> {a.out}")
 
 
+# Flags of `yoco condense` that override one CondenseConfig field each (flag dest -> field).
+CONDENSE_OVERRIDES = {
+    "outer": "outer",
+    "inner": "inner",
+    "net_epochs_data": "n_data",
+    "syn_epochs": "syn_epochs",
+    "batch_real": "batch_real",
+    "batch_net": "batch_net",
+    "lr_img": "lr_img",
+    "lr_net": "lr_net",
+    "width": "width",
+}
+# What `yoco condense --out` writes per method: IDC/DREAM the canonical file; DSA and MTT the authors'
+# formats, so that the files are interchangeable with the released ones (`yoco import` reads both).
+CONDENSE_WRITES = {"idc": "canonical", "dream": "canonical", "dsa": "dsa", "mtt": "mtt"}
+
+
 def cmd_condense(a) -> None:
-    from .condense import CondenseConfig, condense
+    from .condense import CondenseConfig, condense, default_factor
+    from .progress import Progress
 
     if a.method == "mtt":
         return _condense_mtt(a)
     _outputs(a, "--out", "--snapshot", inputs=("--real",))
     device = _device(a.device)
     real = _load_real(a.real)
-    _check_factor(a.factor, real.image_size)
+    factor = default_factor(a.method) if a.factor is None else a.factor
+    if a.method == "dsa" and factor != 1:
+        raise YocoError(f"--method dsa condenses whole images: --factor must be 1 (or left out), got {factor}")
+    _check_factor(factor, real.image_size)
     try:
         config = CondenseConfig.paper(real.name, a.ipc, a.method)
     except YocoError:
-        # No published recipe for this dataset (digits, ...): IDC's CIFAR settings, shrunk by the flags below.
-        config = CondenseConfig()
-    overrides = {
-        k: v
-        for k, v in dict(outer=a.outer, inner=a.inner, n_data=a.net_epochs_data, lr_img=a.lr_img, width=a.width).items()
-        if v is not None
-    }
+        # No published recipe for this dataset (digits, ...): the method's CIFAR settings, shrunk by the flags.
+        config = CondenseConfig.fallback(a.method, a.ipc)
+    overrides = {field: getattr(a, dest) for dest, field in CONDENSE_OVERRIDES.items() if getattr(a, dest) is not None}
     config = config.replace(**overrides)
-    cs = condense(
-        real,
-        method=a.method,
-        ipc=a.ipc,
-        factor=a.factor,
-        config=config,
-        seed=a.seed,
-        device=device,
-        snapshot_path=a.snapshot,
-        progress=lambda info: _log(" ".join(f"{k}={v}" for k, v in info.items())),
-    )
-    cs.save(a.out)
-    _log(f"condensed {a.method} IPC {a.ipc} -> {a.out}")
+
+    with Progress(f"condense {a.method}") as progress:
+        started = []
+
+        def report(info: dict) -> None:
+            if not started:
+                started.append(True)
+                # The first report comes after the first outer iteration of this run (a resumed run
+                # starts after its snapshot): the rate is set by this run's iterations.
+                progress.start(info["outer_total"], f"{info['outer_total']} outer iterations", done=info["outer"] - 1)
+            progress.update(info["outer"], status=f"loss {info['match_loss']:.4g}")
+
+        cs = condense(
+            real,
+            method=a.method,
+            ipc=a.ipc,
+            factor=factor,
+            config=config,
+            seed=a.seed,
+            device=device,
+            snapshot_path=a.snapshot,
+            progress=report,
+        )
+        history = cs.provenance["loss_history"]
+        progress.finish(f"loss {history[-1]:.4g}" if history else None)
+    if CONDENSE_WRITES[a.method] == "dsa":
+        from .condensed import save_dsa
+
+        save_dsa(cs, a.out)
+    else:
+        cs.save(a.out)
+    _log(f"condensed {a.method} IPC {a.ipc} ({CONDENSE_WRITES[a.method]} format) -> {a.out}")
 
 
 def cmd_experts(a) -> None:
@@ -1160,15 +1196,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_data)
 
-    p = sub.add_parser("condense", help="condense a real dataset in-house with IDC or DREAM")
+    p = sub.add_parser(
+        "condense",
+        help="condense a real dataset in-house with IDC, DREAM (canonical file), DSA or MTT (the authors' formats)",
+    )
     p.add_argument("--real", required=True)
-    p.add_argument("--method", choices=["idc", "dream", "mtt"], required=True)
+    p.add_argument("--method", choices=list(CONDENSE_WRITES), required=True)
     p.add_argument("--ipc", type=POSITIVE, required=True)
-    p.add_argument("--factor", type=POSITIVE, default=2)
-    p.add_argument("--outer", type=POSITIVE, default=None)
-    p.add_argument("--inner", type=POSITIVE, default=None)
+    p.add_argument("--factor", type=POSITIVE, default=None, help="multi-formation factor (default: IDC/DREAM 2, DSA 1)")
+    p.add_argument("--outer", type=POSITIVE, default=None, help="outer iterations (IDC niter, DSA Iteration + 1)")
+    p.add_argument("--inner", type=POSITIVE, default=None, help="matching steps per outer iteration (DSA outer_loop)")
     p.add_argument("--net-epochs-data", type=POSITIVE, default=None, help="real samples per network update (n_data)")
+    p.add_argument(
+        "--syn-epochs", type=POSITIVE, default=None, help="DSA: epochs on the synthetic set per network update"
+    )
+    p.add_argument("--batch-real", type=POSITIVE, default=None, help="real images per class in a matching step")
+    p.add_argument("--batch-net", type=POSITIVE, default=None, help="batch size of the network updates")
     p.add_argument("--lr-img", type=POSITIVE_FLOAT, default=None)
+    p.add_argument("--lr-net", type=POSITIVE_FLOAT, default=None)
     p.add_argument("--width", type=POSITIVE, default=None)
     p.add_argument("--seed", type=NON_NEGATIVE, default=0)
     p.add_argument("--snapshot", default=None, help="resume from / save snapshots to this file")

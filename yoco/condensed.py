@@ -17,6 +17,7 @@ Value spaces:
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import pickle
 from dataclasses import dataclass, field
@@ -690,6 +691,30 @@ def save_idc(cs: CondensedSet, path: str | os.PathLike) -> Path:
     )
 
 
+def save_dsa(cs: CondensedSet, path: str | os.PathLike, accs: dict | None = None) -> Path:
+    """Write DSA's result file (``DSA:main.py``): ``{'data': [[images, labels]], 'accs_all_exps': ...}``.
+
+    Interchangeable with the authors' ``res_DSA_CIFAR10_ConvNet_ipc10.pt``: one experiment, images
+    ``[C*ipc, 3, h, w]`` float32 in the normalised space, class-major int64 labels. ``accs_all_exps``
+    maps the evaluation network to its accuracies (default ``{'ConvNet': []}``: none were measured);
+    ``yoco`` adds the set's provenance under a key of its own, which DSA's and YOCO's loaders ignore.
+    """
+    cs.validate()
+    if cs.value_space != "normalized" or cs.factor != 1:
+        raise YocoError(
+            f"the DSA format holds normalised whole images (factor 1); this set is {cs.value_space!r} with "
+            f"factor {cs.factor}. Save it with CondensedSet.save instead."
+        )
+    images = cs.images.detach().cpu().to(torch.float32).contiguous()
+    labels = cs.labels.detach().cpu().to(torch.int64).contiguous()
+    payload = {
+        "data": [[images, labels]],
+        "accs_all_exps": dict(accs) if accs is not None else {"ConvNet": []},
+        "yoco_provenance": json.dumps(cs.provenance, default=str, sort_keys=True),
+    }
+    return _atomic_torch_save(payload, Path(path))
+
+
 def reference_path(fmt: str, dataset: str, ipc: int, root: str | os.PathLike = "raid/condensed_img") -> Path:
     """Where the reference code expects a released set (reference-spec §1.1), below ``root``."""
     if fmt not in FORMATS or fmt == "canonical":
@@ -713,6 +738,7 @@ __all__ = [
     "load_condensed",
     "training_tensor",
     "save_idc",
+    "save_dsa",
     "reference_path",
     "sha256_file",
     "VALUE_SPACES",
