@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from yoco import nets
 from yoco.cli import main
-from yoco.condense.experts import ExpertConfig, Experts, dsa_augment, expert_seed, flat_parameters, train_experts
+from yoco.condense.experts import ExpertConfig, Experts, expert_seed, flat_parameters, train_experts
 from yoco.condense.mtt import MTT, MTTConfig, distill, save_mtt, trajectory_loss
 from yoco.condense.zca import ZCA
 from yoco.condensed import load_condensed
@@ -65,17 +65,6 @@ def test_zca_regularisation_shrinks_each_eigenvalue_to_s_over_s_plus_eps():
     var = w.var(0)
     sample_var = x.reshape(20000, -1).var(0)
     assert torch.allclose(var, sample_var / (sample_var + 0.1), atol=2e-2)
-
-
-# --- DSA --------------------------------------------------------------------------------------------------
-def test_dsa_single_op_draws_do_not_depend_on_the_other_models():
-    x = torch.randn(5, 4, 3, 8, 8)
-    seeds = torch.arange(5, dtype=torch.int64) * 7 + 1
-    both = dsa_augment(x, seeds, (2, 3), "color_crop_cutout_flip_scale_rotate")
-    for m in range(5):
-        alone = dsa_augment(x[m : m + 1], seeds[m : m + 1], (2, 3), "color_crop_cutout_flip_scale_rotate")
-        assert torch.allclose(alone[0], both[m], atol=1e-6)
-    assert torch.equal(dsa_augment(x, seeds, (0,), "none"), x)
 
 
 # --- experts ----------------------------------------------------------------------------------------------

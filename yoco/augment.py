@@ -42,6 +42,7 @@ from .errors import YocoError
 __all__ = [
     "DIFFAUG_OPS",
     "DEFAULT_STRATEGY",
+    "check_strategy",
     "diffaug",
     "dsa_augment",
     "DSA_STRATEGY",
@@ -144,6 +145,14 @@ def _parse_strategy(strategy: str) -> _Plan:
     return _Plan("flip" in ops, "color" in ops, "cutout" in ops, choice)
 
 
+def check_strategy(strategy: str, default: str = DEFAULT_STRATEGY) -> str:
+    """Validate an augmentation strategy (ops joined by ``_``, or ``"none"``) before any image is seen."""
+    if not isinstance(strategy, str):
+        raise YocoError(f"strategy must be a string such as {default!r}, got {strategy!r}.")
+    _parse_strategy(strategy)
+    return strategy
+
+
 def _translate(x: torch.Tensor, th: torch.Tensor, tw: torch.Tensor, pad: int) -> torch.Tensor:
     """Shift every image by integer offsets: ``out[i, j] = x[i + th, j + tw]``, 0 outside the image.
 
@@ -222,9 +231,7 @@ def diffaug(
     op (``torch.where``); there is no Python loop over models or samples.
     """
     seeds, counters = _check_batch(x, seeds, counters, "diffaug")
-    if not isinstance(strategy, str):
-        raise YocoError(f"strategy must be a string such as {DEFAULT_STRATEGY!r}, got {strategy!r}.")
-    plan = _parse_strategy(strategy)
+    plan = _parse_strategy(check_strategy(strategy))
     M, B, C, H, W = x.shape
     n = 1 if shared else B  # images that get their own parameters
 
@@ -277,9 +284,7 @@ def dsa_augment(
     (DSA's network updates). Arguments and shapes as in :func:`diffaug`.
     """
     seeds, counters = _check_batch(x, seeds, counters, "dsa_augment")
-    if not isinstance(strategy, str):
-        raise YocoError(f"strategy must be a string such as {DSA_STRATEGY!r}, got {strategy!r}.")
-    _parse_strategy(strategy)  # validates the op names
+    check_strategy(strategy, DSA_STRATEGY)
     text = strategy.strip().lower()
     if text in ("", "none"):
         return x

@@ -42,7 +42,7 @@ from .config import (
     METHODS,
     METRICS,
     CondenseConfig,
-    _check_positive_int,
+    check_int,
     tune_lr_img,
 )
 from .dream import DREAM, nearest_to_centroids
@@ -110,8 +110,8 @@ def _prepare(
     if not isinstance(real, RealData):
         raise YocoError(f"real must be a yoco.data.RealData (see yoco.data.load_real), got {type(real).__name__}.")
     real.validate()
-    _check_positive_int("ipc", ipc)
-    _check_positive_int("factor", factor)
+    check_int("ipc", ipc)
+    check_int("factor", factor)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise YocoError(f"seed must be a non-negative integer, got {seed!r}.")
     if method == "dsa" and factor != 1:

@@ -34,8 +34,24 @@ def tune_lr_img(base: float, ipc: int, size: int, ref_size: int) -> float:
     return float(base) * ipc / 10.0 * (size / ref_size) ** 2
 
 
+class Settings:
+    """What every condensation dataclass shares: a validated :meth:`replace` and :meth:`to_dict`."""
+
+    def replace(self, **changes: Any):
+        """A copy with some fields changed (validated; unknown names are rejected)."""
+        fields = {f.name for f in dataclasses.fields(self)}
+        for k in changes:
+            if k not in fields:
+                raise unknown_choice(f"{type(self).__name__} field", k, fields)
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-value dictionary (for YAML/JSON and snapshots)."""
+        return dataclasses.asdict(self)
+
+
 @dataclass(frozen=True)
-class CondenseConfig:
+class CondenseConfig(Settings):
     """Every budget and hyper-parameter of an IDC/DREAM condensation.
 
     The defaults are IDC's CIFAR-10 IPC-10 settings (reference-spec §6.1); use :meth:`paper` for the
@@ -158,13 +174,9 @@ class CondenseConfig:
             "snapshot_every",
         )
         for name in positive:
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise YocoError(f"CondenseConfig.{name} must be a positive integer, got {v!r}.")
+            check_int(f"CondenseConfig.{name}", getattr(self, name))
         for name in ("n_data", "early", "class_chunk", "syn_epochs"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-                raise YocoError(f"CondenseConfig.{name} must be a non-negative integer, got {v!r}.")
+            check_int(f"CondenseConfig.{name}", getattr(self, name), minimum=0)
         for name in ("lr_img", "lr_net"):
             if not getattr(self, name) > 0:
                 raise YocoError(f"CondenseConfig.{name} must be > 0, got {getattr(self, name)!r}.")
@@ -216,7 +228,7 @@ class CondenseConfig:
             return cls.dsa(ipc)
         if dataset not in _LR_IMG_BASE:
             raise unknown_choice("paper condensation dataset", dataset, _LR_IMG_BASE)
-        _check_positive_int("ipc", ipc)
+        check_int("ipc", ipc)
         base, ref = _LR_IMG_BASE[dataset]
         common = dict(batch_real=128 if method == "dream" else 64)
         if dataset == "imagenet10":
@@ -261,7 +273,7 @@ class CondenseConfig:
         ``color_crop_cutout_flip_scale_rotate`` for both the Siamese matching and the network updates;
         no CutMix, no clamping. Defined for the IPCs of ``get_loops``: 1, 10, 20, 30, 40, 50.
         """
-        _check_positive_int("ipc", ipc)
+        check_int("ipc", ipc)
         if ipc not in DSA_LOOPS:
             raise YocoError(
                 f"DSA defines its loops only for ipc in {sorted(DSA_LOOPS)} (DSA:utils.py:get_loops), got {ipc}; "
@@ -315,7 +327,7 @@ class CondenseConfig:
         """
         if method not in METHODS:
             raise unknown_choice("condensation method", method, METHODS)
-        _check_positive_int("ipc", ipc)
+        check_int("ipc", ipc)
         if method == "dsa":
             # DSA's recipe with its loops cut from 1001 x (10 matching steps, 50 synthetic epochs) to
             # 30 x (5, 10), and real batches of 64 (digits has about 125 images per class).
@@ -335,24 +347,14 @@ class CondenseConfig:
             kmeans_iter=30,
         )
 
-    def replace(self, **changes: Any) -> "CondenseConfig":
-        """A copy with some fields changed (validated; unknown names are rejected)."""
-        fields = {f.name for f in dataclasses.fields(self)}
-        for k in changes:
-            if k not in fields:
-                raise unknown_choice("CondenseConfig field", k, fields)
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-value dictionary (for YAML/JSON and snapshots)."""
-        return dataclasses.asdict(self)
-
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "CondenseConfig":
         """Inverse of :meth:`to_dict`; missing fields take the defaults, unknown ones are rejected."""
         return cls().replace(**dict(values))
 
 
-def _check_positive_int(name: str, v: Any) -> None:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise YocoError(f"{name} must be a positive integer, got {v!r}.")
+def check_int(name: str, v: Any, minimum: int = 1) -> None:
+    """Reject anything but an integer ``>= minimum`` (bools too, though Python counts them as ints)."""
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
+        what = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
+        raise YocoError(f"{name} must be {what}, got {v!r}.")

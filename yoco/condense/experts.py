@@ -4,7 +4,9 @@ Matching training trajectories (:mod:`yoco.condense.mtt`) needs, for many indepe
 ConvNet-D3s trained on the whole real training set, their parameters at the start and after every
 epoch. The recipe is ``buffer.py``'s defaults: 50 epochs of SGD with learning rate 0.01, no momentum,
 no weight decay, batches of 256 (shuffled, the last partial batch kept), cross-entropy, and DSA
-augmentation ``color_crop_cutout_flip_scale_rotate`` in DSA's single-op mode (:func:`dsa_augment`).
+augmentation ``color_crop_cutout_flip_scale_rotate`` in DSA's single-op mode
+(:func:`yoco.augment.dsa_augment`: one op per model and call, parameters per image, as MTT calls
+``DiffAugment`` with ``seed=-1``).
 The images are ZCA-whitened (``--zca``, MTT's CIFAR-10 setting; :mod:`yoco.condense.zca`) or
 normalised with the dataset's mean and std.
 
@@ -42,13 +44,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import augment, nets, rng
+from .. import nets, rng
+from ..augment import DSA_STRATEGY, check_strategy, dsa_augment
 from ..data import RealData
 from ..errors import YocoError, unknown_choice
 from ..io import atomic_path
 from ..optim import SGD
 from ..seeding import seed_from
 from ..train import ENGINES, NetworkSpec, TrainConfig, build_ensemble, models_per_batch, resolve_engine
+from .config import Settings, check_int
 from .zca import ZCA
 
 log = logging.getLogger("yoco.condense")
@@ -56,45 +60,12 @@ log = logging.getLogger("yoco.condense")
 EXPERTS_FORMAT = "yoco-mtt-experts"
 EXPERTS_VERSION = 1
 
-#: DSA's augmentation strategy in MTT (``buffer.py`` and ``distill.py`` ``--dsa_strategy``).
-DSA_STRATEGY = "color_crop_cutout_flip_scale_rotate"
-
 # Fields that change no parameter value (only speed and bookkeeping): a snapshot resumes with others.
 _RESUMABLE_FIELDS = ("engine", "snapshot_every")
 
 
-def dsa_augment(x: torch.Tensor, seeds: torch.Tensor, counters: tuple[int, ...], strategy: str) -> torch.Tensor:
-    """DSA in its single-op mode (``ParamDiffAug.aug_mode = 'S'``, the mode MTT runs), batched over models.
-
-    Per call and model one op of ``strategy`` is drawn uniformly (``color`` = brightness, saturation and
-    contrast; repeated ops count twice) and applied with fresh parameters per image (MTT calls
-    ``DiffAugment`` with ``seed=-1``). The ops themselves are :func:`yoco.augment.diffaug`'s (same
-    constants as DSA's ``ParamDiffAug``). Differentiable with respect to ``x`` ``[M, B, C, H, W]``.
-    """
-    text = strategy.strip().lower()
-    if text in ("", "none"):
-        return x
-    ops = text.split("_")
-    bad = [op for op in ops if op not in augment.DIFFAUG_OPS]
-    if bad:
-        raise YocoError(f"unknown DSA op(s) {', '.join(map(repr, bad))} in {strategy!r}; valid: {augment.DIFFAUG_OPS}")
-    pick = rng.integers(seeds, (rng.CHOICE, 1, *counters), (), 0, len(ops) - 1).tolist()
-    if len(set(ops[k] for k in pick)) == 1:
-        return augment.diffaug(x, seeds, counters, ops[pick[0]])
-    groups: dict[str, list[int]] = {}
-    for m, k in enumerate(pick):
-        groups.setdefault(ops[k], []).append(m)
-    parts, order = [], []
-    for op, members in groups.items():
-        sel = torch.tensor(members, device=x.device)
-        parts.append(augment.diffaug(x[sel], seeds[sel], counters, op))
-        order += members
-    inverse = torch.argsort(torch.tensor(order, device=x.device))
-    return torch.cat(parts)[inverse]
-
-
 @dataclass(frozen=True)
-class ExpertConfig:
+class ExpertConfig(Settings):
     """The recipe of the expert trainings (``MTT:buffer.py`` defaults).
 
     Attributes
@@ -107,7 +78,7 @@ class ExpertConfig:
     batch : int
         Batch size (``--batch_train`` 256).
     augment : str
-        DSA strategy (single-op mode, :func:`dsa_augment`); ``"none"`` trains without augmentation.
+        DSA strategy (single-op mode, :func:`yoco.augment.dsa_augment`); ``"none"`` trains without augmentation.
     zca : bool
         ZCA-whiten the images (``--zca``); otherwise normalise them with the dataset's mean and std.
     net, width, depth : str, int, int
@@ -132,9 +103,7 @@ class ExpertConfig:
 
     def __post_init__(self):
         for name in ("epochs", "batch", "width", "depth", "snapshot_every"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise YocoError(f"ExpertConfig.{name} must be a positive integer, got {v!r}.")
+            check_int(f"ExpertConfig.{name}", getattr(self, name))
         if not self.lr > 0:
             raise YocoError(f"ExpertConfig.lr must be > 0, got {self.lr!r}.")
         if self.weight_decay < 0:
@@ -147,7 +116,7 @@ class ExpertConfig:
             )
         if self.engine not in ENGINES:
             raise unknown_choice("engine", self.engine, ENGINES)
-        dsa_augment(torch.zeros(1, 1, 3, 8, 8), torch.zeros(1, dtype=torch.int64), (0,), self.augment)
+        check_strategy(self.augment)
 
     @classmethod
     def paper(cls) -> "ExpertConfig":
@@ -158,16 +127,6 @@ class ExpertConfig:
     def quick(cls) -> "ExpertConfig":
         """A CPU budget for the 16-pixel digits quickstart (not a paper setting): width 32, 15 epochs."""
         return cls(epochs=15, width=32, batch=128)
-
-    def replace(self, **changes: Any) -> "ExpertConfig":
-        fields = {f.name for f in dataclasses.fields(self)}
-        for k in changes:
-            if k not in fields:
-                raise unknown_choice("ExpertConfig field", k, fields)
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def real_fingerprint(real: RealData) -> str:
@@ -320,10 +279,8 @@ def train_experts(
         raise YocoError(f"real must be a yoco.data.RealData, got {type(real).__name__}.")
     real.validate()
     cfg = ExpertConfig.paper() if config is None else config
-    if isinstance(num_experts, bool) or not isinstance(num_experts, (int, np.integer)) or num_experts < 1:
-        raise YocoError(f"num_experts must be a positive integer, got {num_experts!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise YocoError(f"seed must be a non-negative integer, got {seed!r}.")
+    check_int("num_experts", num_experts)
+    check_int("seed", seed, minimum=0)
     device = torch.device(device)
     spec = NetworkSpec(cfg.net, real.num_classes, real.image_size, cfg.width, cfg.depth)
     identity = _identity(real, num_experts, cfg, seed)

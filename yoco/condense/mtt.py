@@ -46,10 +46,12 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from .. import nets, rng
+from ..augment import DSA_STRATEGY, check_strategy, dsa_augment
 from ..data import RealData
-from ..errors import YocoError, unknown_choice
+from ..errors import YocoError
 from ..io import atomic_path
-from .experts import DSA_STRATEGY, Experts, Space, _pixels, dsa_augment, real_fingerprint
+from .config import Settings, check_int
+from .experts import Experts, Space, _pixels, real_fingerprint
 from .state import load_snapshot, save_snapshot
 
 log = logging.getLogger("yoco.condense")
@@ -67,7 +69,7 @@ MTT_RESUMABLE_FIELDS = ("iterations", "snapshot_every", "checkpoint")
 
 
 @dataclass(frozen=True)
-class MTTConfig:
+class MTTConfig(Settings):
     """Budgets and hyper-parameters of an MTT distillation (``distill.py`` flags in brackets).
 
     The defaults are MTT's CIFAR-10 IPC 10 setting (:meth:`paper`; see docs/deviations.md for where
@@ -91,11 +93,8 @@ class MTTConfig:
 
     def __post_init__(self):
         for name in ("syn_steps", "expert_epochs", "max_start_epoch", "iterations", "snapshot_every"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise YocoError(f"MTTConfig.{name} must be a positive integer, got {v!r}.")
-        if isinstance(self.batch_syn, bool) or not isinstance(self.batch_syn, (int, np.integer)) or self.batch_syn < 0:
-            raise YocoError(f"MTTConfig.batch_syn must be >= 0 (0 = all images), got {self.batch_syn!r}.")
+            check_int(f"MTTConfig.{name}", getattr(self, name))
+        check_int("MTTConfig.batch_syn (0 = all images)", self.batch_syn, minimum=0)
         for name in ("lr_img", "lr_teacher"):
             if not getattr(self, name) > 0:
                 raise YocoError(f"MTTConfig.{name} must be > 0, got {getattr(self, name)!r}.")
@@ -104,7 +103,7 @@ class MTTConfig:
         for name in ("mom_img", "mom_lr"):
             if not 0 <= getattr(self, name) < 1:
                 raise YocoError(f"MTTConfig.{name} must lie in [0, 1), got {getattr(self, name)!r}.")
-        dsa_augment(torch.zeros(1, 1, 3, 8, 8), torch.zeros(1, dtype=torch.int64), (0,), self.augment)
+        check_strategy(self.augment)
 
     @classmethod
     def paper(cls, dataset: str = "cifar10", ipc: int = 10) -> "MTTConfig":
@@ -120,16 +119,6 @@ class MTTConfig:
     def quick(cls) -> "MTTConfig":
         """A CPU budget for the 16-pixel digits quickstart (not a paper setting; experts of ExpertConfig.quick)."""
         return cls(syn_steps=10, expert_epochs=2, max_start_epoch=5, iterations=200, lr_img=1000.0, lr_lr=1e-5)
-
-    def replace(self, **changes: Any) -> "MTTConfig":
-        fields = {f.name for f in dataclasses.fields(self)}
-        for k in changes:
-            if k not in fields:
-                raise unknown_choice("MTTConfig field", k, fields)
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def trajectory_loss(end: torch.Tensor, start: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -417,10 +406,8 @@ def distill(
             f"the experts were trained on other data ({experts.identity['dataset']}, fingerprint "
             f"{experts.identity['real_fingerprint']}) than {real.name} here; train experts on this --real."
         )
-    if isinstance(ipc, bool) or not isinstance(ipc, (int, np.integer)) or ipc < 1:
-        raise YocoError(f"ipc must be a positive integer, got {ipc!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise YocoError(f"seed must be a non-negative integer, got {seed!r}.")
+    check_int("ipc", ipc)
+    check_int("seed", seed, minimum=0)
     cfg = MTTConfig.paper(real.name, int(ipc)) if config is None else config
     last = cfg.max_start_epoch - 1 + cfg.expert_epochs
     if last > experts.epochs:
