@@ -428,6 +428,8 @@ def _condense_mtt(a) -> None:
     for name in _MATCHING_ONLY:
         if getattr(a, name) is not None:
             raise YocoError(f"--{name.replace('_', '-')} is a gradient-matching flag; MTT does not read it (drop it)")
+    if a.factor not in (None, 1):
+        raise YocoError(f"--method mtt distils whole images: --factor must be 1 (or left out), got {a.factor}")
     if not a.experts:
         raise YocoError("--method mtt needs --experts FILE (written by `yoco experts`)")
     from .io import check_output, same_file
@@ -1078,7 +1080,7 @@ def cmd_table(a) -> None:
         rows = None
         if a.rows:
             rows = _read_csvs([a.rows], "--rows", "pass the rows CSV the workflow's table_rows rule writes")
-        frame = tables.build_table(a.number, runs, rows=rows, metric=a.metric)
+        frame = tables.build_table(a.number, runs, rows=rows, metric=a.metric, stand_ins=_stand_ins(a.stand_in))
         if not (frame["n_runs"] > 0).any():
             raise YocoError(
                 f"none of the runs in --runs belong to a row of Table {a.number}; pass the run CSVs of "
@@ -1086,6 +1088,24 @@ def cmd_table(a) -> None:
             )
     write_csv(frame, a.out)
     _log(f"table {a.number}: {len(frame)} rows -> {a.out}")
+
+
+def _stand_ins(specs: list[str]) -> dict[str, dict]:
+    """``--stand-in digits=cifar10:20=50,10=10`` -> ``{"digits": {"dataset": "cifar10", "ipc_from": {20: 50, 10: 10}}}``."""
+    out: dict[str, dict] = {}
+    for spec in specs:
+        ours, sep, paper = spec.partition("=")
+        paper_ds, _, ipcs = paper.partition(":")
+        try:
+            ipc_from = {int(k): int(v) for k, v in (p.split("=") for p in ipcs.split(",") if p)}
+        except ValueError:
+            ipc_from = None
+        if not sep or not ours or not paper_ds or ipc_from is None:
+            raise YocoError(
+                f"--stand-in {spec!r}: write OURS=PAPER_DATASET[:IPC=PAPER_IPC,...], e.g. digits=cifar10:20=50"
+            )
+        out[ours] = {"dataset": paper_ds, "ipc_from": ipc_from}
+    return out
 
 
 def cmd_claims(a) -> None:
@@ -1203,7 +1223,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--real", required=True)
     p.add_argument("--method", choices=list(CONDENSE_WRITES), required=True)
     p.add_argument("--ipc", type=POSITIVE, required=True)
-    p.add_argument("--factor", type=POSITIVE, default=None, help="multi-formation factor (default: IDC/DREAM 2, DSA 1)")
+    p.add_argument(
+        "--factor", type=POSITIVE, default=None, help="multi-formation factor (default: IDC/DREAM 2, DSA/MTT 1)"
+    )
     p.add_argument("--outer", type=POSITIVE, default=None, help="outer iterations (IDC niter, DSA Iteration + 1)")
     p.add_argument("--inner", type=POSITIVE, default=None, help="matching steps per outer iteration (DSA outer_loop)")
     p.add_argument("--net-epochs-data", type=POSITIVE, default=None, help="real samples per network update (n_data)")
@@ -1395,6 +1417,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", nargs="*", default=[])
     p.add_argument("--rows", default=None, help="CSV of the table's row keys (from the workflow's grid)")
     p.add_argument("--metric", choices=["best", "last"], default="best")
+    p.add_argument(
+        "--stand-in",
+        action="append",
+        default=[],
+        metavar="OURS=PAPER[:IPC=PAPER_IPC,...]",
+        help="compare a stand-in dataset's rows with the paper's cells of another, e.g. digits=cifar10:20=50",
+    )
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_table)
 

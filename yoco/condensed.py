@@ -448,7 +448,8 @@ def load_condensed(
         The file (for ``mtt``: the folder, or ``images_best.pt`` with ``labels_best.pt`` beside it).
     fmt : {"idc", "dream", "mtt", "dsa", "kip", "canonical"}
         ``idc``/``dream``: list ``[images, targets]``, pixel space, multi-formation.
-        ``mtt``: ``images_best.pt`` + ``labels_best.pt``, normalised, factor 1.
+        ``mtt``: ``images_best.pt`` + ``labels_best.pt``, normalised, factor 1 (``zca`` when the
+        ``meta.json`` that ``yoco condense --method mtt`` writes beside them says so).
         ``dsa``: dict ``{'data': [[images, labels], ...]}``, normalised, factor 1.
         ``kip``: ``(images NHWC, labels one-hot)``, ZCA space, factor 1.
         ``canonical``: a file written by :meth:`CondensedSet.save`.
@@ -486,6 +487,7 @@ def load_condensed(
         return cs
 
     provenance: dict = {"format": fmt}
+    mtt_space = None
     if fmt == "mtt":
         img_path, lab_path = _mtt_paths(path, dataset, ipc)
         images = _torch_load(img_path, "cpu", trusted)
@@ -496,6 +498,7 @@ def load_condensed(
             labels_source=str(lab_path),
             labels_sha256=sha256_file(lab_path),
         )
+        mtt_space = _mtt_value_space(img_path)
     else:
         if path.is_dir():
             raise YocoError(
@@ -525,6 +528,9 @@ def load_condensed(
             provenance["factor_assumed"] = int(factor)
     else:
         value_space = "zca" if fmt == "kip" else "normalized"
+        if mtt_space is not None:
+            # An in-house set says whether its experts were whitened; the authors' file does not.
+            value_space = provenance["value_space_recorded"] = mtt_space
         if factor not in (None, 1):
             raise YocoError(f"{fmt} sets are not multi-formation sets; factor must be 1 (or omitted), got {factor}.")
         factor = 1
@@ -577,6 +583,18 @@ def _mtt_paths(path: Path, dataset: str, ipc: int | None) -> tuple[Path, Path]:
         if not p.is_file():
             raise _missing(p, "mtt", dataset, ipc)
     return img_path, lab_path
+
+
+def _mtt_value_space(img_path: Path) -> str | None:
+    """The value space ``yoco condense --method mtt`` wrote to ``[prefix]meta.json`` beside the images."""
+    meta = img_path.with_name(img_path.name[: -len("images_best.pt")] + "meta.json")
+    if not img_path.name.endswith("images_best.pt") or not meta.is_file():
+        return None
+    try:
+        space = json.loads(meta.read_text()).get("value_space")
+    except (ValueError, OSError, AttributeError):
+        return None  # a foreign meta.json: the file is read like the authors' one
+    return space if space in ("normalized", "zca") else None
 
 
 def _class_major(images: torch.Tensor, labels: torch.Tensor, provenance: dict) -> tuple[torch.Tensor, torch.Tensor]:

@@ -54,16 +54,22 @@ _SUFFIXES = (("easy", "hard"), ("balance", "imbalance"))
 # exactly like a released file (so an in-house set and the authors' one take the same path downstream).
 INHOUSE_CANONICAL = ("idc", "dream")
 #: ck -> the file inside the in-house output folder that ``yoco import`` reads ("" = the folder itself).
-INHOUSE_AUTHORS_FORMAT = {"dsa": "data.pt"}
+INHOUSE_AUTHORS_FORMAT = {"dsa": "data.pt", "mtt": ""}
 #: ck -> function(config, ds, ipcf) -> {flag name: path} of extra inputs of ``yoco condense`` (each is
 #: passed as ``--<name> <path>`` and is a Snakemake input, so the rule that makes it runs first).
-CONDENSE_EXTRA_INPUTS: dict = {}
+#: MTT distils from expert trajectories, one file per dataset shared by all its IPCs (rule experts).
+CONDENSE_EXTRA_INPUTS: dict = {"mtt": lambda config, ds, ipcf: {"experts": experts_path(config, ds)}}
 #: Why a condenser cannot run in-house (the missing-file message quotes it).
 NO_INHOUSE_REASON = {
     "kip": (
         "kip has no in-house condenser (KIP's kernel-inducing-points optimisation needs a JAX/neural-tangents "
         "stack and hundreds of GPU-hours, so it stays external)"
     ),
+}
+# What a budget under `condensation.<ck>.<ds>` needs at least (the missing-budget message shows it).
+_BUDGET_HINT = {
+    "idc": "outer: ..., inner: ..., width: ...",
+    "mtt": "iterations: ..., syn_steps: ..., expert_epochs: ..., max_start_epoch: ...",
 }
 # The budget keys that are not a `yoco condense` flag of their own: IDC's lr_img rule.
 _LR_IMG_RULE = ("lr_img_base", "lr_img_ref_size")
@@ -378,10 +384,49 @@ def condense_budget(config: Mapping, ck: str, ds: str) -> Mapping:
     if budget is None:
         raise _fail(
             f"condensation.{ck}",
-            f"no in-house budget for dataset {ds!r}; add `{ds}: {{outer: ..., inner: ..., width: ...}}` "
+            f"no in-house budget for dataset {ds!r}; add `{ds}: {{{_BUDGET_HINT.get(ck, _BUDGET_HINT['idc'])}}}` "
             f"(see config/config.yaml), or set `condensers.{ck}.inhouse: false` and provide the authors' file.",
         )
     return budget
+
+
+def experts_budget(config: Mapping, ds: str) -> Mapping:
+    """The expert-training budget ``experts.<ds>`` of in-house MTT, or a YocoError saying where to add it."""
+    budget = (config.get("experts") or {}).get(ds)
+    if budget is None:
+        raise _fail(
+            "experts",
+            f"no expert budget for dataset {ds!r}, which in-house MTT needs; add `{ds}: {{num_experts: ..., "
+            "epochs: ..., zca: ...}` (see config/config.yaml), or set `condensers.mtt.inhouse: false`.",
+        )
+    return budget
+
+
+def experts_path(config: Mapping, ds: str) -> str:
+    """MTT's expert trajectories of a dataset (``yoco experts``), shared by every in-house MTT IPC."""
+    return f"{_root(config)}/experts/{ds}/experts.pt"
+
+
+def _budget_flags(budget: Mapping, skip: tuple[str, ...] = ()) -> list[str]:
+    """Every budget key as its CLI flag (``syn_steps`` -> ``--syn-steps``); a boolean is a switch."""
+    args: list[str] = []
+    for key, value in budget.items():
+        if key in skip:
+            continue
+        flag = f"--{key.replace('_', '-')}"
+        if isinstance(value, bool):
+            args += [flag] if value else []
+        else:
+            args += [flag, str(value)]
+    return args
+
+
+def experts_args(config: Mapping, ds: str) -> str:
+    """CLI arguments of ``yoco experts`` without ``--real``/``--out``: the budget ``experts.<ds>`` and a seed."""
+    from .seeding import seed_from
+
+    args = _budget_flags(experts_budget(config, ds)) + ["--seed", str(seed_from("experts", ds))]
+    return shlex.join(args)
 
 
 def condense_inputs(config: Mapping, ck: str, ds: str, ipcf: str) -> dict[str, str]:
@@ -401,9 +446,7 @@ def condense_args(config: Mapping, ck: str, ds: str, ipcf: str) -> str:
     from .seeding import seed_from
 
     args = ["--method", ck, "--ipc", str(ipcf), "--factor", str(factor(config, ck, ds))]
-    for key, value in budget.items():
-        if key not in _LR_IMG_RULE:
-            args += [f"--{key.replace('_', '-')}", str(value)]
+    args += _budget_flags(budget, skip=_LR_IMG_RULE)
     if "lr_img_base" in budget:
         size = int(_dataset(config, ds)["image_size"])
         # IDC's tune_lr_img: base × IPC/10 × (size/reference size)².
@@ -418,7 +461,7 @@ def condense_args(config: Mapping, ck: str, ds: str, ipcf: str) -> str:
 
 
 def inhouse_dir(config: Mapping, ck: str, ds: str, ipcf: str) -> str:
-    """The folder an authors'-format in-house condensation writes (DSA: its ``data.pt``)."""
+    """The folder an authors'-format in-house condensation writes (DSA: its ``data.pt``; MTT: its two files)."""
     return f"{_root(config)}/condensed/{ck}/{ds}/ipc{ipcf}"
 
 
@@ -908,6 +951,18 @@ def figure_args(config: Mapping, number: int) -> str:
 # ----------------------------------------------------------------------------------------------
 # Targets
 # ----------------------------------------------------------------------------------------------
+def stand_in_args(config: Mapping) -> str:
+    """``yoco table --stand-in`` flags: datasets whose rows are compared with another's published cells
+    (``datasets.<ds>.stands_for``, e.g. the quickstart's digits for CIFAR-10)."""
+    args: list[str] = []
+    for ds, spec in sorted(config["datasets"].items()):
+        target = spec.get("stands_for")
+        if target:
+            ipcs = ",".join(f"{k}={v}" for k, v in sorted((target.get("ipc_from") or {}).items()))
+            args += ["--stand-in", f"{ds}={target['dataset']}" + (f":{ipcs}" if ipcs else "")]
+    return shlex.join(args)
+
+
 def table_inputs(config: Mapping, number: int) -> list[str]:
     """Run CSVs that Table ``number`` aggregates (none for Table 6)."""
     if number == 6:
@@ -1019,6 +1074,8 @@ def validate(config: Mapping) -> None:
     for cs in condensed_sets(config):
         if cs.source == "inhouse":
             condense_budget(config, cs.ck, cs.ds)
+            if cs.ck == "mtt":
+                _check_mtt_budget(config, cs.ds)
     for job in eval_jobs(config):
         _dataset(config, job.ds)
         factor(config, job.ck, job.ds)
@@ -1056,3 +1113,15 @@ def validate(config: Mapping) -> None:
         bad = [p for p in config["figures"]["fig3"]["pruning_ratios"] if not 0 < float(p) < 1]
         if bad:
             raise _fail("figures.fig3.pruning_ratios", f"ratios {bad} must lie strictly between 0 and 1.")
+
+
+def _check_mtt_budget(config: Mapping, ds: str) -> None:
+    """The distillation reads expert checkpoints up to max_start_epoch - 1 + expert_epochs: train that far."""
+    budget, experts = condense_budget(config, "mtt", ds), experts_budget(config, ds)
+    last = int(budget["max_start_epoch"]) - 1 + int(budget["expert_epochs"])
+    if last > int(experts["epochs"]):
+        raise _fail(
+            f"condensation.mtt.{ds}",
+            f"max_start_epoch {budget['max_start_epoch']} with expert_epochs {budget['expert_epochs']} reads expert "
+            f"epoch {last}, but experts.{ds}.epochs is {experts['epochs']}; lower them or raise the experts' epochs.",
+        )

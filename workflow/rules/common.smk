@@ -130,7 +130,7 @@ def table_input(wildcards):
 def table_flags(wildcards, input):
     if "rows" not in input.keys():
         return ""
-    return f"--rows {_quoted(input.rows)} --runs {_quoted(input.runs)}"
+    return f"--rows {_quoted(input.rows)} --runs {_quoted(input.runs)} {grid.stand_in_args(config)}"
 
 
 def figure_data_input(wildcards):

@@ -1,11 +1,11 @@
 # Condensed sets (reference-spec §1.1, §6). Each set comes from exactly one place, decided by
 # yoco.grid.condensed_set: the authors' file when it is on disk (imported to imported/), else
 # in-house condensation when `condensers.<ck>.inhouse` is true (IDC/DREAM: a canonical file under
-# condensed/; DSA: its authors' format in a folder under condensed/, then imported like a released
-# file), else a YocoError naming the expected path, the format and where the authors publish it.
-# A new in-house method plugs in through yoco.grid: INHOUSE_AUTHORS_FORMAT (the file its
-# `yoco condense --out` writes), CONDENSE_EXTRA_INPUTS (e.g. MTT's experts) and its budget under
-# `condensation:` in the config.
+# condensed/; DSA and MTT: their authors' formats in a folder under condensed/, then imported like
+# a released file), else a YocoError naming the expected path, the format and where the authors
+# publish it. A new in-house method plugs in through yoco.grid: INHOUSE_AUTHORS_FORMAT (the file its
+# `yoco condense --out` writes), CONDENSE_EXTRA_INPUTS (MTT: the experts file of rule experts) and
+# its budget under `condensation:` in the config.
 
 
 rule condense:
