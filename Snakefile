@@ -47,6 +47,7 @@ report: "workflow/report/workflow.rst"  # `snakemake --report`: captions in work
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/experts.smk"
 include: "workflow/rules/condense.smk"
 include: "workflow/rules/decode.smk"
 include: "workflow/rules/dynamics.smk"

@@ -207,6 +207,62 @@ def test_diffaug_is_differentiable_in_the_images():
     assert torch.isfinite(big.grad).all() and big.grad.abs().sum() > 0
 
 
+# ---------------------------------------------------------------- DSA's DiffAugment (one op of all listed)
+
+
+def test_dsa_augment_applies_exactly_one_listed_op_per_model_uniformly():
+    # DSA (aug_mode 'S') draws one op from all six, flip/colour/cutout included, and applies only it:
+    # every model's batch equals the single-op diffaug of exactly one op, and each op is about 1/6.
+    m = 240
+    x = _images(m=m, b=2, h=8, w=8)
+    seeds = torch.arange(1000, 1000 + m)
+    ops = A.DSA_STRATEGY.split("_")
+    out = A.dsa_augment(x, seeds, STEP, A.DSA_STRATEGY, shared=True)
+    singles = {op: A.diffaug(x, seeds, STEP, op, shared=True) for op in ops}
+    counts = dict.fromkeys(ops, 0)
+    for i in range(m):
+        hits = [op for op, y in singles.items() if torch.equal(out[i], y[i])]
+        # A draw that leaves the batch unchanged (flip's coin, a zero shift) matches several ops;
+        # such models are not counted.
+        assert len(hits) >= 1, i
+        if len(hits) == 1:
+            counts[hits[0]] += 1
+    # 240 draws, p = 1/6: 40 expected per op; 15..65 is beyond 4 standard deviations (5.8).
+    assert all(15 <= n <= 65 for n in counts.values()), counts
+    # Colour alone is never combined with a shift: a model that drew colour has no zero border rows.
+    colour_only = [i for i in range(m) if torch.equal(out[i], singles["color"][i])]
+    assert colour_only and all(not torch.equal(out[i], singles["crop"][i]) for i in colour_only)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_dsa_augment_paths_agree_and_models_are_independent(monkeypatch, shared):
+    x = torch.randn(12, 4, 3, 16, 16, requires_grad=True)
+    seeds = torch.arange(12) * 5 + 3
+    cpu_path = A.dsa_augment(x, seeds, (1, 2), shared=shared)
+    monkeypatch.setattr(A, "_reading_is_free", lambda device: False)
+    select_path = A.dsa_augment(x, seeds, (1, 2), shared=shared)
+    monkeypatch.undo()
+    assert torch.equal(cpu_path, select_path)
+    alone = torch.cat([A.dsa_augment(x[i : i + 1], seeds[i : i + 1], (1, 2), shared=shared) for i in range(12)])
+    assert torch.equal(cpu_path, alone)
+    cpu_path.square().sum().backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+def test_dsa_augment_siamese_draw_is_shared_by_the_batch():
+    # The Siamese call: a class's real and synthetic images get one parameter set. Identical images
+    # in one model's batch must therefore stay identical; per-image draws (network updates) differ.
+    x = _images(m=6, b=1).expand(6, 5, 3, 32, 32).contiguous()
+    seeds = torch.arange(6) + 40
+    shared = A.dsa_augment(x, seeds, STEP, shared=True)
+    assert torch.equal(shared, shared[:, :1].expand_as(shared))
+    per_image = A.dsa_augment(x, seeds, STEP, shared=False)
+    assert not torch.equal(per_image, per_image[:, :1].expand_as(per_image))
+    assert torch.equal(A.dsa_augment(x, seeds, STEP, "none"), x)
+    with pytest.raises(YocoError, match="blur"):
+        A.dsa_augment(x, seeds, STEP, "color_blur")
+
+
 def test_diffaug_input_errors_name_the_fix():
     x = _images(m=2, b=2, h=8, w=8)
     with pytest.raises(YocoError, match="valid ops: color, crop, cutout, flip, rotate, scale, translate"):

@@ -289,6 +289,11 @@ CLI_CASES = [
         ("--factor 4", "2x2 patches", "smaller factor"),
     ),
     Cli(
+        "condense-dsa-with-factor-2",
+        "condense --real {d}/digits.npz --method dsa --ipc 1 --factor 2 --out {out}",
+        ("--method dsa", "--factor must be 1"),
+    ),
+    Cli(
         "condense-unknown-method",
         "condense --real {d}/digits.npz --method foo --ipc 1 --out {out}",
         ("--method", "invalid choice"),

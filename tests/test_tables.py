@@ -11,6 +11,7 @@ import pytest
 
 from yoco.errors import YocoError
 from yoco.io import write_csv as write_csv_atomic
+from yoco.published import KEY_COLUMNS
 from yoco.tables import RUN_COLUMNS, build_table, check_runs, read_runs, table6
 
 
@@ -115,6 +116,38 @@ def test_table3_rows_per_network():
     assert row(t, key="yoco", network="resnet10bn")["n_runs"] == 0
 
 
+def test_a_stand_in_dataset_gets_the_papers_numbers_of_its_cells():
+    # The quickstart's digits stand in for CIFAR-10 (IPC_F 20 for 50): its rows print the paper's
+    # CIFAR-10 numbers. Table 2, MTT 10->1: random 19.75, yoco 22.02; Table 4, DSA 10->1 el2n_easy 21.29;
+    # Table 1, IDC 50->50 (the IPC_F column) 74.50.
+    digits = dict(dataset="digits", network="convnet", ipc_from=10, ipc_to=1)
+    runs = pd.concat(
+        [make_runs(**digits, condenser="mtt", key=k) for k in ("random", "yoco")]
+        + [make_runs(**digits, condenser="dsa", key="el2n_easy")]
+    )  # best accuracies 40..48, mean 44
+    stand_in = {"digits": {"dataset": "cifar10", "ipc_from": {20: 50}}}
+    t2 = build_table(2, runs, rows=runs[KEY_COLUMNS].drop_duplicates(), stand_ins=stand_in)
+    assert row(t2, condenser="mtt", key="random")["published"] == pytest.approx(19.75)
+    assert row(t2, condenser="mtt", key="yoco")["diff_best"] == pytest.approx(44.0 - 22.02)
+    mtt = t2[t2.condenser == "mtt"]
+    assert set(mtt.paper_dataset) == {"cifar10"} and set(mtt.paper_ipc_from) == {10}
+    # DSA is not in the paper's Table 2: no number, no paper cell.
+    assert row(t2, condenser="dsa")["paper_dataset"] == "" and math.isnan(row(t2, condenser="dsa")["published"])
+    assert set(t2.dataset) == {"digits"}  # our rows keep their own names
+    t4 = build_table(4, runs, rows=runs[KEY_COLUMNS].drop_duplicates(), stand_ins=stand_in)
+    assert row(t4, condenser="dsa", key="el2n_easy")["published"] == pytest.approx(21.29)
+    unpruned = pd.DataFrame(
+        [dict(dataset="digits", condenser="idc", ipc_from=20, ipc_to=20, key="random", network="convnet")]
+    )
+    r = build_table(1, make_runs(dataset="digits", ipc_from=20, ipc_to=20), rows=unpruned, stand_ins=stand_in).iloc[0]
+    assert r["published"] == pytest.approx(74.50) and r["paper_ipc_from"] == 50
+    # Without the stand-in the rows have no published number and no paper cell.
+    plain = build_table(2, runs, rows=runs[KEY_COLUMNS].drop_duplicates())
+    assert plain["published"].isna().all() and (plain["paper_dataset"] == "").all()
+    with pytest.raises(YocoError, match="paper's dataset"):
+        build_table(2, runs, stand_ins={"digits": {"ipc_from": {20: 50}}})
+
+
 def test_rows_from_config_without_published_values():
     runs = pd.concat([make_runs(dataset="digits", ipc_to=2), make_runs(dataset="digits", ipc_to=5)])
     rows = pd.DataFrame([dict(dataset="digits", condenser="idc", ipc_from=10, ipc_to=2, key="yoco", network="convnet")])
@@ -207,3 +240,14 @@ def test_unpruned_cell_matches_full_and_random_spellings():
         row(build_table(1, runs), dataset="cifar10", ipc_from=10, ipc_to=1, condenser="idc", key="random")["n_runs"]
         == 0
     )
+
+
+def test_stand_in_flag_parses_and_names_the_fix():
+    from yoco.cli import _stand_ins
+
+    expected = {"digits": {"dataset": "cifar10", "ipc_from": {20: 50, 10: 10}}}
+    assert _stand_ins(["digits=cifar10:20=50,10=10"]) == expected
+    assert _stand_ins(["digits=cifar10"]) == {"digits": {"dataset": "cifar10", "ipc_from": {}}}
+    for bad in ("digits", "digits=cifar10:20", "=cifar10", "digits=cifar10:a=b"):
+        with pytest.raises(YocoError, match="OURS=PAPER_DATASET"):
+            _stand_ins([bad])

@@ -233,8 +233,8 @@ def test_every_table_and_figure_dry_runs(runs):
 def test_missing_external_file_names_path_format_and_source(runs):
     rc, text = runs("missing")
     assert rc != 0
-    # Table 2 needs MTT and KIP; whichever Snakemake reaches first is reported.
-    assert re.search(r"(mtt/ConvNet_baseline/images_best\.pt|kip/kip_ipc10/data\.pt)' does not exist", text), text
+    # Table 2 needs MTT and KIP; MTT is distilled in-house, KIP's file has to be there.
+    assert re.search(r"kip/kip_ipc10/data\.pt' does not exist", text), text
     assert "no in-house condenser" in text and "format:" in text
     assert "Google-Drive" in text
 
@@ -261,6 +261,12 @@ def test_quickstart_dry_runs_on_digits_only(runs):
     counts = _job_counts(text)
     assert counts["real_data"] == 1  # digits only: no CIFAR download
     assert counts["condense"] == 4  # IDC and DREAM at IPC_F 10 and 20
+    # DSA IPC_F 10 (Table 4) and MTT IPC_F 10 (Tables 2 and 4) in-house, in their authors' formats,
+    # then imported like released files; MTT's one experts file first.
+    assert counts["condense_authors_format"] == 2 and counts["import_condensed"] == 3  # + the real set
+    assert counts["experts"] == 1
+    # IDC 10 and 20, DREAM 10 (Tables 2 and 4), MTT and DSA 10 (Tables 2 and 4).
+    assert counts["dynamics"] == 5
     assert counts["table"] == 7 and all(counts[f"fig{n}"] == 1 for n in (2, 3, 5, 7))
 
 
@@ -282,9 +288,11 @@ def test_table_rows_follow_the_paper(paper):
 def test_condensed_set_sources(paper, tmp_path):
     config = _merge(paper, {"external_root": str(tmp_path)})
     assert grid.condensed_set(config, "idc", "cifar10", 10).source == "inhouse"
-    assert grid.condensed_set(config, "mtt", "cifar10", 10).source == "missing"
+    assert grid.condensed_set(config, "kip", "cifar10", 10).source == "missing"
+    off = _merge(config, {"condensers": {"mtt": {"inhouse": False}}})
+    assert grid.condensed_set(off, "mtt", "cifar10", 10).source == "missing"
     with pytest.raises(YocoError, match="images_best.pt"):
-        grid.condensed_file(config, "mtt", "cifar10", "10")
+        grid.condensed_file(off, "mtt", "cifar10", "10")
     path = tmp_path / "idc/cifar10/conv3in_grad_mse_nd2000_cut_niter2000_factor2_lr0.005_mix_ipc10/data.pt"
     path.parent.mkdir(parents=True)
     path.write_bytes(b"")
@@ -292,6 +300,93 @@ def test_condensed_set_sources(paper, tmp_path):
     assert (cs.source, cs.path) == ("external", str(path))
     assert grid.condensed_file(config, "idc", "cifar10", "10").endswith("imported/idc/cifar10/ipc10.pt")
     assert grid.condensed_file(config, "idc", "cifar10", "50").endswith("condensed/idc/cifar10/ipc50.pt")
+
+
+def test_inhouse_dsa_is_condensed_then_imported(paper, tmp_path):
+    config = _merge(paper, {"external_root": str(tmp_path)})
+    cs = grid.condensed_set(config, "dsa", "cifar10", 10)
+    assert cs.source == "inhouse" and cs.path.endswith("condensed/dsa/cifar10/ipc10/data.pt")
+    assert grid.condensed_file(config, "dsa", "cifar10", "10").endswith("imported/dsa/cifar10/ipc10.pt")
+    assert grid.import_input(config, "dsa", "cifar10", "10").endswith("condensed/dsa/cifar10/ipc10")
+    assert "--format dsa --path " in grid.import_args(config, "dsa", "cifar10", "10")
+    # The paper's budget (config.yaml): DSA:main.py's CIFAR-10 IPC 10 settings, factor 1.
+    args = grid.condense_args(config, "dsa", "cifar10", "10")
+    for flag in ("--factor 1", "--outer 1001", "--inner 10", "--syn-epochs 50", "--batch-real 256"):
+        assert flag in args, args
+    assert "--batch-net 256" in args and "--lr-img 0.1" in args and "--lr-net 0.01" in args
+    # The authors' file wins when present; external-only when switched off.
+    released = tmp_path / "dsa/res_DSA_CIFAR10_ConvNet_ipc10/data.pt"
+    released.parent.mkdir(parents=True)
+    released.write_bytes(b"")
+    assert grid.condensed_set(config, "dsa", "cifar10", 10).source == "external"
+    released.unlink()
+    off = _merge(config, {"condensers": {"dsa": {"inhouse": False}}})
+    assert grid.condensed_set(off, "dsa", "cifar10", 10).source == "missing"
+    with pytest.raises(YocoError, match=r"condensers\.dsa\.inhouse: false"):
+        grid.condensed_file(off, "dsa", "cifar10", "10")
+
+
+def test_inhouse_mtt_distils_from_shared_experts_then_imports(paper, tmp_path):
+    config = _merge(paper, {"external_root": str(tmp_path)})
+    cs = grid.condensed_set(config, "mtt", "cifar10", 10)
+    # MTT's format is a folder (images_best.pt + labels_best.pt), which yoco import reads.
+    assert cs.source == "inhouse" and cs.path.endswith("condensed/mtt/cifar10/ipc10")
+    assert grid.condensed_file(config, "mtt", "cifar10", "10").endswith("imported/mtt/cifar10/ipc10.pt")
+    assert "--format mtt --path " in grid.import_args(config, "mtt", "cifar10", "10")
+    # One experts file per dataset, an input of every IPC's distillation.
+    experts = grid.experts_path(config, "cifar10")
+    assert experts.endswith("experts/cifar10/experts.pt")
+    for ipc in ("10", "50"):
+        assert grid.condense_inputs(config, "mtt", "cifar10", ipc)["experts"] == experts
+    # The paper's settings (MTT:distill.py and buffer.py, CIFAR-10 IPC 10; docs/deviations.md).
+    args = grid.condense_args(config, "mtt", "cifar10", "10").split()
+    for flag, value in [("--iterations", "5000"), ("--syn-steps", "30"), ("--expert-epochs", "2"),
+                        ("--max-start-epoch", "20"), ("--lr-img", "1000"), ("--lr-lr", "0.0001"),
+                        ("--lr-teacher", "0.01"), ("--batch-syn", "0"), ("--experts", experts),
+                        ("--factor", "1")]:  # fmt: skip
+        assert args[args.index(flag) + 1] == value, (flag, args)
+    ex = grid.experts_args(config, "cifar10").split()
+    for flag, value in [("--num-experts", "100"), ("--epochs", "50"), ("--width", "128"), ("--batch", "256")]:
+        assert ex[ex.index(flag) + 1] == value, (flag, ex)
+    assert "--zca" in ex  # a boolean budget key is a bare switch
+    assert "--zca" not in grid.experts_args(_merge(config, {"experts": {"cifar10": {"zca": False}}}), "cifar10")
+    # Budgets are checked before any job: a missing experts budget, and a distillation that reads
+    # expert epochs the experts never reach (max_start_epoch - 1 + expert_epochs > epochs).
+    no_experts = {k: v for k, v in config.items() if k != "experts"}
+    with pytest.raises(YocoError, match=r"config experts: .*'cifar10'.*condensers\.mtt\.inhouse: false"):
+        grid.validate(no_experts)
+    short = _merge(config, {"experts": {"cifar10": {"epochs": 20}}})
+    with pytest.raises(YocoError, match=r"condensation\.mtt\.cifar10: .*epoch 21.*experts\.cifar10\.epochs is 20"):
+        grid.validate(short)
+    grid.validate(_merge(config, {"experts": {"cifar10": {"epochs": 21}}}))
+
+
+def test_mtt_budget_mistakes_name_the_key(paper):
+    from yoco.configcheck import check_schema
+
+    schema = REPO / "workflow" / "schemas" / "config.schema.yaml"
+    check_schema(paper, schema)
+    cases = [
+        ({"condensation": {"mtt": {"cifar10": {"outer": 3}}}}, r"unknown key 'outer' under condensation\.mtt\.cifar10"),
+        ({"experts": {"cifar10": {"zca": "yes"}}}, r"experts\.cifar10\.zca = 'yes': expected true or false"),
+        ({"condensation": {"dsa": {"cifar10": {"syn_steps": 3}}}}, r"Did you mean 'syn_epochs'"),
+    ]
+    for change, message in cases:
+        with pytest.raises(YocoError, match=message):
+            check_schema(_merge(paper, change), schema)
+
+
+def test_kip_stays_external_and_budgets_are_checked(paper, tmp_path):
+    config = _merge(paper, {"external_root": str(tmp_path)})
+    with pytest.raises(YocoError, match="JAX/neural-tangents") as err:
+        grid.condensed_file(config, "kip", "cifar10", "10")
+    assert "kip/kip_ipc10/data.pt" in str(err.value) and "NHWC" in str(err.value)
+    with pytest.raises(YocoError, match=r"condensers\.kip\.inhouse.*JAX"):
+        grid.validate(_merge(config, {"condensers": {"kip": {"inhouse": True}}}))
+    no_budget = dict(config)
+    no_budget["condensation"] = {k: v for k, v in config["condensation"].items() if k != "dsa"}
+    with pytest.raises(YocoError, match=r"condensation\.dsa.*cifar10"):
+        grid.validate(no_budget)
 
 
 def test_condense_lr_img_follows_idc_scaling(paper):

@@ -37,6 +37,29 @@ def test_every_table_is_written_with_runs_in_range(run):
     assert set(t3.network) == {"convnet", "resnet10bn", "densenet"}
 
 
+def test_inhouse_mtt_goes_experts_then_distillation_then_import(run):
+    import json
+
+    from yoco.condensed import CondensedSet
+
+    results = run / "results"
+    assert (results / "experts" / "digits" / "experts.pt").is_file()
+    folder = results / "condensed" / "mtt" / "digits" / "ipc10"
+    assert {"images_best.pt", "labels_best.pt", "meta.json"} <= {p.name for p in folder.iterdir()}
+    # test.yaml trains normalised experts: the set is in the test images' space, and import says so.
+    assert json.loads((folder / "meta.json").read_text())["value_space"] == "normalized"
+    cs = CondensedSet.load(results / "imported" / "mtt" / "digits" / "ipc10.pt")
+    assert (cs.condenser, cs.ipc, cs.factor, cs.value_space) == ("mtt", 10, 1, "normalized")
+    # Table 2's MTT rows, with the paper's CIFAR-10 numbers beside them (digits stands in for CIFAR-10).
+    t2 = pd.read_csv(results / "table2.csv")
+    mtt = t2[t2.condenser == "mtt"].set_index("key")
+    assert set(mtt.index) == {"random", "yoco"} and (mtt.n_runs == 4).all()
+    assert mtt.loc["random", "published"] == pytest.approx(19.75) and mtt.loc["yoco", "published"] == pytest.approx(
+        22.02
+    )
+    assert set(mtt.paper_dataset) == {"cifar10"}
+
+
 def test_every_run_row_traces_to_its_seed(run):
     runs = pd.concat([pd.read_csv(p) for p in (run / "results" / "runs").rglob("*.csv")])
     assert runs.seed.notna().all()

@@ -16,6 +16,8 @@ Contents
 --------
 :func:`diffaug`
     Differentiable Siamese Augmentation as used by IDC and YOCO (reference-spec §4.3).
+:func:`dsa_augment`
+    DSA's original variant, which applies one op drawn from all listed ops (in-house DSA condensation).
 :func:`cutmix`, :func:`mixed_cross_entropy`
     CutMix with the reference's box (``misc/utils.py:rand_bbox``) and loss (reference-spec §2, §4.2).
 :func:`imagenet_augment`
@@ -40,7 +42,10 @@ from .errors import YocoError
 __all__ = [
     "DIFFAUG_OPS",
     "DEFAULT_STRATEGY",
+    "check_strategy",
     "diffaug",
+    "dsa_augment",
+    "DSA_STRATEGY",
     "cutmix",
     "mixed_cross_entropy",
     "imagenet_augment",
@@ -65,6 +70,8 @@ DIFFAUG_OPS = ("color", "crop", "cutout", "flip", "rotate", "scale", "translate"
 #: The strategy of CIFAR evaluation and training dynamics (``color_crop_cutout_flip_scale_rotate`` minus
 #: cutout, because CutMix is on).
 DEFAULT_STRATEGY = "color_crop_flip_scale_rotate"
+#: DSA's CIFAR strategy (``DSA:main.py --dsa_strategy``); :func:`dsa_augment` applies one of its six ops.
+DSA_STRATEGY = "color_crop_cutout_flip_scale_rotate"
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -136,6 +143,14 @@ def _parse_strategy(strategy: str) -> _Plan:
     # Like the reference, repeated candidates are kept: "crop_crop_scale" draws crop with probability 2/3.
     choice = tuple(op for op in ops if op not in ("flip", "color", "cutout"))
     return _Plan("flip" in ops, "color" in ops, "cutout" in ops, choice)
+
+
+def check_strategy(strategy: str, default: str = DEFAULT_STRATEGY) -> str:
+    """Validate an augmentation strategy (ops joined by ``_``, or ``"none"``) before any image is seen."""
+    if not isinstance(strategy, str):
+        raise YocoError(f"strategy must be a string such as {default!r}, got {strategy!r}.")
+    _parse_strategy(strategy)
+    return strategy
 
 
 def _translate(x: torch.Tensor, th: torch.Tensor, tw: torch.Tensor, pad: int) -> torch.Tensor:
@@ -216,9 +231,7 @@ def diffaug(
     op (``torch.where``); there is no Python loop over models or samples.
     """
     seeds, counters = _check_batch(x, seeds, counters, "diffaug")
-    if not isinstance(strategy, str):
-        raise YocoError(f"strategy must be a string such as {DEFAULT_STRATEGY!r}, got {strategy!r}.")
-    plan = _parse_strategy(strategy)
+    plan = _parse_strategy(check_strategy(strategy))
     M, B, C, H, W = x.shape
     n = 1 if shared else B  # images that get their own parameters
 
@@ -251,6 +264,55 @@ def diffaug(
         keep = ~(in_rows[:, :, :, None] & in_cols[:, :, None, :])
         x = x * keep[:, :, None].to(x.dtype)
     return x
+
+
+def dsa_augment(
+    x: torch.Tensor,
+    seeds: torch.Tensor,
+    counters: tuple[int, ...],
+    strategy: str = DSA_STRATEGY,
+    shared: bool = False,
+) -> torch.Tensor:
+    """DSA's own DiffAugment (``DSA:utils.py:DiffAugment``, ``aug_mode='S'``): ONE listed op per call.
+
+    IDC's :func:`diffaug` applies flip, colour and cutout whenever they are listed and draws one
+    geometric op; DSA instead draws a single op uniformly from *all* listed ops (with
+    ``color_crop_cutout_flip_scale_rotate`` each of the six has probability 1/6) and applies only
+    that one. The op is drawn per model and per call; its parameters are then exactly those of
+    :func:`diffaug` with that op alone (same constants, same draws), shared by the whole batch when
+    ``shared`` (DSA's Siamese call: the real and synthetic images of a class) or per image otherwise
+    (DSA's network updates). Arguments and shapes as in :func:`diffaug`.
+    """
+    seeds, counters = _check_batch(x, seeds, counters, "dsa_augment")
+    check_strategy(strategy, DSA_STRATEGY)
+    text = strategy.strip().lower()
+    if text in ("", "none"):
+        return x
+    ops = text.split("_")  # repeated ops are kept, as DSA's `strategy.split('_')` keeps them
+    pick = rng.integers(seeds, (rng.CHOICE, 1, *counters), (), 0, len(ops) - 1)  # [M]
+
+    def drew(op: str) -> torch.Tensor:
+        hit = torch.zeros_like(pick, dtype=torch.bool)
+        for k, name in enumerate(ops):
+            if name == op:
+                hit |= pick == k
+        return hit
+
+    distinct = list(dict.fromkeys(ops))
+    if len(distinct) == 1:
+        return diffaug(x, seeds, counters, distinct[0], shared)
+    if _reading_is_free(x.device):
+        # Draws depend only on (seed, counters), so augmenting a model's rows alone gives its values.
+        out = torch.empty_like(x)
+        for op in distinct:
+            rows = drew(op).nonzero().squeeze(1)
+            if len(rows):
+                out[rows] = diffaug(x[rows], seeds[rows], counters, op, shared)
+        return out
+    out = x
+    for op in distinct:
+        out = torch.where(_view(drew(op)[:, None]), diffaug(x, seeds, counters, op, shared), out)
+    return out
 
 
 def _reading_is_free(device: torch.device) -> bool:

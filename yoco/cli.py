@@ -320,37 +320,158 @@ def cmd_data(a) -> None:
     _log(f"{a.dataset}: {len(real.y_train)} train / {len(real.y_test)} test images -> {a.out}")
 
 
+# Flags of `yoco condense` that override one CondenseConfig field each (flag dest -> field).
+CONDENSE_OVERRIDES = {
+    "outer": "outer",
+    "inner": "inner",
+    "net_epochs_data": "n_data",
+    "syn_epochs": "syn_epochs",
+    "batch_real": "batch_real",
+    "batch_net": "batch_net",
+    "lr_img": "lr_img",
+    "lr_net": "lr_net",
+    "width": "width",
+}
+# What `yoco condense --out` writes per method: IDC/DREAM the canonical file; DSA and MTT the authors'
+# formats, so that the files are interchangeable with the released ones (`yoco import` reads both).
+CONDENSE_WRITES = {"idc": "canonical", "dream": "canonical", "dsa": "dsa", "mtt": "mtt"}
+
+
 def cmd_condense(a) -> None:
-    from .condense import CondenseConfig, condense
+    from .condense import CondenseConfig, condense, default_factor
+    from .progress import Progress
+
+    if a.method == "mtt":
+        return _condense_mtt(a)
+    _outputs(a, "--out", "--snapshot", inputs=("--real",))
+    device = _device(a.device)
+    real = _load_real(a.real)
+    factor = default_factor(a.method) if a.factor is None else a.factor
+    if a.method == "dsa" and factor != 1:
+        raise YocoError(f"--method dsa condenses whole images: --factor must be 1 (or left out), got {factor}")
+    _check_factor(factor, real.image_size)
+    try:
+        config = CondenseConfig.paper(real.name, a.ipc, a.method)
+    except YocoError:
+        # No published recipe for this dataset (digits, ...): the method's CIFAR settings, shrunk by the flags.
+        config = CondenseConfig.fallback(a.method, a.ipc)
+    overrides = {field: getattr(a, dest) for dest, field in CONDENSE_OVERRIDES.items() if getattr(a, dest) is not None}
+    config = config.replace(**overrides)
+
+    with Progress(f"condense {a.method}") as progress:
+        started = []
+
+        def report(info: dict) -> None:
+            if not started:
+                started.append(True)
+                # The first report comes after the first outer iteration of this run (a resumed run
+                # starts after its snapshot): the rate is set by this run's iterations.
+                progress.start(info["outer_total"], f"{info['outer_total']} outer iterations", done=info["outer"] - 1)
+            progress.update(info["outer"], status=f"loss {info['match_loss']:.4g}")
+
+        cs = condense(
+            real,
+            method=a.method,
+            ipc=a.ipc,
+            factor=factor,
+            config=config,
+            seed=a.seed,
+            device=device,
+            snapshot_path=a.snapshot,
+            progress=report,
+        )
+        history = cs.provenance["loss_history"]
+        progress.finish(f"loss {history[-1]:.4g}" if history else None)
+    if CONDENSE_WRITES[a.method] == "dsa":
+        from .condensed import save_dsa
+
+        save_dsa(cs, a.out)
+    else:
+        cs.save(a.out)
+    _log(f"condensed {a.method} IPC {a.ipc} ({CONDENSE_WRITES[a.method]} format) -> {a.out}")
+
+
+def cmd_experts(a) -> None:
+    from .condense.experts import ExpertConfig, train_experts
 
     _outputs(a, "--out", "--snapshot", inputs=("--real",))
     device = _device(a.device)
     real = _load_real(a.real)
-    _check_factor(a.factor, real.image_size)
-    try:
-        config = CondenseConfig.paper(real.name, a.ipc, a.method)
-    except YocoError:
-        # No published recipe for this dataset (digits, ...): IDC's CIFAR settings, shrunk by the flags below.
-        config = CondenseConfig()
-    overrides = {
-        k: v
-        for k, v in dict(outer=a.outer, inner=a.inner, n_data=a.net_epochs_data, lr_img=a.lr_img, width=a.width).items()
-        if v is not None
-    }
-    config = config.replace(**overrides)
-    cs = condense(
+    overrides = dict(epochs=a.epochs, lr=a.lr, batch=a.batch, width=a.width, zca=a.zca)
+    config = ExpertConfig().replace(**{k: v for k, v in overrides.items() if v is not None})
+    ex = train_experts(
         real,
-        method=a.method,
-        ipc=a.ipc,
-        factor=a.factor,
-        config=config,
+        a.num_experts,
+        config,
         seed=a.seed,
         device=device,
         snapshot_path=a.snapshot,
         progress=lambda info: _log(" ".join(f"{k}={v}" for k, v in info.items())),
     )
-    cs.save(a.out)
-    _log(f"condensed {a.method} IPC {a.ipc} -> {a.out}")
+    ex.save(a.out)
+    accs = [x for x in ex.test_acc if x is not None]
+    acc = f", mean test accuracy {sum(accs) / len(accs):.2f}%" if accs else ""
+    _log(
+        f"{a.num_experts} MTT experts x {config.epochs} epochs ({'ZCA' if config.zca else 'normalised'}){acc} -> {a.out}"
+    )
+
+
+# Flags of `yoco condense` that only the gradient-matching methods read.
+_MATCHING_ONLY = ("outer", "inner", "net_epochs_data", "width")
+
+
+def _condense_mtt(a) -> None:
+    """`yoco condense --method mtt`: distil with the experts of `yoco experts`, write MTT's two files."""
+    from .condense.experts import Experts
+    from .condense.mtt import MTTConfig, distill, mtt_paths, save_mtt
+
+    for name in _MATCHING_ONLY:
+        if getattr(a, name) is not None:
+            raise YocoError(f"--{name.replace('_', '-')} is a gradient-matching flag; MTT does not read it (drop it)")
+    if a.factor not in (None, 1):
+        raise YocoError(f"--method mtt distils whole images: --factor must be 1 (or left out), got {a.factor}")
+    if not a.experts:
+        raise YocoError("--method mtt needs --experts FILE (written by `yoco experts`)")
+    from .io import check_output, same_file
+
+    for path in mtt_paths(a.out):
+        check_output(path, "--out")
+        for src in [a.real, *a.experts]:
+            if same_file(src, path):
+                raise YocoError(f"--out {path} is the input {src}; choose another output folder")
+    _outputs(a, "--snapshot", inputs=("--real", "--experts"))
+    device = _device(a.device)
+    real = _load_real(a.real)
+    experts = [Experts.load(p) for p in a.experts]
+    try:
+        config = MTTConfig.paper(real.name, a.ipc) if a.budget == "paper" else MTTConfig.quick()
+    except YocoError:
+        config = MTTConfig()  # no published setting for this dataset/IPC: CIFAR-10 IPC 10's, changed by the flags
+    overrides = dict(
+        iterations=a.iterations,
+        syn_steps=a.syn_steps,
+        expert_epochs=a.expert_epochs,
+        max_start_epoch=a.max_start_epoch,
+        lr_img=a.lr_img,
+        lr_lr=a.lr_lr,
+        lr_teacher=a.lr_teacher,
+        batch_syn=a.batch_syn,
+    )
+    config = config.replace(**{k: v for k, v in overrides.items() if v is not None})
+    if a.checkpoint_steps:
+        config = config.replace(checkpoint=True)
+    result = distill(
+        real,
+        experts,
+        a.ipc,
+        config,
+        seed=a.seed,
+        device=device,
+        snapshot_path=a.snapshot,
+        progress=lambda info: _log(" ".join(f"{k}={v}" for k, v in info.items())),
+    )
+    img, lab = save_mtt(result, a.out)
+    _log(f"MTT IPC {a.ipc} ({result.value_space}, syn_lr {result.syn_lr:.5f}) -> {img} + {lab.name}")
 
 
 def cmd_import(a) -> None:
@@ -959,7 +1080,7 @@ def cmd_table(a) -> None:
         rows = None
         if a.rows:
             rows = _read_csvs([a.rows], "--rows", "pass the rows CSV the workflow's table_rows rule writes")
-        frame = tables.build_table(a.number, runs, rows=rows, metric=a.metric)
+        frame = tables.build_table(a.number, runs, rows=rows, metric=a.metric, stand_ins=_stand_ins(a.stand_in))
         if not (frame["n_runs"] > 0).any():
             raise YocoError(
                 f"none of the runs in --runs belong to a row of Table {a.number}; pass the run CSVs of "
@@ -967,6 +1088,24 @@ def cmd_table(a) -> None:
             )
     write_csv(frame, a.out)
     _log(f"table {a.number}: {len(frame)} rows -> {a.out}")
+
+
+def _stand_ins(specs: list[str]) -> dict[str, dict]:
+    """``--stand-in digits=cifar10:20=50,10=10`` -> ``{"digits": {"dataset": "cifar10", "ipc_from": {20: 50, 10: 10}}}``."""
+    out: dict[str, dict] = {}
+    for spec in specs:
+        ours, sep, paper = spec.partition("=")
+        paper_ds, _, ipcs = paper.partition(":")
+        try:
+            ipc_from = {int(k): int(v) for k, v in (p.split("=") for p in ipcs.split(",") if p)}
+        except ValueError:
+            ipc_from = None
+        if not sep or not ours or not paper_ds or ipc_from is None:
+            raise YocoError(
+                f"--stand-in {spec!r}: write OURS=PAPER_DATASET[:IPC=PAPER_IPC,...], e.g. digits=cifar10:20=50"
+            )
+        out[ours] = {"dataset": paper_ds, "ipc_from": ipc_from}
+    return out
 
 
 def cmd_claims(a) -> None:
@@ -1077,21 +1216,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_data)
 
-    p = sub.add_parser("condense", help="condense a real dataset in-house with IDC or DREAM")
+    p = sub.add_parser(
+        "condense",
+        help="condense a real dataset in-house with IDC, DREAM (canonical file), DSA or MTT (the authors' formats)",
+    )
     p.add_argument("--real", required=True)
-    p.add_argument("--method", choices=["idc", "dream"], required=True)
+    p.add_argument("--method", choices=list(CONDENSE_WRITES), required=True)
     p.add_argument("--ipc", type=POSITIVE, required=True)
-    p.add_argument("--factor", type=POSITIVE, default=2)
-    p.add_argument("--outer", type=POSITIVE, default=None)
-    p.add_argument("--inner", type=POSITIVE, default=None)
+    p.add_argument(
+        "--factor", type=POSITIVE, default=None, help="multi-formation factor (default: IDC/DREAM 2, DSA/MTT 1)"
+    )
+    p.add_argument("--outer", type=POSITIVE, default=None, help="outer iterations (IDC niter, DSA Iteration + 1)")
+    p.add_argument("--inner", type=POSITIVE, default=None, help="matching steps per outer iteration (DSA outer_loop)")
     p.add_argument("--net-epochs-data", type=POSITIVE, default=None, help="real samples per network update (n_data)")
+    p.add_argument(
+        "--syn-epochs", type=POSITIVE, default=None, help="DSA: epochs on the synthetic set per network update"
+    )
+    p.add_argument("--batch-real", type=POSITIVE, default=None, help="real images per class in a matching step")
+    p.add_argument("--batch-net", type=POSITIVE, default=None, help="batch size of the network updates")
     p.add_argument("--lr-img", type=POSITIVE_FLOAT, default=None)
+    p.add_argument("--lr-net", type=POSITIVE_FLOAT, default=None)
     p.add_argument("--width", type=POSITIVE, default=None)
     p.add_argument("--seed", type=NON_NEGATIVE, default=0)
     p.add_argument("--snapshot", default=None, help="resume from / save snapshots to this file")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True)
+    _add_mtt_flags(p)
     p.set_defaults(func=cmd_condense)
+
+    p = sub.add_parser("experts", help="train MTT's expert trajectories on a real dataset (parameters every epoch)")
+    p.add_argument("--real", required=True, help="npz of `yoco data`")
+    p.add_argument("--num-experts", type=POSITIVE, required=True)
+    p.add_argument("--epochs", type=POSITIVE, default=None, help="epochs per expert (MTT: 50)")
+    p.add_argument("--zca", action="store_true", default=None, help="ZCA-whiten the images (MTT's CIFAR setting)")
+    p.add_argument("--lr", type=POSITIVE_FLOAT, default=None, help="SGD learning rate (MTT: 0.01)")
+    p.add_argument("--batch", type=POSITIVE, default=None, help="batch size (MTT: 256)")
+    p.add_argument("--width", type=POSITIVE, default=None, help="ConvNet width (MTT: 128)")
+    p.add_argument("--seed", type=NON_NEGATIVE, default=0)
+    p.add_argument("--snapshot", default=None, help="resume from / save the unfinished trajectories to this file")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", required=True, help="the expert file (.pt)")
+    p.set_defaults(func=cmd_experts)
 
     p = sub.add_parser(
         "import",
@@ -1252,6 +1417,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", nargs="*", default=[])
     p.add_argument("--rows", default=None, help="CSV of the table's row keys (from the workflow's grid)")
     p.add_argument("--metric", choices=["best", "last"], default="best")
+    p.add_argument(
+        "--stand-in",
+        action="append",
+        default=[],
+        metavar="OURS=PAPER[:IPC=PAPER_IPC,...]",
+        help="compare a stand-in dataset's rows with the paper's cells of another, e.g. digits=cifar10:20=50",
+    )
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_table)
 
@@ -1276,6 +1448,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_claims)
     return parser
+
+
+def _add_mtt_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("MTT (--method mtt; --out is a folder or a [prefix]images_best.pt file)")
+    g.add_argument("--experts", nargs="+", default=None, help="expert file(s) of `yoco experts`")
+    g.add_argument("--budget", choices=["paper", "quick"], default="paper", help="paper: CIFAR-10 IPC 10's setting")
+    g.add_argument("--iterations", type=POSITIVE, default=None)
+    g.add_argument("--syn-steps", type=POSITIVE, default=None)
+    g.add_argument("--expert-epochs", type=POSITIVE, default=None)
+    g.add_argument("--max-start-epoch", type=POSITIVE, default=None)
+    g.add_argument("--lr-lr", type=NON_NEGATIVE_FLOAT, default=None)
+    g.add_argument("--lr-teacher", type=POSITIVE_FLOAT, default=None, help="initial learnable step size")
+    g.add_argument("--batch-syn", type=NON_NEGATIVE, default=None, help="synthetic images per step (0 = all)")
+    g.add_argument(
+        "--checkpoint-steps", action="store_true", help="recompute each unrolled step in the backward (less memory)"
+    )
 
 
 def _add_unsafe_flag(p: argparse.ArgumentParser) -> None:

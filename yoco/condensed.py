@@ -17,6 +17,7 @@ Value spaces:
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import pickle
 from dataclasses import dataclass, field
@@ -447,7 +448,8 @@ def load_condensed(
         The file (for ``mtt``: the folder, or ``images_best.pt`` with ``labels_best.pt`` beside it).
     fmt : {"idc", "dream", "mtt", "dsa", "kip", "canonical"}
         ``idc``/``dream``: list ``[images, targets]``, pixel space, multi-formation.
-        ``mtt``: ``images_best.pt`` + ``labels_best.pt``, normalised, factor 1.
+        ``mtt``: ``images_best.pt`` + ``labels_best.pt``, normalised, factor 1 (``zca`` when the
+        ``meta.json`` that ``yoco condense --method mtt`` writes beside them says so).
         ``dsa``: dict ``{'data': [[images, labels], ...]}``, normalised, factor 1.
         ``kip``: ``(images NHWC, labels one-hot)``, ZCA space, factor 1.
         ``canonical``: a file written by :meth:`CondensedSet.save`.
@@ -485,6 +487,7 @@ def load_condensed(
         return cs
 
     provenance: dict = {"format": fmt}
+    mtt_space = None
     if fmt == "mtt":
         img_path, lab_path = _mtt_paths(path, dataset, ipc)
         images = _torch_load(img_path, "cpu", trusted)
@@ -495,6 +498,7 @@ def load_condensed(
             labels_source=str(lab_path),
             labels_sha256=sha256_file(lab_path),
         )
+        mtt_space = _mtt_value_space(img_path)
     else:
         if path.is_dir():
             raise YocoError(
@@ -524,6 +528,9 @@ def load_condensed(
             provenance["factor_assumed"] = int(factor)
     else:
         value_space = "zca" if fmt == "kip" else "normalized"
+        if mtt_space is not None:
+            # An in-house set says whether its experts were whitened; the authors' file does not.
+            value_space = provenance["value_space_recorded"] = mtt_space
         if factor not in (None, 1):
             raise YocoError(f"{fmt} sets are not multi-formation sets; factor must be 1 (or omitted), got {factor}.")
         factor = 1
@@ -576,6 +583,18 @@ def _mtt_paths(path: Path, dataset: str, ipc: int | None) -> tuple[Path, Path]:
         if not p.is_file():
             raise _missing(p, "mtt", dataset, ipc)
     return img_path, lab_path
+
+
+def _mtt_value_space(img_path: Path) -> str | None:
+    """The value space ``yoco condense --method mtt`` wrote to ``[prefix]meta.json`` beside the images."""
+    meta = img_path.with_name(img_path.name[: -len("images_best.pt")] + "meta.json")
+    if not img_path.name.endswith("images_best.pt") or not meta.is_file():
+        return None
+    try:
+        space = json.loads(meta.read_text()).get("value_space")
+    except (ValueError, OSError, AttributeError):
+        return None  # a foreign meta.json: the file is read like the authors' one
+    return space if space in ("normalized", "zca") else None
 
 
 def _class_major(images: torch.Tensor, labels: torch.Tensor, provenance: dict) -> tuple[torch.Tensor, torch.Tensor]:
@@ -690,6 +709,30 @@ def save_idc(cs: CondensedSet, path: str | os.PathLike) -> Path:
     )
 
 
+def save_dsa(cs: CondensedSet, path: str | os.PathLike, accs: dict | None = None) -> Path:
+    """Write DSA's result file (``DSA:main.py``): ``{'data': [[images, labels]], 'accs_all_exps': ...}``.
+
+    Interchangeable with the authors' ``res_DSA_CIFAR10_ConvNet_ipc10.pt``: one experiment, images
+    ``[C*ipc, 3, h, w]`` float32 in the normalised space, class-major int64 labels. ``accs_all_exps``
+    maps the evaluation network to its accuracies (default ``{'ConvNet': []}``: none were measured);
+    ``yoco`` adds the set's provenance under a key of its own, which DSA's and YOCO's loaders ignore.
+    """
+    cs.validate()
+    if cs.value_space != "normalized" or cs.factor != 1:
+        raise YocoError(
+            f"the DSA format holds normalised whole images (factor 1); this set is {cs.value_space!r} with "
+            f"factor {cs.factor}. Save it with CondensedSet.save instead."
+        )
+    images = cs.images.detach().cpu().to(torch.float32).contiguous()
+    labels = cs.labels.detach().cpu().to(torch.int64).contiguous()
+    payload = {
+        "data": [[images, labels]],
+        "accs_all_exps": dict(accs) if accs is not None else {"ConvNet": []},
+        "yoco_provenance": json.dumps(cs.provenance, default=str, sort_keys=True),
+    }
+    return _atomic_torch_save(payload, Path(path))
+
+
 def reference_path(fmt: str, dataset: str, ipc: int, root: str | os.PathLike = "raid/condensed_img") -> Path:
     """Where the reference code expects a released set (reference-spec §1.1), below ``root``."""
     if fmt not in FORMATS or fmt == "canonical":
@@ -713,6 +756,7 @@ __all__ = [
     "load_condensed",
     "training_tensor",
     "save_idc",
+    "save_dsa",
     "reference_path",
     "sha256_file",
     "VALUE_SPACES",

@@ -49,6 +49,31 @@ FORMAT_HELP = {
 _BASE_KEYS = ("random", "ssp", "entropy", "accumulated_margin", "forgetting", "el2n", "ccs", "yoco")
 _SUFFIXES = (("easy", "hard"), ("balance", "imbalance"))
 
+# In-house condensers (``yoco condense --method``). IDC and DREAM write the canonical file the DAG decodes
+# directly; the others write their authors' format into a folder, which ``yoco import`` then reads
+# exactly like a released file (so an in-house set and the authors' one take the same path downstream).
+INHOUSE_CANONICAL = ("idc", "dream")
+#: ck -> the file inside the in-house output folder that ``yoco import`` reads ("" = the folder itself).
+INHOUSE_AUTHORS_FORMAT = {"dsa": "data.pt", "mtt": ""}
+#: ck -> function(config, ds, ipcf) -> {flag name: path} of extra inputs of ``yoco condense`` (each is
+#: passed as ``--<name> <path>`` and is a Snakemake input, so the rule that makes it runs first).
+#: MTT distils from expert trajectories, one file per dataset shared by all its IPCs (rule experts).
+CONDENSE_EXTRA_INPUTS: dict = {"mtt": lambda config, ds, ipcf: {"experts": experts_path(config, ds)}}
+#: Why a condenser cannot run in-house (the missing-file message quotes it).
+NO_INHOUSE_REASON = {
+    "kip": (
+        "kip has no in-house condenser (KIP's kernel-inducing-points optimisation needs a JAX/neural-tangents "
+        "stack and hundreds of GPU-hours, so it stays external)"
+    ),
+}
+# What a budget under `condensation.<ck>.<ds>` needs at least (the missing-budget message shows it).
+_BUDGET_HINT = {
+    "idc": "outer: ..., inner: ..., width: ...",
+    "mtt": "iterations: ..., syn_steps: ..., expert_epochs: ..., max_start_epoch: ...",
+}
+# The budget keys that are not a `yoco condense` flag of their own: IDC's lr_img rule.
+_LR_IMG_RULE = ("lr_img_base", "lr_img_ref_size")
+
 TABLES = tuple(range(1, 8))
 FIGURES = (2, 3, 5, 7)
 FULL = "full"  # the real training set as a "condensed" set (Fig. 3)
@@ -353,37 +378,98 @@ def uses_gpu(config: Mapping) -> int:
     return int(str(config["device"]).startswith("cuda"))
 
 
-def condense_args(config: Mapping, ck: str, ds: str, ipcf: str) -> str:
-    """CLI arguments of ``yoco condense`` (budget of reference-spec §6; lr_img scaled as IDC does)."""
-    budget = config["condensation"].get(ck, {}).get(ds)
+def condense_budget(config: Mapping, ck: str, ds: str) -> Mapping:
+    """The in-house budget ``condensation.<ck>.<ds>`` of the config, or a YocoError saying where to add it."""
+    budget = (config.get("condensation") or {}).get(ck, {}).get(ds)
     if budget is None:
-        raise _fail(f"condensation.{ck}", f"no in-house budget for dataset {ds!r}.")
-    size = int(_dataset(config, ds)["image_size"])
-    # IDC's tune_lr_img: base × IPC/10 × (size/reference size)².
-    lr_img = float(budget["lr_img_base"]) * int(ipcf) / 10 * (size / float(budget["lr_img_ref_size"])) ** 2
+        raise _fail(
+            f"condensation.{ck}",
+            f"no in-house budget for dataset {ds!r}; add `{ds}: {{{_BUDGET_HINT.get(ck, _BUDGET_HINT['idc'])}}}` "
+            f"(see config/config.yaml), or set `condensers.{ck}.inhouse: false` and provide the authors' file.",
+        )
+    return budget
+
+
+def experts_budget(config: Mapping, ds: str) -> Mapping:
+    """The expert-training budget ``experts.<ds>`` of in-house MTT, or a YocoError saying where to add it."""
+    budget = (config.get("experts") or {}).get(ds)
+    if budget is None:
+        raise _fail(
+            "experts",
+            f"no expert budget for dataset {ds!r}, which in-house MTT needs; add `{ds}: {{num_experts: ..., "
+            "epochs: ..., zca: ...}` (see config/config.yaml), or set `condensers.mtt.inhouse: false`.",
+        )
+    return budget
+
+
+def experts_path(config: Mapping, ds: str) -> str:
+    """MTT's expert trajectories of a dataset (``yoco experts``), shared by every in-house MTT IPC."""
+    return f"{_root(config)}/experts/{ds}/experts.pt"
+
+
+def _budget_flags(budget: Mapping, skip: tuple[str, ...] = ()) -> list[str]:
+    """Every budget key as its CLI flag (``syn_steps`` -> ``--syn-steps``); a boolean is a switch."""
+    args: list[str] = []
+    for key, value in budget.items():
+        if key in skip:
+            continue
+        flag = f"--{key.replace('_', '-')}"
+        if isinstance(value, bool):
+            args += [flag] if value else []
+        else:
+            args += [flag, str(value)]
+    return args
+
+
+def experts_args(config: Mapping, ds: str) -> str:
+    """CLI arguments of ``yoco experts`` without ``--real``/``--out``: the budget ``experts.<ds>`` and a seed."""
     from .seeding import seed_from
 
-    args = [
-        "--method",
-        ck,
-        "--ipc",
-        ipcf,
-        "--factor",
-        str(factor(config, ck, ds)),
-        "--outer",
-        str(budget["outer"]),
-        "--inner",
-        str(budget["inner"]),
-        "--net-epochs-data",
-        str(budget["net_epochs_data"]),
-        "--lr-img",
-        f"{lr_img:.6g}",
-        "--width",
-        str(budget["width"]),
-        "--seed",
-        str(seed_from("condense", ck, ds, ipcf)),
-    ]
-    return " ".join(args)
+    args = _budget_flags(experts_budget(config, ds)) + ["--seed", str(seed_from("experts", ds))]
+    return shlex.join(args)
+
+
+def condense_inputs(config: Mapping, ck: str, ds: str, ipcf: str) -> dict[str, str]:
+    """Inputs of an in-house condensation: the real set, plus the method's extra inputs (MTT: experts)."""
+    extra = CONDENSE_EXTRA_INPUTS.get(ck)
+    return {"real": real_path(config, ds), **(extra(config, ds, ipcf) if extra else {})}
+
+
+def condense_args(config: Mapping, ck: str, ds: str, ipcf: str) -> str:
+    """CLI arguments of ``yoco condense`` without ``--real``/``--out`` (budget of reference-spec §6).
+
+    Every key of the budget becomes its flag (``syn_epochs`` -> ``--syn-epochs``), except IDC's
+    ``lr_img_base``/``lr_img_ref_size``, which give ``--lr-img`` by IDC's rule; extra inputs
+    (:data:`CONDENSE_EXTRA_INPUTS`) follow as ``--<name> <path>``.
+    """
+    budget = condense_budget(config, ck, ds)
+    from .seeding import seed_from
+
+    args = ["--method", ck, "--ipc", str(ipcf), "--factor", str(factor(config, ck, ds))]
+    args += _budget_flags(budget, skip=_LR_IMG_RULE)
+    if "lr_img_base" in budget:
+        size = int(_dataset(config, ds)["image_size"])
+        # IDC's tune_lr_img: base × IPC/10 × (size/reference size)².
+        lr_img = float(budget["lr_img_base"]) * int(ipcf) / 10 * (size / float(budget["lr_img_ref_size"])) ** 2
+        args += ["--lr-img", f"{lr_img:.6g}"]
+    args += ["--seed", str(seed_from("condense", ck, ds, ipcf))]
+    extra = condense_inputs(config, ck, ds, ipcf)
+    for name, path in extra.items():
+        if name != "real":
+            args += [f"--{name.replace('_', '-')}", path]
+    return shlex.join(args)
+
+
+def inhouse_dir(config: Mapping, ck: str, ds: str, ipcf: str) -> str:
+    """The folder an authors'-format in-house condensation writes (DSA: its ``data.pt``; MTT: its two files)."""
+    return f"{_root(config)}/condensed/{ck}/{ds}/ipc{ipcf}"
+
+
+def condense_out(config: Mapping, ck: str, ds: str, ipcf: str) -> str:
+    """``--out`` of ``yoco condense`` for an authors'-format condenser: its file in :func:`inhouse_dir`."""
+    name = INHOUSE_AUTHORS_FORMAT[ck]
+    folder = inhouse_dir(config, ck, ds, ipcf)
+    return f"{folder}/{name}" if name else folder
 
 
 def data_args(config: Mapping, ds: str) -> str:
@@ -495,6 +581,8 @@ def condensed_set(config: Mapping, ck: str, ds: str, ipcf: str) -> CondensedSet:
     if path is not None and os.path.exists(path):
         return CondensedSet(ck, ds, ipcf, "external", path)
     if spec.get("inhouse"):
+        if ck in INHOUSE_AUTHORS_FORMAT:
+            return CondensedSet(ck, ds, ipcf, "inhouse", condense_out(config, ck, ds, ipcf))
         return CondensedSet(ck, ds, ipcf, "inhouse", None)
     return CondensedSet(ck, ds, ipcf, "missing", path)
 
@@ -504,16 +592,20 @@ def missing_condensed_error(config: Mapping, ck: str, ds: str, ipcf: str) -> Yoc
     path = external_path(config, ck, ds, ipcf)
     fmt = _condenser(config, ck).get("format", ck)
     where = IDC_README if ck in ("dsa", "kip") else f"{YOCO_README}; DSA and KIP sets: {IDC_README}"
+    if ck in INHOUSE_CANONICAL or ck in INHOUSE_AUTHORS_FORMAT:
+        why = f"in-house condensation is switched off (`condensers.{ck}.inhouse: false`; set it to true to condense it)"
+    else:
+        why = NO_INHOUSE_REASON.get(ck, f"{ck} has no in-house condenser")
     if path is None:
         return YocoError(
-            f"no source for the {ck} condensed set of {ds} IPC {ipcf}: set `condensers.{ck}.external.{ds}` "
-            f"to the file's path (format: {FORMAT_HELP.get(fmt, fmt)})."
+            f"no source for the {ck} condensed set of {ds} IPC {ipcf} ({why}): set "
+            f"`condensers.{ck}.external.{ds}` to the file's path (format: {FORMAT_HELP.get(fmt, fmt)})."
         )
     return YocoError(
-        f"the {ck} condensed set of {ds} IPC {ipcf} is needed but {path!r} does not exist, and {ck} has "
-        f"no in-house condenser. Put the authors' file there (format: {FORMAT_HELP.get(fmt, fmt)}; "
-        f"published via {where}), or change `external_root` / `condensers.{ck}.external.{ds}` in the "
-        f"config, or drop the rows that use {ck} from `tables`."
+        f"the {ck} condensed set of {ds} IPC {ipcf} is needed but {path!r} does not exist, and {why}. "
+        f"Put the authors' file there (format: {FORMAT_HELP.get(fmt, fmt)}; published via {where}), or "
+        f"change `external_root` / `condensers.{ck}.external.{ds}` in the config, or drop the rows that "
+        f"use {ck} from `tables`."
     )
 
 
@@ -529,17 +621,27 @@ def condensed_file(config: Mapping, ck: str, ds: str, ipcf: str) -> str:
     apart means each file has exactly one producing rule.
     """
     cs = condensed_set(config, ck, ds, ipcf)
-    if cs.source == "inhouse":
+    if cs.source == "inhouse" and ck not in INHOUSE_AUTHORS_FORMAT:
         return condensed_path(config, ck, ds, ipcf)
-    if cs.source in ("external", "real"):
+    if cs.source in ("external", "real", "inhouse"):
         return imported_path(config, ck, ds, ipcf)
+    raise missing_condensed_error(config, ck, ds, ipcf)
+
+
+def import_input(config: Mapping, ck: str, ds: str, ipcf: str) -> str:
+    """The input of ``yoco import``: the authors' file, the real set, or an in-house authors'-format folder."""
+    cs = condensed_set(config, ck, ds, ipcf)
+    if cs.source in ("external", "real"):
+        return cs.path
+    if cs.source == "inhouse" and ck in INHOUSE_AUTHORS_FORMAT:
+        return inhouse_dir(config, ck, ds, ipcf)
     raise missing_condensed_error(config, ck, ds, ipcf)
 
 
 def import_args(config: Mapping, ck: str, ds: str, ipcf: str) -> str:
     """CLI arguments of ``yoco import`` for an external (or the real) set, without ``--out``."""
     cs = condensed_set(config, ck, ds, ipcf)
-    if cs.source not in ("external", "real"):
+    if cs.source not in ("external", "real") and not (cs.source == "inhouse" and ck in INHOUSE_AUTHORS_FORMAT):
         raise missing_condensed_error(config, ck, ds, ipcf)
     fmt = _condenser(config, ck).get("format", ck)
     args = ["--format", fmt, "--path", cs.path, "--dataset", ds, "--factor", str(factor(config, ck, ds))]
@@ -849,6 +951,18 @@ def figure_args(config: Mapping, number: int) -> str:
 # ----------------------------------------------------------------------------------------------
 # Targets
 # ----------------------------------------------------------------------------------------------
+def stand_in_args(config: Mapping) -> str:
+    """``yoco table --stand-in`` flags: datasets whose rows are compared with another's published cells
+    (``datasets.<ds>.stands_for``, e.g. the quickstart's digits for CIFAR-10)."""
+    args: list[str] = []
+    for ds, spec in sorted(config["datasets"].items()):
+        target = spec.get("stands_for")
+        if target:
+            ipcs = ",".join(f"{k}={v}" for k, v in sorted((target.get("ipc_from") or {}).items()))
+            args += ["--stand-in", f"{ds}={target['dataset']}" + (f":{ipcs}" if ipcs else "")]
+    return shlex.join(args)
+
+
 def table_inputs(config: Mapping, number: int) -> list[str]:
     """Run CSVs that Table ``number`` aggregates (none for Table 6)."""
     if number == 6:
@@ -950,6 +1064,18 @@ def validate(config: Mapping) -> None:
                 check_key(config["figures"][f"fig{number}"]["key"])
             except YocoError as e:
                 raise _fail(f"figures.fig{number}.key", str(e)) from None
+    for ck, spec in config["condensers"].items():
+        if spec.get("inhouse") and ck not in INHOUSE_CANONICAL and ck not in INHOUSE_AUTHORS_FORMAT:
+            why = NO_INHOUSE_REASON.get(ck, f"{ck} has no in-house condenser")
+            raise _fail(
+                f"condensers.{ck}.inhouse",
+                f"true, but {why}; set it to false and provide the authors' file under `condensers.{ck}.external`.",
+            )
+    for cs in condensed_sets(config):
+        if cs.source == "inhouse":
+            condense_budget(config, cs.ck, cs.ds)
+            if cs.ck == "mtt":
+                _check_mtt_budget(config, cs.ds)
     for job in eval_jobs(config):
         _dataset(config, job.ds)
         factor(config, job.ck, job.ds)
@@ -987,3 +1113,15 @@ def validate(config: Mapping) -> None:
         bad = [p for p in config["figures"]["fig3"]["pruning_ratios"] if not 0 < float(p) < 1]
         if bad:
             raise _fail("figures.fig3.pruning_ratios", f"ratios {bad} must lie strictly between 0 and 1.")
+
+
+def _check_mtt_budget(config: Mapping, ds: str) -> None:
+    """The distillation reads expert checkpoints up to max_start_epoch - 1 + expert_epochs: train that far."""
+    budget, experts = condense_budget(config, "mtt", ds), experts_budget(config, ds)
+    last = int(budget["max_start_epoch"]) - 1 + int(budget["expert_epochs"])
+    if last > int(experts["epochs"]):
+        raise _fail(
+            f"condensation.mtt.{ds}",
+            f"max_start_epoch {budget['max_start_epoch']} with expert_epochs {budget['expert_epochs']} reads expert "
+            f"epoch {last}, but experts.{ds}.epochs is {experts['epochs']}; lower them or raise the experts' epochs.",
+        )

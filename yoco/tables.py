@@ -40,6 +40,9 @@ import pandas as pd
 from yoco.errors import YocoError
 from yoco.published import KEY_COLUMNS, NUMERIC_TABLES, published
 
+# The row coordinates a stand-in dataset maps onto the paper's grid (build_table's stand_ins).
+_PAPER_AXES = ("dataset", "ipc_from", "ipc_to")
+
 #: Columns of a runs CSV (one row per trained network), as written by ``yoco evaluate``.
 RUN_COLUMNS = [
     "dataset",
@@ -337,6 +340,7 @@ def build_table(
     runs: pd.DataFrame | None = None,
     rows: pd.DataFrame | None = None,
     metric: str = "best",
+    stand_ins: Mapping[str, Mapping] | None = None,
 ) -> pd.DataFrame:
     """One of the paper's tables, from our runs, next to the published numbers.
 
@@ -354,13 +358,20 @@ def build_table(
         Rows absent from the paper get ``published`` NaN (e.g. the digits quickstart).
     metric : {"best", "last"}
         Which accuracy is compared with the paper: names the ``diff_best``/``diff_last`` column.
+    stand_ins : mapping, optional
+        Datasets that stand in for one of the paper's, ``{"digits": {"dataset": "cifar10",
+        "ipc_from": {20: 50}}}``: their rows get the published number of the paper's cell with that
+        dataset and IPC_F (unmapped IPC_F values stay; an unpruned row's IPC_T follows its IPC_F), so
+        a quickstart table shows the paper beside it. ``paper_dataset``/``paper_ipc_from`` say which
+        cell ``published`` comes from.
 
     Returns
     -------
     pandas.DataFrame
         One row per row key, in the order of ``rows``: ``KEY_COLUMNS``, the statistics of
         :func:`aggregate_runs` (NaN and ``n_runs`` 0 where nothing was run), ``published``
-        (plus ``published_std`` for Table 7) and ``diff_{metric}``.
+        (plus ``published_std`` for Table 7), ``diff_{metric}``, and ``paper_dataset`` and
+        ``paper_ipc_from`` (the paper's cell of ``published``; empty where there is none).
 
     Raises
     ------
@@ -388,13 +399,37 @@ def build_table(
     table["n_runs"] = table["n_runs"].fillna(0).astype(int)
     table["n_reps"] = table["n_reps"].fillna(0).astype(int)
 
+    # The paper's cell each row is compared with: its own, or its stand-in's.
+    paper = _paper_cells(table, stand_ins or {})
     pub_cols = pub.assign(_mkey=merge_key(pub))[on + ["value", "std"]]
     pub_cols = pub_cols.rename(columns={"value": "published", "std": "published_std"})
     if number != 7:
         pub_cols = pub_cols.drop(columns="published_std")
-    table = table.merge(pub_cols, on=on, how="left").drop(columns="_mkey")
+    pub_cols = pub_cols.rename(columns={c: f"_p_{c}" for c in ("dataset", "ipc_from", "ipc_to")})
+    table = table.join(paper).merge(pub_cols, on=[f"_p_{c}" if c in _PAPER_AXES else c for c in on], how="left")
+    found = table["published"].notna()
+    table["paper_dataset"] = table["_p_dataset"].where(found, "")
+    table["paper_ipc_from"] = table["_p_ipc_from"].astype("Int64").where(found, pd.NA)
+    table = table.drop(columns=["_mkey", *(f"_p_{c}" for c in _PAPER_AXES)])
     table[f"diff_{metric}"] = table[f"mean_{metric}"] - table["published"]
-    return table
+    last = ["paper_dataset", "paper_ipc_from"]
+    return table[[c for c in table.columns if c not in last] + last]
+
+
+def _paper_cells(table: pd.DataFrame, stand_ins: Mapping[str, Mapping]) -> pd.DataFrame:
+    """``_p_dataset, _p_ipc_from, _p_ipc_to``: where in the paper's grid each row's number is looked up."""
+    ds, ipc_from, ipc_to = table["dataset"].copy(), table["ipc_from"].copy(), table["ipc_to"].copy()
+    for name, spec in stand_ins.items():
+        if not isinstance(spec, Mapping) or "dataset" not in spec:
+            raise YocoError(f"stand-in {name!r} must name the paper's dataset, e.g. {{'dataset': 'cifar10'}}.")
+        mine = table["dataset"] == name
+        ipc_map = {int(k): int(v) for k, v in (spec.get("ipc_from") or {}).items()}
+        mapped = table.loc[mine, "ipc_from"].map(lambda v, m=ipc_map: m.get(int(v), int(v)))
+        unpruned = mine & (table["ipc_to"] == table["ipc_from"])
+        ds[mine] = str(spec["dataset"])
+        ipc_to[unpruned] = mapped[unpruned]
+        ipc_from[mine] = mapped
+    return pd.DataFrame({"_p_dataset": ds, "_p_ipc_from": ipc_from, "_p_ipc_to": ipc_to}, index=table.index)
 
 
 def table6(scores: Mapping[str, object] | None = None) -> pd.DataFrame:

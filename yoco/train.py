@@ -444,6 +444,19 @@ _ENGINE_CLASSES = {
 }
 
 
+def build_ensemble(models: list[torch.nn.Module], engine: str, device, channels_last: bool = False) -> _Ensemble:
+    """The object ``train_models`` trains ``models`` with under ``engine`` (see :func:`resolve_engine`).
+
+    For training loops that need what ``train_models`` does not offer, such as MTT's expert
+    trajectories (:mod:`yoco.condense.experts`: parameters after every epoch, resuming mid-run). It has
+    ``forward_backward(x[M, B, ...], loss_of)``, ``eval_forward(x)``, ``parameters()`` (for
+    :class:`yoco.optim.SGD`) and ``state_dict(i)``.
+    """
+    if engine not in _ENGINE_CLASSES:
+        raise unknown_choice("engine", engine, tuple(_ENGINE_CLASSES))
+    return _ENGINE_CLASSES[engine](models, device, channels_last=channels_last)
+
+
 def resolve_engine(spec: NetworkSpec, config: TrainConfig, device: str | torch.device = "cpu") -> str:
     """The engine ``train_models`` uses for ``spec`` under ``config`` on ``device``.
 

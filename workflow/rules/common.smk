@@ -78,11 +78,13 @@ def seed_prefix(wildcards):
 
 
 def import_source(wildcards):
-    """The authors' file (or the real set, for ck=full); a missing file stops the DAG with a YocoError."""
-    cs = grid.condensed_set(config, wildcards.ck, wildcards.ds, wildcards.ipcf)
-    if cs.source not in ("external", "real"):
-        raise grid.missing_condensed_error(config, wildcards.ck, wildcards.ds, wildcards.ipcf)
-    return cs.path
+    """The authors' file, the real set (ck=full) or an in-house authors'-format folder (DSA); a missing
+    file stops the DAG with a YocoError."""
+    return grid.import_input(config, wildcards.ck, wildcards.ds, wildcards.ipcf)
+
+
+def condense_inputs(wildcards):
+    return grid.condense_inputs(config, wildcards.ck, wildcards.ds, wildcards.ipcf)
 
 
 def condensed_input(wildcards):
@@ -128,7 +130,7 @@ def table_input(wildcards):
 def table_flags(wildcards, input):
     if "rows" not in input.keys():
         return ""
-    return f"--rows {_quoted(input.rows)} --runs {_quoted(input.runs)}"
+    return f"--rows {_quoted(input.rows)} --runs {_quoted(input.runs)} {grid.stand_in_args(config)}"
 
 
 def figure_data_input(wildcards):

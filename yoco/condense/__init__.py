@@ -6,12 +6,19 @@ re-creates them from the real training data, following the original code. One fi
 ========================  ==========================================================================
 ``idc.py``                IDC: multi-formation gradient matching (``IDC:condense.py``)
 ``dream.py``              DREAM: IDC with k-means representative real batches (``DREAM:condense.py``)
-``matching.py``           the gradient-matching loss (per class or batched) and the images' optimiser
+``dsa.py``                DSA: Siamese-augmented gradient matching of whole images (``DSA:main.py``)
+``matching.py``           the gradient-matching loss (per class or batched; mse, l1, DSA's cosine
+                          ``ours``) and the images' optimiser
 ``state.py``              the real pool on the device and resumable snapshots
 ``config.py``             :class:`CondenseConfig`: budgets and hyper-parameters, the paper's settings
+``experts.py``            MTT's expert trajectories (``MTT:buffer.py``), DSA's single-op augmentation
+``mtt.py``                MTT: matching training trajectories (``MTT:distill.py``)
+``zca.py``                ZCA whitening as MTT applies it
 ========================  ==========================================================================
 
-:func:`condense` is the entry point for every method; ``CONDENSERS`` maps a method name to its class.
+:func:`condense` is the entry point for the gradient-matching methods; ``CONDENSERS`` maps a method
+name to its class. Trajectory matching needs experts first and has its own entry points
+(``TRAJECTORY_METHODS``): :func:`train_experts`, then :func:`distill` and :func:`save_mtt`.
 """
 
 from __future__ import annotations
@@ -27,19 +34,36 @@ import torch
 from .. import nets
 from ..data import RealData
 from ..errors import YocoError, unknown_choice
-from .config import DECODES, IMAGE_STEPS, METHODS, METRICS, CondenseConfig, _check_positive_int, tune_lr_img
+from .config import (
+    AUG_MODES,
+    DECODES,
+    DSA_LOOPS,
+    IMAGE_STEPS,
+    METHODS,
+    METRICS,
+    CondenseConfig,
+    check_int,
+    tune_lr_img,
+)
 from .dream import DREAM, nearest_to_centroids
+from .dsa import DSA
 from .idc import IDC, bound_plan, decode_classes
 from .matching import ImageSGD, gradient_distance, match_loss, matched_parameters
+from .experts import ExpertConfig, Experts, train_experts
+from .mtt import MTTConfig, MTTResult, distill, save_mtt
 from .state import SNAPSHOT_FORMAT, SNAPSHOT_VERSION
 
 log = logging.getLogger("yoco.condense")
 
-CONDENSERS: dict[str, type[IDC]] = {"idc": IDC, "dream": DREAM}
+CONDENSERS: dict[str, type[IDC]] = {"idc": IDC, "dream": DREAM, "dsa": DSA}
 assert tuple(CONDENSERS) == METHODS
+# Methods that match expert trajectories instead of gradients: experts first, then ``distill``.
+TRAJECTORY_METHODS = ("mtt",)
 
 __all__ = [
+    "AUG_MODES",
     "CONDENSERS",
+    "DSA_LOOPS",
     "DECODES",
     "IMAGE_STEPS",
     "METHODS",
@@ -47,15 +71,24 @@ __all__ = [
     "SNAPSHOT_FORMAT",
     "SNAPSHOT_VERSION",
     "CondenseConfig",
+    "ExpertConfig",
+    "Experts",
+    "MTTConfig",
+    "MTTResult",
+    "TRAJECTORY_METHODS",
     "ImageSGD",
     "bound_plan",
     "condense",
     "decode_classes",
+    "default_factor",
+    "distill",
     "gradient_distance",
     "initial_images",
     "match_loss",
     "matched_parameters",
     "nearest_to_centroids",
+    "save_mtt",
+    "train_experts",
     "tune_lr_img",
 ]
 
@@ -72,13 +105,17 @@ def _prepare(
     """Validate the arguments of :func:`condense` and build its runner."""
     if method not in METHODS:
         raise unknown_choice("condensation method", method, METHODS)
+    if factor is None:
+        factor = default_factor(method)
     if not isinstance(real, RealData):
         raise YocoError(f"real must be a yoco.data.RealData (see yoco.data.load_real), got {type(real).__name__}.")
     real.validate()
-    _check_positive_int("ipc", ipc)
-    _check_positive_int("factor", factor)
+    check_int("ipc", ipc)
+    check_int("factor", factor)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise YocoError(f"seed must be a non-negative integer, got {seed!r}.")
+    if method == "dsa" and factor != 1:
+        raise YocoError(f"DSA condenses whole images (factor 1), got factor={factor}; pass factor=1.")
     if factor > real.image_size:
         raise YocoError(f"factor {factor} exceeds the image side {real.image_size}; use a smaller factor.")
     if config is None:
@@ -109,16 +146,23 @@ def _prepare(
     return CONDENSERS[method](real, int(ipc), int(factor), config, int(seed), torch.device(device))
 
 
+def default_factor(method: str) -> int:
+    """Multi-formation factor of a method when none is given: 2 for IDC/DREAM (CIFAR), 1 for DSA."""
+    return 1 if method == "dsa" else 2
+
+
 def initial_images(
     real: RealData,
     method: str = "idc",
     ipc: int = 10,
-    factor: int = 2,
+    factor: int | None = None,
     config: CondenseConfig | None = None,
     seed: int = 0,
     device: str | torch.device = "cpu",
 ) -> torch.Tensor:
     """The synthetic tensor a :func:`condense` run starts from, ``[C*ipc, 3, h, h]`` on the CPU.
+
+    DSA: ``ipc`` random real images of every class, normalised (its working space).
 
     IDC: the "mix" initialisation of the first ``ipc * factor**2`` real images of every class
     (:func:`yoco.formation.mix_init`). DREAM with ``dream_kmeans_init``: the same grid filled with the
@@ -133,25 +177,25 @@ def condense(
     real: RealData,
     method: str = "idc",
     ipc: int = 10,
-    factor: int = 2,
+    factor: int | None = None,
     config: CondenseConfig | None = None,
     seed: int = 0,
     device: str | torch.device = "cpu",
     snapshot_path: str | os.PathLike | None = None,
     progress: Callable[[dict], None] | None = None,
 ):
-    """Condense a real dataset with IDC or DREAM (reference-spec §6.1, §6.3).
+    """Condense a real dataset with IDC, DREAM (reference-spec §6.1, §6.3) or DSA (§6.4).
 
     Parameters
     ----------
     real : RealData
         The real training set (``x_train`` uint8 NHWC, ``y_train``, ``mean``/``std``).
-    method : {"idc", "dream"}
+    method : {"idc", "dream", "dsa"}
     ipc : int
         Stored images per class of the condensed set.
-    factor : int
-        Multi-formation factor ``f`` (CIFAR 2, ImageNet-10 3); every stored image holds ``f x f``
-        patches.
+    factor : int, optional
+        Multi-formation factor ``f`` (IDC/DREAM: CIFAR 2, the default, ImageNet-10 3); every stored
+        image holds ``f x f`` patches. DSA: 1 (the default).
     config : CondenseConfig, optional
         Budgets and hyper-parameters; default ``CondenseConfig.paper(real.name, ipc, method)``
         (only for cifar10, cifar100, imagenet10).
@@ -173,12 +217,14 @@ def condense(
         iteration, like the reference, so values may slightly exceed it), class-major labels,
         ``value_space="pixel01"``; provenance holds the method, seed, config and loss history.
         Save it with ``.save(path)`` or, in IDC's ``[images, targets]`` format, with
-        ``yoco.condensed.save_idc``.
+        ``yoco.condensed.save_idc``. DSA: normalised images (``value_space="normalized"``, never
+        clamped), factor 1; ``yoco.condensed.save_dsa`` writes DSA's own file format.
     """
     from ..condensed import PIXEL01_TOLERANCE, CondensedSet  # imported here: not needed by the rest
 
     runner = _prepare(real, method, ipc, factor, config, seed, device)
     config = runner.cfg
+    factor = runner.factor
     images, extra = runner.run(Path(snapshot_path) if snapshot_path is not None else None, progress)
     provenance = {
         "source": "yoco.condense",
@@ -190,7 +236,7 @@ def condense(
         "clamped_output": False,
     }
     lo, hi = float(images.min()), float(images.max())
-    if lo < -PIXEL01_TOLERANCE or hi > 1 + PIXEL01_TOLERANCE:
+    if runner.value_space == "pixel01" and (lo < -PIXEL01_TOLERANCE or hi > 1 + PIXEL01_TOLERANCE):
         # The reference saves S unclamped (it is clamped at the next outer iteration's start); an
         # overshoot this large means an aggressive lr_img, and pixel sets must stay near [0, 1].
         log.warning(
@@ -203,7 +249,7 @@ def condense(
         labels=runner.targets.clone(),
         ipc=int(ipc),
         factor=int(factor),
-        value_space="pixel01",
+        value_space=runner.value_space,
         dataset=real.name,
         condenser=method,
         provenance=provenance,

@@ -1,4 +1,4 @@
-"""Budgets and hyper-parameters of the gradient-matching condensers (IDC, DREAM)."""
+"""Budgets and hyper-parameters of the gradient-matching condensers (IDC, DREAM, DSA)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,15 @@ import numpy as np
 from .. import nets
 from ..errors import YocoError, unknown_choice
 
-METHODS = ("idc", "dream")
-METRICS = ("mse", "l1")
+METHODS = ("idc", "dream", "dsa")
+METRICS = ("mse", "l1", "ours")
+AUG_MODES = ("idc", "dsa")
 DECODES = ("single", "bound")
 IMAGE_STEPS = ("per_class", "summed")
+
+# DSA's (outer_loop, inner_loop) per IPC (``DSA:utils.py:get_loops``): matching steps per outer
+# iteration, and epochs over the synthetic set in each network update between two of them.
+DSA_LOOPS = {1: (1, 1), 10: (10, 50), 20: (20, 25), 30: (30, 20), 40: (40, 15), 50: (50, 10)}
 
 # Base image learning rates and the resolution they refer to (IDC:argument.py:tune_lr_img).
 _LR_IMG_BASE = {"cifar10": (5e-3, 32), "cifar100": (5e-3, 32), "imagenet10": (3e-3, 224)}
@@ -29,8 +34,24 @@ def tune_lr_img(base: float, ipc: int, size: int, ref_size: int) -> float:
     return float(base) * ipc / 10.0 * (size / ref_size) ** 2
 
 
+class Settings:
+    """What every condensation dataclass shares: a validated :meth:`replace` and :meth:`to_dict`."""
+
+    def replace(self, **changes: Any):
+        """A copy with some fields changed (validated; unknown names are rejected)."""
+        fields = {f.name for f in dataclasses.fields(self)}
+        for k in changes:
+            if k not in fields:
+                raise unknown_choice(f"{type(self).__name__} field", k, fields)
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-value dictionary (for YAML/JSON and snapshots)."""
+        return dataclasses.asdict(self)
+
+
 @dataclass(frozen=True)
-class CondenseConfig:
+class CondenseConfig(Settings):
     """Every budget and hyper-parameter of an IDC/DREAM condensation.
 
     The defaults are IDC's CIFAR-10 IPC-10 settings (reference-spec §6.1); use :meth:`paper` for the
@@ -63,14 +84,23 @@ class CondenseConfig:
         SGD learning rate (already scaled, see :func:`tune_lr_img`) and momentum of ``S``.
     lr_net, mom_net, wd_net : float
         SGD of the network (0.01, 0.9, 5e-4).
-    metric : {"mse", "l1"}
-        Gradient distance: sum of squared (CIFAR) or absolute (ImageNet) differences.
+    metric : {"mse", "l1", "ours"}
+        Gradient distance: sum of squared (IDC CIFAR) or absolute (IDC ImageNet) differences, or
+        DC/DSA's layer-wise cosine distance ``"ours"`` (:func:`yoco.condense.gradient_distance`).
+    match_fc : bool
+        Also match the linear classifier's gradient (DSA matches every parameter; IDC ``fc=False``).
     decode : {"single", "bound"}
         Synthetic decode during matching: uniform factor ``f``, or IDC's "bound" decode (ImageNet
         IPC >= 20) that mixes factors ``f, ..., 1`` to fit ``batch_syn_max`` patches.
     match_aug, net_aug : str
         DiffAug strategies of the matching step (one draw shared by the real and synthetic images)
         and of the network updates (one draw per sample).
+    aug_mode : {"idc", "dsa"}
+        ``"idc"``: :func:`yoco.augment.diffaug` (flip, colour, cutout whenever listed, plus one
+        geometric op); ``"dsa"``: :func:`yoco.augment.dsa_augment` (one op drawn from all listed).
+    syn_epochs : int
+        DSA: epochs of network training on the synthetic set between two matching steps (DSA's
+        ``inner_loop``), in batches of ``batch_net``; 0 for IDC/DREAM, which train on real data.
     mix_p : float
         CutMix probability per network batch (CIFAR 0.5, ImageNet 1.0); ``lam ~ Beta(1, 1)`` as in
         every reference run.
@@ -113,9 +143,12 @@ class CondenseConfig:
     mom_net: float = 0.9
     wd_net: float = 5e-4
     metric: str = "mse"
+    match_fc: bool = False
     decode: str = "single"
     match_aug: str = "color_crop_cutout"
     net_aug: str = "color_crop"
+    aug_mode: str = "idc"
+    syn_epochs: int = 0
     mix_p: float = 0.5
     dream_interval: int = 10
     dream_kmeans_init: bool = True
@@ -141,13 +174,9 @@ class CondenseConfig:
             "snapshot_every",
         )
         for name in positive:
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise YocoError(f"CondenseConfig.{name} must be a positive integer, got {v!r}.")
-        for name in ("n_data", "early", "class_chunk"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-                raise YocoError(f"CondenseConfig.{name} must be a non-negative integer, got {v!r}.")
+            check_int(f"CondenseConfig.{name}", getattr(self, name))
+        for name in ("n_data", "early", "class_chunk", "syn_epochs"):
+            check_int(f"CondenseConfig.{name}", getattr(self, name), minimum=0)
         for name in ("lr_img", "lr_net"):
             if not getattr(self, name) > 0:
                 raise YocoError(f"CondenseConfig.{name} must be > 0, got {getattr(self, name)!r}.")
@@ -160,6 +189,8 @@ class CondenseConfig:
             raise YocoError(f"CondenseConfig.mix_p is a probability in [0, 1], got {self.mix_p!r}.")
         if self.metric not in METRICS:
             raise unknown_choice("matching metric", self.metric, METRICS)
+        if self.aug_mode not in AUG_MODES:
+            raise unknown_choice("aug_mode", self.aug_mode, AUG_MODES)
         if self.decode not in DECODES:
             raise unknown_choice("decode", self.decode, DECODES)
         if self.image_step not in IMAGE_STEPS:
@@ -179,20 +210,25 @@ class CondenseConfig:
         =============  ==================  =====  ======  =====  ======  =====  ========
 
         All use 100 inner steps, ``batch_real`` 64 (DREAM: 128), ``batch_syn_max`` 128 and image
-        momentum 0.5. ImageNet-10 uses the "bound" decode for ``ipc >= 20``.
+        momentum 0.5. ImageNet-10 uses the "bound" decode for ``ipc >= 20``. DSA (CIFAR only): see
+        :meth:`dsa`.
 
         Parameters
         ----------
         dataset : {"cifar10", "cifar100", "imagenet10"}
         ipc : int
             Stored images per class of the condensed set.
-        method : {"idc", "dream"}
+        method : {"idc", "dream", "dsa"}
         """
         if method not in METHODS:
             raise unknown_choice("condensation method", method, METHODS)
+        if method == "dsa":
+            if dataset not in ("cifar10", "cifar100"):
+                raise unknown_choice("paper DSA condensation dataset", dataset, ("cifar10", "cifar100"))
+            return cls.dsa(ipc)
         if dataset not in _LR_IMG_BASE:
             raise unknown_choice("paper condensation dataset", dataset, _LR_IMG_BASE)
-        _check_positive_int("ipc", ipc)
+        check_int("ipc", ipc)
         base, ref = _LR_IMG_BASE[dataset]
         common = dict(batch_real=128 if method == "dream" else 64)
         if dataset == "imagenet10":
@@ -224,6 +260,64 @@ class CondenseConfig:
         )
 
     @classmethod
+    def dsa(cls, ipc: int = 10) -> "CondenseConfig":
+        """DSA's settings (``DSA:main.py`` defaults, ``--method DSA --init real``, ``get_loops``).
+
+        ConvNet-D3 (instance norm, width 128); ``Iteration`` 1000, and the reference's loop
+        ``for it in range(Iteration + 1)`` trains in every pass, so the saved set saw 1001 outer
+        iterations; per outer iteration ``outer_loop`` matching steps (IPC 10: 10), each one SGD step
+        of the images on the loss summed over classes (lr_img 0.1, momentum 0.5), followed (except
+        after the last) by ``inner_loop`` epochs (IPC 10: 50) of plain SGD (lr_net 0.01, no momentum,
+        no weight decay) on the synthetic set in batches of ``batch_train`` 256; ``batch_real`` 256;
+        distance ``'ours'`` over every parameter; DSA's strategy
+        ``color_crop_cutout_flip_scale_rotate`` for both the Siamese matching and the network updates;
+        no CutMix, no clamping. Defined for the IPCs of ``get_loops``: 1, 10, 20, 30, 40, 50.
+        """
+        check_int("ipc", ipc)
+        if ipc not in DSA_LOOPS:
+            raise YocoError(
+                f"DSA defines its loops only for ipc in {sorted(DSA_LOOPS)} (DSA:utils.py:get_loops), got {ipc}; "
+                "pick one of them or set inner/syn_epochs yourself with CondenseConfig.replace."
+            )
+        outer_loop, inner_loop = DSA_LOOPS[ipc]
+        from ..augment import DSA_STRATEGY
+
+        return cls(
+            net="convnet",
+            width=128,
+            depth=3,
+            outer=1001,
+            inner=outer_loop,
+            n_data=0,
+            syn_epochs=inner_loop,
+            batch_real=256,
+            batch_syn_max=max(128, ipc),
+            batch_net=256,
+            lr_img=0.1,
+            mom_img=0.5,
+            lr_net=0.01,
+            mom_net=0.0,
+            wd_net=0.0,
+            metric="ours",
+            match_fc=True,
+            match_aug=DSA_STRATEGY,
+            net_aug=DSA_STRATEGY,
+            aug_mode="dsa",
+            mix_p=0.0,
+            image_step="summed",
+        )
+
+    @classmethod
+    def fallback(cls, method: str = "idc", ipc: int = 10) -> "CondenseConfig":
+        """Settings for a dataset without a published recipe (digits, ...): IDC's CIFAR settings for
+        IDC/DREAM, DSA's (with its IPC-10 loops when ``ipc`` has none) for DSA; shrink with :meth:`replace`."""
+        if method not in METHODS:
+            raise unknown_choice("condensation method", method, METHODS)
+        if method == "dsa":
+            return cls.dsa(ipc if ipc in DSA_LOOPS else 10)
+        return cls()
+
+    @classmethod
     def quick(cls, ipc: int = 10, method: str = "idc") -> "CondenseConfig":
         """Small CPU budgets for the 16-pixel digits quickstart (not a paper setting).
 
@@ -233,7 +327,13 @@ class CondenseConfig:
         """
         if method not in METHODS:
             raise unknown_choice("condensation method", method, METHODS)
-        _check_positive_int("ipc", ipc)
+        check_int("ipc", ipc)
+        if method == "dsa":
+            # DSA's recipe with its loops cut from 1001 x (10 matching steps, 50 synthetic epochs) to
+            # 30 x (5, 10), and real batches of 64 (digits has about 125 images per class).
+            return cls.fallback("dsa", ipc).replace(
+                width=32, outer=30, inner=5, syn_epochs=10, batch_real=64, snapshot_every=10
+            )
         return cls(
             net="convnet",
             width=32,
@@ -247,24 +347,14 @@ class CondenseConfig:
             kmeans_iter=30,
         )
 
-    def replace(self, **changes: Any) -> "CondenseConfig":
-        """A copy with some fields changed (validated; unknown names are rejected)."""
-        fields = {f.name for f in dataclasses.fields(self)}
-        for k in changes:
-            if k not in fields:
-                raise unknown_choice("CondenseConfig field", k, fields)
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-value dictionary (for YAML/JSON and snapshots)."""
-        return dataclasses.asdict(self)
-
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "CondenseConfig":
         """Inverse of :meth:`to_dict`; missing fields take the defaults, unknown ones are rejected."""
         return cls().replace(**dict(values))
 
 
-def _check_positive_int(name: str, v: Any) -> None:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise YocoError(f"{name} must be a positive integer, got {v!r}.")
+def check_int(name: str, v: Any, minimum: int = 1) -> None:
+    """Reject anything but an integer ``>= minimum`` (bools too, though Python counts them as ints)."""
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
+        what = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
+        raise YocoError(f"{name} must be {what}, got {v!r}.")

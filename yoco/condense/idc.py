@@ -59,6 +59,9 @@ _NET_CUTMIX = 7
 _EARLY_ORDER = 8
 _EARLY_AUG = 9
 _EARLY_CUTMIX = 10
+_SYN_ORDER = 11  # DSA: shuffles of the synthetic set in the network updates
+_SYN_AUG = 12  # DSA: per-image augmentation of those updates
+_INIT_PICK = 13  # DSA: which real images initialise the synthetic set
 
 
 def bound_plan(ipc: int, factor: int, bound: int = 128) -> list[tuple[int, int]]:
@@ -107,11 +110,15 @@ def decode_classes(blocks: torch.Tensor, factor: int, mode: str = "single", boun
 class IDC:
     """One IDC condensation run (``IDC:condense.py:condense``); see :func:`yoco.condense.condense`.
 
-    Subclasses change the algorithm through three hooks: :meth:`initial_pick` (which real images fill
-    the mixed grid), :meth:`begin_inner` (work before an inner step's matching) and :meth:`real_batch`.
+    Subclasses change the algorithm through hooks: :meth:`initial_pick` (which real images fill the
+    mixed grid), :meth:`initial_images`, :meth:`begin_outer` (IDC: clamp ``S``), :meth:`begin_inner`
+    (work before an inner step's matching), :meth:`real_batch`, :meth:`syn_inputs` (how ``S`` becomes
+    network input) and :meth:`net_update` (step b).
     """
 
     method = "idc"
+    #: The space ``S`` lives in (:data:`yoco.condensed.VALUE_SPACES`).
+    value_space = "pixel01"
 
     def __init__(self, real: RealData, ipc: int, factor: int, cfg: CondenseConfig, seed: int, device: torch.device):
         self.real, self.ipc, self.factor, self.cfg = real, ipc, factor, cfg
@@ -142,6 +149,11 @@ class IDC:
     def net_optimizer(self, net) -> SGD:
         return SGD(net.parameters(), lr=self.cfg.lr_net, momentum=self.cfg.mom_net, weight_decay=self.cfg.wd_net)
 
+    def augment(self, x: torch.Tensor, seeds, counters: tuple[int, ...], strategy: str, shared: bool) -> torch.Tensor:
+        """The run's DiffAug: IDC's :func:`yoco.augment.diffaug` or DSA's :func:`yoco.augment.dsa_augment`."""
+        fn = augment.dsa_augment if self.cfg.aug_mode == "dsa" else augment.diffaug
+        return fn(x, seeds, counters, strategy=strategy, shared=shared)
+
     def train_batches(
         self, net, opt, order: torch.Tensor, counters: tuple[int, ...], aug_purpose: int, cut_purpose: int
     ) -> None:
@@ -152,12 +164,8 @@ class IDC:
             y = self.pool.y[idx]
             with torch.no_grad():
                 x = self.pool.normalize(self.pool.images(idx))
-                x = augment.diffaug(
-                    x[None],
-                    self.seed_t,
-                    (rng.CONDENSE, aug_purpose) + counters + (b,),
-                    strategy=self.cfg.net_aug,
-                    shared=False,
+                x = self.augment(
+                    x[None], self.seed_t, (rng.CONDENSE, aug_purpose) + counters + (b,), self.cfg.net_aug, False
                 )
                 x, y_partner, ratio = augment.cutmix(
                     x, y[None], self.seed_t, (rng.CONDENSE, cut_purpose) + counters + (b,), p=self.cfg.mix_p
@@ -216,6 +224,11 @@ class IDC:
         return mix_init(chosen, self.ipc, self.factor)
 
     # --- matching -----------------------------------------------------------------------------------
+    def begin_outer(self, net, it: int) -> None:
+        """Work at the start of outer iteration ``it`` (IDC: clamp ``S`` to [0, 1])."""
+        with torch.no_grad():
+            self.images.clamp_(0.0, 1.0)
+
     def begin_inner(self, net, it: int, ot: int) -> None:
         """Work before inner step ``ot``'s matching (IDC: none)."""
 
@@ -236,17 +249,20 @@ class IDC:
             x = torch.stack([x[i, keep[i]] for i in range(len(classes))])
         return x
 
+    def syn_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """Network input of synthetic images (IDC: ``S`` is in pixel space, so normalise it)."""
+        return self.pool.normalize(x)
+
     def class_losses(self, net, classes: list[int], it: int, ot: int, batched: bool) -> torch.Tensor:
         """Matching losses of a contiguous range of classes, with the shared DiffAug draw."""
-        real = torch.stack([self.real_batch(net, c, it, ot) for c in classes])
-        syn = self.syn_batch(classes, it, ot)
+        real = self.pool.normalize(torch.stack([self.real_batch(net, c, it, ot) for c in classes]))
+        syn = self.syn_inputs(self.syn_batch(classes, it, ot))
         n = real.shape[1]
-        both = self.pool.normalize(torch.cat([real, syn], dim=1).flatten(0, 1)).view(len(classes), -1, *real.shape[2:])
+        both = torch.cat([real, syn], dim=1)
         seeds = self.class_seeds[classes[0] : classes[-1] + 1]
-        both = augment.diffaug(
-            both, seeds, (rng.CONDENSE, _MATCH_AUG, it, ot), strategy=self.cfg.match_aug, shared=True
-        )
-        return match_loss(net, both[:, :n], both[:, n:], classes, self.cfg.metric, batched=batched)
+        both = self.augment(both, seeds, (rng.CONDENSE, _MATCH_AUG, it, ot), self.cfg.match_aug, True)
+        cfg = self.cfg
+        return match_loss(net, both[:, :n], both[:, n:], classes, cfg.metric, batched=batched, fc=cfg.match_fc)
 
     def image_update(self, net, it: int, ot: int) -> float:
         """Step (a) of an inner step: match every class and move ``S``; returns the summed loss."""
@@ -334,8 +350,7 @@ class IDC:
             net_opt = self.net_optimizer(net)
             if cfg.early:
                 self.pretrain(net, net_opt, it)
-            with torch.no_grad():
-                self.images.clamp_(0.0, 1.0)
+            self.begin_outer(net, it)
             total = 0.0
             for ot in range(cfg.inner):
                 self.begin_inner(net, it, ot)

@@ -19,21 +19,57 @@ from ..errors import YocoError, unknown_choice
 from .config import METRICS
 
 
-def matched_parameters(net: torch.nn.Module) -> list[str]:
-    """Names of the parameters whose gradients are matched: tensors with >= 3 dimensions.
+def matched_parameters(net: torch.nn.Module, fc: bool = False) -> list[str]:
+    """Names of the parameters whose gradients are matched.
 
-    IDC runs with ``bias = fc = False``: 1-D tensors (biases, norm scales) and 2-D tensors (the
-    linear classifier) are skipped, which leaves the convolution kernels.
+    IDC runs with ``bias = fc = False``: only tensors with >= 3 dimensions (the convolution kernels)
+    are matched; 1-D tensors (biases, norm scales) and the 2-D linear classifier are skipped. ``fc=True``
+    adds the 2-D tensors, as DC/DSA match every parameter: their ``'ours'`` distance is zero for 1-D
+    tensors by definition, so skipping those is exact.
     """
-    names = [n for n, p in net.named_parameters() if p.dim() >= 3]
+    lowest = 2 if fc else 3
+    names = [n for n, p in net.named_parameters() if p.dim() >= lowest]
     if not names:
-        raise YocoError(f"{type(net).__name__} has no parameter with >= 3 dimensions (conv kernel) to match.")
+        raise YocoError(f"{type(net).__name__} has no parameter with >= {lowest} dimensions to match.")
     return names
 
 
+# DC/DSA's distance_wb adds this to the product of norms (a zero gradient row then costs 1, not NaN).
+COSINE_EPS = 1e-6
+
+
+def _rows(t: torch.Tensor, lead: int) -> torch.Tensor:
+    """DSA's ``distance_wb`` layout: one row per output unit (conv ``[out, in*h*w]``, linear as is).
+
+    ``lead`` leading axes (the class axis of batched gradients) are kept in front.
+    """
+    shape = t.shape[lead:]
+    if len(shape) >= 3:
+        return t.reshape(*t.shape[:lead], shape[0], -1)
+    return t
+
+
+def _cosine_rows(g_real: torch.Tensor, g_syn: torch.Tensor, lead: int) -> torch.Tensor:
+    """``sum over rows (1 - <r, s> / (|r| |s| + 1e-6))`` per leading index; 0 for 1-D tensors."""
+    if g_real.dim() - lead <= 1:
+        # distance_wb returns 0 for biases and norm parameters.
+        return g_real.new_zeros(g_real.shape[:lead])
+    r, s = _rows(g_real, lead), _rows(g_syn, lead)
+    cos = (r * s).sum(-1) / (r.norm(dim=-1) * s.norm(dim=-1) + COSINE_EPS)
+    return (1 - cos).sum(-1)
+
+
 def gradient_distance(g_real: torch.Tensor, g_syn: torch.Tensor, metric: str = "mse") -> torch.Tensor:
-    """IDC's ``dist`` of two gradient tensors: ``sum((g_real - g_syn)**2)`` ("mse") or
-    ``sum(|g_real - g_syn|)`` ("l1"), summed over all elements."""
+    """The distance of two gradient tensors of one parameter.
+
+    ``"mse"``: IDC's ``sum((g_real - g_syn)**2)``; ``"l1"``: ``sum(|g_real - g_syn|)``; ``"ours"``:
+    DC/DSA's layer-wise distance (``DSA:utils.py:distance_wb``, ``dis_metric='ours'``): the gradient is
+    cut into one row per output channel (conv ``[out, in*kh*kw]``; a linear layer's rows as they are),
+    and the distance is ``sum over rows of 1 - cos(row_real, row_syn)`` with ``1e-6`` added to the
+    product of norms; 1-D tensors (biases, norm parameters) contribute 0.
+    """
+    if metric == "ours":
+        return _cosine_rows(g_real, g_syn, 0)
     diff = g_real - g_syn
     if metric == "mse":
         return diff.pow(2).sum()
@@ -44,6 +80,8 @@ def gradient_distance(g_real: torch.Tensor, g_syn: torch.Tensor, metric: str = "
 
 def _class_distance(g_real: torch.Tensor, g_syn: torch.Tensor, metric: str) -> torch.Tensor:
     """Per-class distance for gradients stacked over classes: ``[K, ...] -> [K]``."""
+    if metric == "ours":
+        return _cosine_rows(g_real, g_syn, 1)
     diff = (g_real - g_syn).flatten(1)
     if metric == "mse":
         return diff.pow(2).sum(1)
@@ -74,13 +112,15 @@ def match_loss(
     classes: Sequence[int] | None = None,
     metric: str = "mse",
     batched: bool = True,
+    fc: bool = False,
 ) -> torch.Tensor:
     """Per-class gradient-matching losses of IDC (``IDC:condense.py:matchloss``, ``match='grad'``).
 
     For class ``c`` with real images ``x_r`` and synthetic images ``x_s`` (both already augmented and
     normalised, i.e. network inputs), ``g_r = d CE(net(x_r), c) / d theta`` (detached) and
     ``g_s = d CE(net(x_s), c) / d theta`` (differentiable w.r.t. ``x_s``), summed over the conv
-    kernels ``theta`` (:func:`matched_parameters`) of ``dist(g_r, g_s)``.
+    kernels ``theta`` (:func:`matched_parameters`) of ``dist(g_r, g_s)`` (:func:`gradient_distance`).
+    DSA's ``match_loss`` is ``metric="ours", fc=True``.
 
     Parameters
     ----------
@@ -90,11 +130,13 @@ def match_loss(
         Real and synthetic inputs of each of the K classes, in the order of ``classes``.
     classes : sequence of int, optional
         Label of each entry (default ``0 .. K-1``).
-    metric : {"mse", "l1"}
+    metric : {"mse", "l1", "ours"}
     batched : bool
         True: all classes at once with ``torch.func`` (``vmap`` over classes of ``grad`` of a
         ``functional_call``); needs equal batch sizes across classes and a network without
         running statistics (no BatchNorm). False: the reference's loop with ``torch.autograd.grad``.
+    fc : bool
+        Also match the 2-D tensors (the linear classifier), see :func:`matched_parameters`.
 
     Returns
     -------
@@ -113,7 +155,7 @@ def match_loss(
     classes = list(range(len(reals))) if classes is None else [int(c) for c in classes]
     if len(classes) != len(reals):
         raise YocoError(f"classes names {len(classes)} labels for {len(reals)} classes of images.")
-    names = matched_parameters(net)
+    names = matched_parameters(net, fc=fc)
     if batched:
         return _match_loss_batched(net, reals, syns, classes, names, metric)
     return _match_loss_loop(net, reals, syns, classes, names, metric)
