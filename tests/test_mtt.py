@@ -115,7 +115,7 @@ def _plain_sgd(experts, start, images, labels, lr, batches):
 def test_unrolled_student_equals_a_plain_loop_of_sgd_steps(real, experts):
     cfg = QUICK.replace(syn_steps=5, batch_syn=7, augment="none")
     mtt = _runner(real, experts, cfg)
-    images = torch.randn(20, 3, 8, 8)
+    images = torch.randn(20, 3, 8, 8, generator=torch.Generator().manual_seed(0))
     start = experts.trajectories[0, 1]
     end = mtt.unroll(start, images, torch.tensor(0.05), it=4)
     batches = mtt.batches(4)
@@ -128,7 +128,7 @@ def test_unrolled_student_equals_a_plain_loop_of_sgd_steps(real, experts):
 
 def test_loss_is_zero_when_the_student_ends_at_the_target(real, experts):
     cfg = QUICK.replace(syn_steps=4, augment="none", expert_epochs=1, max_start_epoch=1)
-    images = torch.randn(20, 3, 8, 8)
+    images = torch.randn(20, 3, 8, 8, generator=torch.Generator().manual_seed(0))
     mtt = _runner(real, experts, cfg)
     start = experts.trajectories[0, 0]
     target = _plain_sgd(experts, start, images, mtt.labels, 0.03, mtt.batches(0))
@@ -141,7 +141,7 @@ def test_loss_is_zero_when_the_student_ends_at_the_target(real, experts):
 
 def test_loss_is_one_with_a_zero_step_size(real, experts):
     mtt = _runner(real, experts)
-    images = torch.randn(20, 3, 8, 8)
+    images = torch.randn(20, 3, 8, 8, generator=torch.Generator().manual_seed(0))
     start, target = experts.trajectories[1, 0], experts.trajectories[1, 1]
     end = mtt.unroll(start, images, torch.tensor(0.0), it=0)
     assert torch.equal(end, start)
@@ -154,7 +154,11 @@ def test_gradient_reaches_images_and_step_size_and_matches_finite_differences(re
     # float64 for the finite difference; the functional student takes the dtype of its inputs.
     student = mtt.student
     student.base.double()
-    images = torch.randn(20, 3, 8, 8, dtype=torch.float64, requires_grad=True)
+    # The loss is only piecewise smooth in the images: the unrolled steps contain ReLU's derivative, a step
+    # function, so a central difference whose +-h straddles a unit's switch is meaningless (one unseeded draw
+    # in twenty did, CI failed on it). Seeded draws keep the check on a smooth stretch, and deterministic.
+    g = torch.Generator().manual_seed(0)
+    images = torch.randn(20, 3, 8, 8, dtype=torch.float64, generator=g).requires_grad_(True)
     start, target = experts.trajectories[0, 0].double(), experts.trajectories[0, 1].double()
 
     def loss_at(lr, x):
@@ -166,7 +170,7 @@ def test_gradient_reaches_images_and_step_size_and_matches_finite_differences(re
     h = 1e-6
     x, r = images.detach(), lr.detach()  # the unrolled steps need autograd on: no torch.no_grad here
     fd = (loss_at(r + h, x) - loss_at(r - h, x)).detach() / (2 * h)
-    direction = torch.randn_like(x)
+    direction = torch.randn(x.shape, dtype=x.dtype, generator=g)
     fd_img = (loss_at(r, x + h * direction) - loss_at(r, x - h * direction)).detach() / (2 * h)
     assert float(g_lr) == pytest.approx(float(fd), rel=1e-5)
     assert float((g_img * direction).sum()) == pytest.approx(float(fd_img), rel=1e-5)
@@ -174,7 +178,7 @@ def test_gradient_reaches_images_and_step_size_and_matches_finite_differences(re
 
 
 def test_checkpointed_unroll_gives_the_same_gradients(real, experts):
-    images = torch.randn(20, 3, 8, 8)
+    images = torch.randn(20, 3, 8, 8, generator=torch.Generator().manual_seed(0))
     grads = []
     for checkpoint in (False, True):
         mtt = _runner(real, experts, QUICK.replace(checkpoint=checkpoint, syn_steps=4))
