@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 import torch
@@ -230,17 +231,35 @@ def test_distill_rejects_experts_of_other_data_and_short_experts(real, experts):
         distill(real, experts, 2, QUICK.replace(max_start_epoch=3, expert_epochs=2))
 
 
-def test_cli_experts_then_condense_mtt(tmp_path):
+def _progress_lines(err: str, label: str) -> list[str]:
+    return [line.split("] ", 1)[1] for line in err.splitlines() if line.startswith("[yoco ") and f"] {label}: " in line]
+
+
+def test_cli_experts_then_condense_mtt(tmp_path, capsys, monkeypatch):
+    # Plain progress lines with no time bound, so that a job of seconds logs as a long one would.
+    monkeypatch.setenv("YOCO_PROGRESS", "plain")
+    monkeypatch.setenv("YOCO_PROGRESS_INTERVAL", "0")
     d = tmp_path
     assert main(["data", "--dataset", "digits", "--image-size", "8", "--out", str(d / "digits.npz")]) == 0
     common = ["--real", str(d / "digits.npz")]
-    args = ["experts", *common, "--num-experts", "2", "--epochs", "2", "--width", "8", "--seed", "1"]
+    args = ["experts", *common, "--num-experts", "2", "--epochs", "3", "--width", "8", "--seed", "1"]
+    capsys.readouterr()
     assert main([*args, "--snapshot", str(d / "ex.partial"), "--out", str(d / "ex.pt")]) == 0
+    # Both experts train in one chunk, each epoch 2 of the 6 expert-epochs; the report starts at the
+    # first epoch's end, so the lines are: started, 4 of 6 done, done.
+    lines = _progress_lines(capsys.readouterr().err, "experts")
+    assert lines[0] == "experts: started, 2 experts x 3 epochs"
+    assert lines[1].startswith("experts: 66.7% | experts 0-1, epoch 2/3 | elapsed ") and " | ETA " in lines[1]
+    assert lines[2].startswith("experts: done | experts 0-1, epoch 3/3 | elapsed ") and len(lines) == 3
     ex = Experts.load(d / "ex.pt")
     assert ex.complete and ex.num_experts == 2 and not ex.zca and ex.config["width"] == 8
     mtt = ["condense", "--method", "mtt", *common, "--ipc", "2", "--experts", str(d / "ex.pt"), "--budget", "quick"]
-    budget = ["--iterations", "2", "--syn-steps", "2", "--max-start-epoch", "1", "--expert-epochs", "1"]
+    budget = ["--iterations", "3", "--syn-steps", "2", "--max-start-epoch", "1", "--expert-epochs", "1"]
     assert main([*mtt, *budget, "--out", str(d / "mtt")]) == 0
+    lines = _progress_lines(capsys.readouterr().err, "condense mtt")
+    assert lines[0] == "condense mtt: started, 3 iterations" and len(lines) == 3
+    assert re.fullmatch(r"condense mtt: 66\.7% \| loss [\d.e+-]+, syn_lr [\d.e+-]+ \| elapsed \w+ \| ETA \w+", lines[1])
+    assert re.fullmatch(r"condense mtt: done \| loss [\d.e+-]+ \| elapsed \w+", lines[2])
     cs = load_condensed(d / "mtt", "mtt", dataset="digits")
     assert cs.images.shape == (20, 3, 8, 8) and cs.factor == 1
     # Bad input: exit 2, one line.

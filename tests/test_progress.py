@@ -168,6 +168,29 @@ def test_resumed_work_reports_from_where_it_resumed():
     assert lines[1].endswith("condense idc: 50.0% | outer 1000/2000 | elapsed 2m00s | ETA 10m00s")
 
 
+def test_advance_starts_on_the_first_report_and_counts_only_this_runs_work():
+    # A loop resumed from a snapshot at 4 of 10 units reports first after unit 5 (a step of 1), whose
+    # start the report did not see: it starts at 40 %, and the pace is that of the units after unit 5
+    # (unit 6 took 30 s, 4 units left -> ETA 2m00s).
+    clock = FakeClock()
+    out = io.StringIO()
+    p = Progress("condense mtt", stream=out, clock=clock, min_interval=0)
+    clock.now = 30.0
+    p.advance(5, 10, "loss 0.5", begin="10 iterations")
+    clock.now = 60.0
+    p.advance(6, 10, "loss 0.4", begin="ignored after the first call")
+    p.finish()
+    p.advance(7, 10, "after finish")  # a late report neither restarts nor writes
+    lines = out.getvalue().splitlines()
+    assert lines[0].endswith("condense mtt: resumed at 40.0%, 10 iterations")
+    assert lines[1].endswith("condense mtt: 60.0% | loss 0.4 | elapsed 30s | ETA 2m00s")
+    assert lines[2].endswith("condense mtt: done | loss 0.4 | elapsed 30s") and len(lines) == 3
+    # A fresh run (nothing done before the first step) says "started".
+    fresh = io.StringIO()
+    Progress("experts", stream=fresh, clock=clock).advance(2, 6, step=2, begin="2 experts x 3 epochs")
+    assert fresh.getvalue().splitlines()[0].endswith("experts: started, 2 experts x 3 epochs")
+
+
 def test_an_interrupted_job_says_where_it_stopped():
     clock = FakeClock()
     out = io.StringIO()

@@ -359,15 +359,10 @@ def cmd_condense(a) -> None:
     config = config.replace(**overrides)
 
     with Progress(f"condense {a.method}") as progress:
-        started = []
 
         def report(info: dict) -> None:
-            if not started:
-                started.append(True)
-                # The first report comes after the first outer iteration of this run (a resumed run
-                # starts after its snapshot): the rate is set by this run's iterations.
-                progress.start(info["outer_total"], f"{info['outer_total']} outer iterations", done=info["outer"] - 1)
-            progress.update(info["outer"], status=f"loss {info['match_loss']:.4g}")
+            total = info["outer_total"]
+            progress.advance(info["outer"], total, f"loss {info['match_loss']:.4g}", begin=f"{total} outer iterations")
 
         cs = condense(
             real,
@@ -393,21 +388,28 @@ def cmd_condense(a) -> None:
 
 def cmd_experts(a) -> None:
     from .condense.experts import ExpertConfig, train_experts
+    from .progress import Progress
 
     _outputs(a, "--out", "--snapshot", inputs=("--real",))
     device = _device(a.device)
     real = _load_real(a.real)
     overrides = dict(epochs=a.epochs, lr=a.lr, batch=a.batch, width=a.width, zca=a.zca)
     config = ExpertConfig().replace(**{k: v for k, v in overrides.items() if v is not None})
-    ex = train_experts(
-        real,
-        a.num_experts,
-        config,
-        seed=a.seed,
-        device=device,
-        snapshot_path=a.snapshot,
-        progress=lambda info: _log(" ".join(f"{k}={v}" for k, v in info.items())),
-    )
+    with Progress("experts") as progress:
+
+        def report(info: dict) -> None:
+            progress.advance(
+                info["expert_epochs_done"],
+                info["expert_epochs_total"],
+                f"experts {info['experts']}, epoch {info['epoch']}/{info['epochs']}",
+                step=info["models"],  # one epoch of every expert in the chunk
+                begin=f"{a.num_experts} experts x {info['epochs']} epochs",
+            )
+
+        ex = train_experts(
+            real, a.num_experts, config, seed=a.seed, device=device, snapshot_path=a.snapshot, progress=report
+        )
+        progress.finish()
     ex.save(a.out)
     accs = [x for x in ex.test_acc if x is not None]
     acc = f", mean test accuracy {sum(accs) / len(accs):.2f}%" if accs else ""
@@ -424,6 +426,7 @@ def _condense_mtt(a) -> None:
     """`yoco condense --method mtt`: distil with the experts of `yoco experts`, write MTT's two files."""
     from .condense.experts import Experts
     from .condense.mtt import MTTConfig, distill, mtt_paths, save_mtt
+    from .progress import Progress
 
     for name in _MATCHING_ONLY:
         if getattr(a, name) is not None:
@@ -460,16 +463,17 @@ def _condense_mtt(a) -> None:
     config = config.replace(**{k: v for k, v in overrides.items() if v is not None})
     if a.checkpoint_steps:
         config = config.replace(checkpoint=True)
-    result = distill(
-        real,
-        experts,
-        a.ipc,
-        config,
-        seed=a.seed,
-        device=device,
-        snapshot_path=a.snapshot,
-        progress=lambda info: _log(" ".join(f"{k}={v}" for k, v in info.items())),
-    )
+    with Progress("condense mtt") as progress:
+
+        def report(info: dict) -> None:
+            total = info["iterations"]
+            status = f"loss {info['loss']:.4g}, syn_lr {info['syn_lr']:.4g}"
+            progress.advance(info["iteration"], total, status, begin=f"{total} iterations")
+
+        result = distill(
+            real, experts, a.ipc, config, seed=a.seed, device=device, snapshot_path=a.snapshot, progress=report
+        )
+        progress.finish(f"loss {result.loss_history[-1]:.4g}" if result.loss_history else None)
     img, lab = save_mtt(result, a.out)
     _log(f"MTT IPC {a.ipc} ({result.value_space}, syn_lr {result.syn_lr:.5f}) -> {img} + {lab.name}")
 

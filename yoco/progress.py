@@ -17,6 +17,10 @@ Usage
             progress.update(it + 1, status=f"outer {it + 1}/{cfg.outer}, matching loss {loss:.5f}")
         progress.finish(f"matching loss {loss:.5f}")
 
+A loop in the library that reports through a callback after each unit and resumes from snapshots on
+its own (condensation, MTT's experts) is reported with :meth:`Progress.advance`, which starts on the
+first report (``yoco condense`` and ``yoco experts`` do this).
+
 ``total`` and ``done`` count work units of the caller's choosing (the trainer counts model-steps, a
 condensation loop would count outer iterations); the ETA assumes the remaining units take as long as
 the finished ones did on average, ``elapsed · (total − done) / done`` (:func:`eta_seconds`); work resumed
@@ -162,6 +166,7 @@ class Progress:
         self.done = 0.0
         self.status = ""
         self._running = False
+        self._begun = False
         self._style_now = "off"
         self._t0 = 0.0
         self._last_t = 0.0
@@ -191,7 +196,7 @@ class Progress:
         self.total = float(total)
         self.done = self._done_at_start = min(float(done), self.total)
         self.status = status
-        self._running = True
+        self._running = self._begun = True
         self._t0 = self._last_t = self.clock()
         self._last_done = self.done
         self._style_now = style = self._style()
@@ -230,6 +235,24 @@ class Progress:
         now = self.clock()
         if self.due(now):
             self._write(now)
+
+    def advance(
+        self, done: float, total: float, status: str | None = None, *, step: float = 1, begin: str = ""
+    ) -> None:
+        """:meth:`update` for a loop that reports after each unit of work and does not say where it began
+        (a run resumed from a snapshot): the first call starts the report with ``total`` units, ``done -
+        step`` of them done before this run (``begin`` is the first line's status); later calls update.
+
+        The first ``step`` units ran before the clock started, so the rate (and the elapsed time) count
+        from the first call: the ETA is the later units' pace, not one inflated by work timed as instant.
+        """
+        if not self._begun:
+            self.start(total, begin, done=done - step)
+            self.done = self._done_at_start = self._last_done = min(float(done), self.total)
+            if status is not None:
+                self.status = status
+            return
+        self.update(done, status)
 
     def due(self, now: float) -> bool:
         """Whether a plain line is due at clock time ``now`` (the rate rule of the module docstring)."""

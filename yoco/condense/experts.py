@@ -273,7 +273,8 @@ def train_experts(
         The file is written every ``snapshot_every`` epochs; if it exists (same data, seed and recipe)
         the run continues from it and ends with the same trajectories as an uninterrupted run.
     progress : callable, optional
-        Called after every epoch of a chunk with ``{"experts", "epoch", "epochs", "seconds"}``.
+        Called after every epoch of a chunk with ``{"experts", "models", "epoch", "epochs",
+        "expert_epochs_done", "expert_epochs_total", "seconds"}`` (``models`` experts train in the chunk).
     """
     if not isinstance(real, RealData):
         raise YocoError(f"real must be a yoco.data.RealData, got {type(real).__name__}.")
@@ -369,8 +370,13 @@ def _train_chunk(ex, ids, seeds, start, spec, cfg, engine, device, pool_x, pool_
             ex.save(path)
         info = {
             "experts": f"{ids[0]}-{ids[-1]}",
+            "models": len(ids),
             "epoch": done,
             "epochs": cfg.epochs,
+            # Over every expert of the run (earlier chunks and a resumed snapshot included): a progress
+            # bar's position, in expert-epochs.
+            "expert_epochs_done": sum(ex.epochs_done),
+            "expert_epochs_total": len(ex.epochs_done) * cfg.epochs,
             "seconds": time.perf_counter() - t0,
         }
         log.info("mtt experts %s: epoch %d/%d (%.1f s)", info["experts"], done, cfg.epochs, info["seconds"])
