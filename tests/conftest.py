@@ -21,12 +21,14 @@ def cifar_mini():
     return np.load(CIFAR_MINI)
 
 
-def snakemake_test_config(out: Path, *extra: str) -> subprocess.CompletedProcess:
-    """Snakemake on config/test.yaml with its outputs under ``out`` (results/, figures/)."""
+def snakemake_test_config(out: Path, *extra: str, targets: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """Snakemake on config/test.yaml with its outputs under ``out`` (results/, figures/); ``targets``
+    (default: everything) come first, as ``extra`` follows ``--config``'s values."""
     bindir = Path(sys.executable).parent
     env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
     cmd = [
         str(bindir / "snakemake"),
+        *targets,
         "--cores",
         "2",
         "--configfile",

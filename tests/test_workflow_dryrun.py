@@ -443,3 +443,33 @@ def test_imagenet_recipes_use_the_tensor_transforms(paper):
     # Evaluation on ImageNet-10: CutMix on every batch and no DiffAug (reference-spec §4.2).
     args = grid.evaluate_args(paper, "imagenet10", "resnetap10").split()
     assert args[args.index("--cutmix-p") + 1] == "1.0" and args[args.index("--diffaug") + 1] == "none"
+
+
+def test_resumable_jobs_snapshot_outside_their_outputs_under_a_name_per_setting(paper):
+    path = grid.condense_snapshot(paper, "idc", "cifar10", "10")
+    assert re.fullmatch(re.escape(grid._root(paper)) + r"/snapshots/condense/idc/cifar10/ipc10\.[0-9a-f]{12}\.pt", path)
+    assert grid.condense_snapshot(paper, "idc", "cifar10", "10") == path  # a rerun finds it again
+    # Another budget or another real dataset must not resume a snapshot of the old one: a new name.
+    longer = _merge(paper, {"condensation": {"idc": {"cifar10": {"outer": 7}}}})
+    other_data = _merge(paper, {"datasets": {"cifar10": {"npz": "elsewhere.npz"}}})
+    assert (
+        len(
+            {
+                path,
+                grid.condense_snapshot(longer, "idc", "cifar10", "10"),
+                grid.condense_snapshot(other_data, "idc", "cifar10", "10"),
+            }
+        )
+        == 3
+    )
+    assert grid.condense_snapshot(paper, "idc", "cifar10", "50") != path
+    ex = grid.experts_snapshot(paper, "cifar10")
+    assert "/snapshots/experts/cifar10." in ex and ex != grid.experts_snapshot(
+        _merge(paper, {"experts": {"cifar10": {"num_experts": 3}}}), "cifar10"
+    )
+    # The paper's 100 experts snapshot every 5 epochs, not every epoch (each write is the whole file).
+    assert "--snapshot-every 5" in grid.experts_args(paper, "cifar10")
+    # The rules pass the path and delete the file only after the job succeeded.
+    for rule in ("condense", "experts"):
+        text = (REPO / "workflow" / "rules" / f"{rule}.smk").read_text()
+        assert text.count("--snapshot {params.snapshot:q}") == text.count("&& rm -f {params.snapshot:q}") >= 1

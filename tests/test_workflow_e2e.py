@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -98,3 +100,54 @@ def test_training_progress_goes_to_the_job_logs_not_the_terminal(run):
         assert ": started, " in text and ": done | " in text, log
     terminal = (run / "terminal.txt").read_text()
     assert ": started, " not in terminal and "ETA" not in terminal  # Snakemake's own lines only
+
+
+def test_the_full_run_leaves_no_snapshot_behind(run):
+    assert not list((run / "results" / "snapshots").rglob("*.pt"))
+
+
+def test_a_killed_expert_job_resumes_from_its_snapshot_when_the_workflow_reruns(tmp_path, monkeypatch):
+    """A job killed mid-way (Ctrl-C, a SLURM time limit) leaves its snapshot where the rule looks for it,
+    and the rerun continues from there to the same trajectories as an uninterrupted run."""
+    import shlex
+
+    import torch
+    import yaml
+
+    from conftest import REPO
+    from yoco import grid, progress
+    from yoco.cli import main
+    from yoco.condense.experts import Experts
+
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    for key, value in yaml.safe_load((REPO / "config/test.yaml").read_text()).items():
+        config[key] = (
+            {**config[key], **value} if isinstance(value, dict) and isinstance(config.get(key), dict) else value
+        )
+    config["output_root"] = f"{tmp_path}/results"
+    real = f"{tmp_path}/results/real/digits.npz"
+    assert _snakemake(tmp_path, targets=(real,)).returncode == 0
+    snapshot = Path(grid.experts_snapshot(config, "digits"))
+    job = ["experts", "--real", real, *shlex.split(grid.experts_args(config, "digits")), "--device", "cpu"]
+
+    # The job as the rule runs it, stopped by Ctrl-C after its second of 3 epochs (snapshots every epoch).
+    reports = []
+
+    def interrupted(self, *args, **kwargs):
+        reports.append(args)
+        if len(reports) == 2:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(progress.Progress, "advance", interrupted)
+        assert main([*job, "--snapshot", str(snapshot), "--out", str(tmp_path / "never.pt")]) == 130
+    assert Experts.load(snapshot).epochs_done == [2, 2] and not (tmp_path / "never.pt").exists()
+
+    experts = tmp_path / "results/experts/digits/experts.pt"
+    proc = _snakemake(tmp_path, targets=(str(experts),))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "experts: resumed at 66.7%" in (tmp_path / "results/logs/experts/digits.log").read_text()
+    assert not snapshot.exists()  # the rule removes it once the output is written
+    assert main([*job, "--out", str(tmp_path / "uninterrupted.pt")]) == 0
+    resumed, whole = Experts.load(experts), Experts.load(tmp_path / "uninterrupted.pt")
+    assert resumed.complete and torch.equal(resumed.trajectories, whole.trajectories)

@@ -393,7 +393,7 @@ def cmd_experts(a) -> None:
     _outputs(a, "--out", "--snapshot", inputs=("--real",))
     device = _device(a.device)
     real = _load_real(a.real)
-    overrides = dict(epochs=a.epochs, lr=a.lr, batch=a.batch, width=a.width, zca=a.zca)
+    overrides = dict(epochs=a.epochs, lr=a.lr, batch=a.batch, width=a.width, zca=a.zca, snapshot_every=a.snapshot_every)
     config = ExpertConfig().replace(**{k: v for k, v in overrides.items() if v is not None})
     with Progress("experts") as progress:
 
@@ -1258,6 +1258,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=POSITIVE, default=None, help="ConvNet width (MTT: 128)")
     p.add_argument("--seed", type=NON_NEGATIVE, default=0)
     p.add_argument("--snapshot", default=None, help="resume from / save the unfinished trajectories to this file")
+    p.add_argument(
+        "--snapshot-every",
+        type=POSITIVE,
+        default=None,
+        help="write --snapshot every this many epochs (default 1; the paper's 100 experts are ~6.5 GB a write)",
+    )
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True, help="the expert file (.pt)")
     p.set_defaults(func=cmd_experts)

@@ -22,6 +22,7 @@ by several tables (e.g. IDC CIFAR-10 10→1 appears in Tables 1–5) is trained 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
@@ -405,6 +406,29 @@ def experts_budget(config: Mapping, ds: str) -> Mapping:
 def experts_path(config: Mapping, ds: str) -> str:
     """MTT's expert trajectories of a dataset (``yoco experts``), shared by every in-house MTT IPC."""
     return f"{_root(config)}/experts/{ds}/experts.pt"
+
+
+def snapshot_path(config: Mapping, stage: str, name: str, args: str, ds: str) -> str:
+    """Where a resumable job (condensation, experts) keeps its snapshot, outside Snakemake's outputs.
+
+    Snakemake deletes a failed job's outputs but not this file, so a killed job (a SLURM time limit, a
+    lost node, Ctrl-C) continues from its last snapshot when the workflow is run again. The name holds
+    a digest of the job's arguments and its dataset's settings: a changed budget starts afresh under a
+    new name instead of failing on a snapshot of other settings. The rule deletes it on success.
+    """
+    key = json.dumps([args, _dataset(config, ds)], sort_keys=True, default=str)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return f"{_root(config)}/snapshots/{stage}/{name}.{digest}.pt"
+
+
+def condense_snapshot(config: Mapping, ck: str, ds: str, ipcf: str) -> str:
+    """The snapshot of an in-house condensation (:func:`snapshot_path`)."""
+    return snapshot_path(config, "condense", f"{ck}/{ds}/ipc{ipcf}", condense_args(config, ck, ds, ipcf), ds)
+
+
+def experts_snapshot(config: Mapping, ds: str) -> str:
+    """The snapshot of MTT's expert training of a dataset (:func:`snapshot_path`)."""
+    return snapshot_path(config, "experts", ds, experts_args(config, ds), ds)
 
 
 def _budget_flags(budget: Mapping, skip: tuple[str, ...] = ()) -> list[str]:

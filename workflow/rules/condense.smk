@@ -6,6 +6,9 @@
 # publish it. A new in-house method plugs in through yoco.grid: INHOUSE_AUTHORS_FORMAT (the file its
 # `yoco condense --out` writes), CONDENSE_EXTRA_INPUTS (MTT: the experts file of rule experts) and
 # its budget under `condensation:` in the config.
+# A condensation runs for hours at the paper's budget: it snapshots to snapshots/ (outside its
+# outputs, so Snakemake keeps the file when the job is killed) and a rerun of the workflow continues
+# from there; the snapshot goes when the job succeeds (yoco.grid.snapshot_path).
 
 
 rule condense:
@@ -19,6 +22,7 @@ rule condense:
     params:
         cli=CLI,
         args=lambda wc: grid.condense_args(config, wc.ck, wc.ds, wc.ipcf),
+        snapshot=lambda wc: grid.condense_snapshot(config, wc.ck, wc.ds, wc.ipcf),
         device=grid.device_args(config),
     log:
         f"{LOGS}/condense/{{ck}}/{{ds}}/ipc{{ipcf}}.log",
@@ -32,7 +36,8 @@ rule condense:
     conda:
         "../../environment.yml"
     shell:
-        "{params.cli} condense --real {input.real:q} {params.args} {params.device} --out {output:q} > {log:q} 2>&1"
+        "{params.cli} condense --real {input.real:q} {params.args} {params.device} "
+        "--snapshot {params.snapshot:q} --out {output:q} > {log:q} 2>&1 && rm -f {params.snapshot:q}"
 
 
 rule condense_authors_format:
@@ -47,6 +52,7 @@ rule condense_authors_format:
         cli=CLI,
         args=lambda wc: grid.condense_args(config, wc.ck, wc.ds, wc.ipcf),
         out=lambda wc: grid.condense_out(config, wc.ck, wc.ds, wc.ipcf),
+        snapshot=lambda wc: grid.condense_snapshot(config, wc.ck, wc.ds, wc.ipcf),
         device=grid.device_args(config),
     log:
         f"{LOGS}/condense/{{ck}}/{{ds}}/ipc{{ipcf}}.log",
@@ -61,7 +67,7 @@ rule condense_authors_format:
         "../../environment.yml"
     shell:
         "mkdir -p {output:q} && {params.cli} condense --real {input.real:q} {params.args} {params.device} "
-        "--out {params.out:q} > {log:q} 2>&1"
+        "--snapshot {params.snapshot:q} --out {params.out:q} > {log:q} 2>&1 && rm -f {params.snapshot:q}"
 
 
 rule import_condensed:
