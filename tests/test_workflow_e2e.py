@@ -129,25 +129,31 @@ def test_a_killed_expert_job_resumes_from_its_snapshot_when_the_workflow_reruns(
     assert _snakemake(tmp_path, targets=(real,)).returncode == 0
     snapshot = Path(grid.experts_snapshot(config, "digits"))
     job = ["experts", "--real", real, *shlex.split(grid.experts_args(config, "digits")), "--device", "cpu"]
+    # In-process runs take the rule's thread count: CPU kernels sum in another order on another number
+    # of threads, so only runs on equal counts are bit-identical (the rule always runs on its own).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(config["threads"]["condense"])
+    try:
+        # The job as the rule runs it, stopped by Ctrl-C after its second of 3 epochs (a snapshot every epoch).
+        reports = []
 
-    # The job as the rule runs it, stopped by Ctrl-C after its second of 3 epochs (snapshots every epoch).
-    reports = []
+        def interrupted(self, *args, **kwargs):
+            reports.append(args)
+            if len(reports) == 2:
+                raise KeyboardInterrupt
 
-    def interrupted(self, *args, **kwargs):
-        reports.append(args)
-        if len(reports) == 2:
-            raise KeyboardInterrupt
+        with monkeypatch.context() as m:
+            m.setattr(progress.Progress, "advance", interrupted)
+            assert main([*job, "--snapshot", str(snapshot), "--out", str(tmp_path / "never.pt")]) == 130
+        assert Experts.load(snapshot).epochs_done == [2, 2] and not (tmp_path / "never.pt").exists()
 
-    with monkeypatch.context() as m:
-        m.setattr(progress.Progress, "advance", interrupted)
-        assert main([*job, "--snapshot", str(snapshot), "--out", str(tmp_path / "never.pt")]) == 130
-    assert Experts.load(snapshot).epochs_done == [2, 2] and not (tmp_path / "never.pt").exists()
-
-    experts = tmp_path / "results/experts/digits/experts.pt"
-    proc = _snakemake(tmp_path, targets=(str(experts),))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "experts: resumed at 66.7%" in (tmp_path / "results/logs/experts/digits.log").read_text()
-    assert not snapshot.exists()  # the rule removes it once the output is written
-    assert main([*job, "--out", str(tmp_path / "uninterrupted.pt")]) == 0
+        experts = tmp_path / "results/experts/digits/experts.pt"
+        proc = _snakemake(tmp_path, targets=(str(experts),))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "experts: resumed at 66.7%" in (tmp_path / "results/logs/experts/digits.log").read_text()
+        assert not snapshot.exists()  # the rule removes it once the output is written
+        assert main([*job, "--out", str(tmp_path / "uninterrupted.pt")]) == 0
+    finally:
+        torch.set_num_threads(threads)
     resumed, whole = Experts.load(experts), Experts.load(tmp_path / "uninterrupted.pt")
     assert resumed.complete and torch.equal(resumed.trajectories, whole.trajectories)
