@@ -189,9 +189,12 @@ def _rank(s: np.ndarray, n: int, order: str, ties: str, seed: int = 0) -> np.nda
     """The positions of the ``n`` kept entries of ``s``."""
     idx = np.arange(s.shape[0])
     if ties == "reference":
-        # One stable descending sort (torch.argsort(descending=True) as the reference calls it; CPU torch
-        # sorts stably), whose head is kept for hard and whose tail for easy: among equal scores hard keeps
-        # the lowest indices and easy the highest (reference-spec §3.9).
+        # The reference's head/tail rule on one descending sort (reference-spec §3.9), made stable: among
+        # equal scores hard keeps the lowest indices and easy the highest. The reference's own
+        # torch.argsort(descending=True) is not stable: on the CPU (torch 2.1 and 2.14 alike) any vector
+        # of 17 or more entries comes out with about half of its tied pairs reversed, so its choice among
+        # ties cannot be reproduced by an index rule; this one agrees with it whenever no tie straddles
+        # the cut (tie_decided == 0). docs/deviations.md, "Ties"; benchmarks/tie_order.py measures it.
         desc = np.lexsort((idx, -s))
         return desc[:n] if order == "hard" else desc[desc.shape[0] - n :]
     # Primary key: score (ascending for easy, descending for hard); secondary: ascending index, or a
@@ -227,8 +230,11 @@ def select_by_score(
         Number of class blocks ``C``; required for ``balance="class"``.
     ties : {"reference", "index", "random"}
         How equal scores are ordered (docs/deviations.md, "Ties"). "reference" (default): the reference's
-        single stable descending sort, whose head (hard) or tail (easy) is kept, so among tied scores
-        hard keeps the lowest indices and easy the highest. "index": ascending index in both
+        single descending sort, whose head (hard) or tail (easy) is kept, taken as a stable sort, so
+        among tied scores hard keeps the lowest indices and easy the highest. (The reference's
+        ``torch.argsort`` is not stable for 17 or more entries; its order among ties is a scramble that
+        no rule here reproduces, and this one gives its selection whenever no tie straddles the cut.)
+        "index": ascending index in both
         directions. "random": a random order drawn from ``seed``. In the position-major decoded layout
         (reference-spec §1.3) both index rules pick tied patches by the position they were cut from.
     seed : int
