@@ -407,7 +407,9 @@ def _torch_load(
         found, why = _pickle_globals(path)
         _refuse_code(path, found, what)
         foreign = (
-            sorted(g for g in found if not g.startswith(_SAFE_GLOBAL_PREFIXES)) if found and not why and not trusted else []
+            sorted(g for g in found if not g.startswith(_SAFE_GLOBAL_PREFIXES))
+            if found and not why and not trusted
+            else []
         )
         detail = why or _plain(str(exc))[-160:]
         if foreign and offer_trust:

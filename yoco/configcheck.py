@@ -86,7 +86,9 @@ def load_yaml(path: str | os.PathLike) -> dict:
         where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
         problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
         if "special characters are not allowed" in problem:
-            raise YocoError(f"config file {path} is not text (binary bytes at {where}); give a YAML text file") from None
+            raise YocoError(
+                f"config file {path} is not text (binary bytes at {where}); give a YAML text file"
+            ) from None
         raise YocoError(
             f"config file {where}: not valid YAML ({problem}); check the indentation, colons and "
             "brackets there (tabs are not allowed)"
@@ -229,7 +231,9 @@ def _check_cli(cli: str) -> None:
     try:
         words = shlex.split(cli)
     except ValueError as exc:
-        raise YocoError(f"config key cli = {cli!r}: {exc}; write the command as a shell would, e.g. cli: yoco") from None
+        raise YocoError(
+            f"config key cli = {cli!r}: {exc}; write the command as a shell would, e.g. cli: yoco"
+        ) from None
     fix = "use `yoco` (installed) or `python -m yoco` (from a checkout)"
     if not words:
         raise YocoError(f"config key cli = {cli!r} is empty; {fix}")

@@ -169,7 +169,8 @@ def check_output_dir(path: str | os.PathLike, flag: str = "--out-dir") -> Path:
     path = Path(path)
     if path.exists() and not path.is_dir():
         kind = special_kind(path) or "file"
-        raise YocoError(f"{flag} {path} is a {kind}, not a folder; give a folder (it is created if missing)")
+        link = f" (a link to {os.path.realpath(path)})" if os.path.islink(path) else ""
+        raise YocoError(f"{flag} {path}{link} is a {kind}, not a folder; give a folder (it is created if missing)")
     probe_target = path / ".probe"
     check_output(probe_target, flag)
     return path
@@ -222,9 +223,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     if _blank(path):
         raise YocoError("the output path is empty; give the file to write")
     path = Path(path)
+    _refuse_special(path, None)
     if path.is_symlink():
         path = Path(os.path.realpath(path))
-    _refuse_special(path, None)
     if path.is_dir():
         raise write_error(path, IsADirectoryError(errno.EISDIR, "Is a directory"))
     try:

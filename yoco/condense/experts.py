@@ -199,7 +199,7 @@ class Experts:
     @classmethod
     def load(cls, path: str | Path) -> "Experts":
         path = Path(path)
-        if not path.is_file():
+        if not path.exists():
             raise YocoError(f"expert file {path} does not exist; train experts with `yoco experts --out {path}`.")
         from ..condensed import _torch_load  # one clean line per refused file (torch's own text spans paragraphs)
 
