@@ -257,7 +257,7 @@ def check_values(config: Mapping) -> None:
             )
     for name in _ROOTS:
         root = str(config[name])
-        if os.path.abspath(root) == os.path.abspath(os.sep):
+        if os.path.exists(root) and os.path.samefile(root, os.sep):  # "/", "//", "/./", a link to /
             raise YocoError(
                 f"config key {name} = {root!r} is the file-system root; give a folder of its own, e.g. {name}: results"
             )
