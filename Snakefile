@@ -21,6 +21,7 @@ sys.path.insert(0, workflow.basedir)
 
 from yoco.configcheck import check_schema, load_yaml  # noqa: E402
 from yoco.errors import YocoError  # noqa: E402
+from yoco import runlock  # noqa: E402
 
 # The default config sits beside this Snakefile, wherever snakemake is started from (-s path/Snakefile).
 DEFAULT_CONFIG = os.path.join(workflow.basedir, "config", "config.yaml")
@@ -34,6 +35,14 @@ except YocoError as error:
 configfile: DEFAULT_CONFIG
 
 
+# Snakemake reads every --configfile with a YAML loader that lets a repeated key silently replace the
+# first; read them again strictly, so that a duplicate stops the run with its file and line.
+try:
+    for _path in workflow.configfiles:
+        load_yaml(_path)
+except YocoError as error:
+    raise WorkflowError(str(error)) from None
+
 # One line naming the key, the value and what is allowed (Snakemake's validate would print the schema).
 try:
     check_schema(config, SCHEMA)
@@ -46,6 +55,8 @@ report: "workflow/report/workflow.rst"  # `snakemake --report`: captions in work
 
 
 include: "workflow/rules/common.smk"
+
+
 include: "workflow/rules/data.smk"
 include: "workflow/rules/experts.smk"
 include: "workflow/rules/condense.smk"
@@ -63,3 +74,26 @@ rule all:
         grid.targets(config),
         grid.claims_targets(config),  # claims.csv, when the config runs cells the claims compare
     default_target: True
+
+
+# One workflow at a time per output folder (yoco/runlock.py): Snakemake's own lock covers only the
+# working directory. Taken before the first job, not by dry runs, --lint or --report.
+ROOT_LOCKS = []
+
+
+onstart:
+    try:
+        ROOT_LOCKS.extend(runlock.acquire_roots([config["output_root"], config["figures_root"]], runlock.command_line()))
+    except YocoError as error:
+        raise WorkflowError(str(error)) from None
+    for _lock in ROOT_LOCKS:
+        for _note in _lock.notes:
+            print(f"yoco: {_note}", file=sys.stderr)
+
+
+onsuccess:
+    runlock.release_all(ROOT_LOCKS)
+
+
+onerror:
+    runlock.release_all(ROOT_LOCKS)

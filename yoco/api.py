@@ -10,7 +10,7 @@ import torch
 from .condensed import CondensedSet
 from .data import NORMALIZATION, NUM_CLASSES, RealData
 from .dynamics import Dynamics
-from .errors import YocoError, unknown_choice
+from .errors import YocoError, closest
 from .pipeline import compute_scores, decode_set, dynamics_config, train_dynamics, training_pool
 from .selection import parse_key, select
 from .train import NetworkSpec
@@ -237,8 +237,12 @@ def _normalisation(dataset: str | None, mean, std, size: int):
 
             real = load_real("digits", image_size=size)
             return real.mean, real.std
-        raise unknown_choice(
-            "dataset with known normalisation (or pass mean= and std=)", dataset, list(NORMALIZATION) + ["digits"]
+        known = sorted([*NORMALIZATION, "digits"])
+        guess = closest(dataset, known)
+        hint = f" Did you mean {guess!r}?" if guess else ""
+        raise YocoError(
+            f"no normalisation is known for dataset {dataset!r}.{hint} Known datasets: {', '.join(known)}; "
+            "for another dataset pass mean= and std= (3 values each, for pixels in [0, 1])."
         )
     if mean is None or std is None:
         raise YocoError("pass both mean= and std= (3 values each), or neither to use the named dataset's.")

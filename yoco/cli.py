@@ -525,7 +525,12 @@ def cmd_dynamics(a) -> None:
     from .pipeline import dynamics_config, save_model, train_dynamics
     from .progress import Progress
 
+    from .io import check_output
+
     _outputs(a, "--out-dir")
+    for rep in range(1, a.reps + 1):  # a FIFO or device among the files it will write: refused now, not after training
+        for name in (f"rep{rep}.npz", f"rep{rep}.model.pt"):
+            check_output(Path(a.out_dir) / name, "--out-dir")
     _check_training(a)
     device = _device(a.device)
     decoded, real = _load_decoded(a.decoded), _load_real(a.real)

@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import pickle
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -289,13 +290,31 @@ def sha256_file(path: str | os.PathLike) -> str:
 # tensor file, so a refusal means corruption, not foreign objects.
 _SAFE_GLOBAL_PREFIXES = ("torch.", "collections.OrderedDict", "builtins.")
 
+# Globals whose use in a pickle is to run code or to reach something that does: no data file names
+# them, so such a file is an attack (or an accident) and is refused even with trusted=True.
+_CODE_MODULES = frozenset(
+    "os posix nt subprocess sys shutil importlib runpy pty socket ctypes multiprocessing pickle _pickle "
+    "marshal code codeop webbrowser platform signal commands popen2 asyncio pdb timeit operator".split()
+)
+_CODE_BUILTINS = frozenset(
+    "exec eval compile open __import__ getattr setattr delattr globals locals vars input breakpoint "
+    "execfile apply file reload exit quit help".split()
+)
+
+
+def _runs_code(name: str) -> bool:
+    module, _, attr = name.rpartition(".")
+    module = "builtins" if module == "__builtin__" else module
+    return module.split(".")[0] in _CODE_MODULES or (module == "builtins" and attr in _CODE_BUILTINS)
+
 
 def _pickle_globals(path: Path) -> tuple[set[str] | None, str]:
     """The globals (classes, functions) a torch file's pickle names, read without unpickling anything.
 
-    Returns ``(globals, "")``, or ``(None, why)`` when the file holds no readable pickle (random
-    bytes, truncated, another format). Handles torch's zip format (``*/data.pkl``) and the legacy
-    one (pickles back to back).
+    Returns ``(globals, "")``, or ``(globals, why)`` when the file holds no complete readable pickle
+    (random bytes, truncated, another format): ``globals`` then holds those named before the break
+    (``None`` if the file could not be opened), so a bare pickle of ``exec`` is still recognised.
+    Handles torch's zip format (``*/data.pkl``) and the legacy one (pickles back to back).
     """
     import io
     import pickletools
@@ -328,17 +347,49 @@ def _pickle_globals(path: Path) -> tuple[set[str] | None, str]:
                 elif isinstance(arg, str):
                     strings.append(arg)
     except Exception as exc:  # pickletools raises ValueError, EOFError, struct.error ... on anything not a pickle
-        return None, f"no valid pickle at byte {stream.tell()}: {exc}"
+        return found, f"no valid pickle at byte {stream.tell()}: {exc}"
     return found, ""
 
 
-def _torch_load(path: Path, map_location, trusted: bool, what: str = "torch", offer_trust: bool = True):
+def _refuse_code(path: Path, found: set[str] | None, what: str) -> None:
+    code = sorted(g for g in found or () if _runs_code(g))
+    if code:
+        raise YocoError(
+            f"{path} holds code that would run when it is loaded ({', '.join(code[:3])}), not {what} data; "
+            "yoco refuses it, even with trusted=True or --allow-unsafe-unpickling, and ran nothing: delete "
+            "the file and get it again from a source you trust."
+        )
+
+
+def _plain(text: str) -> str:
+    """An exception's text as one line without terminal colour codes (torch colours its advice)."""
+    return " ".join(re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text).split())
+
+
+def _torch_load(
+    path: Path,
+    map_location,
+    trusted: bool,
+    what: str = "torch",
+    offer_trust: bool = True,
+    fix: str | None = None,
+):
     """``torch.load`` that refuses arbitrary pickles unless ``trusted``, with one clear message per failure.
 
     weights_only refuses arbitrary pickles (loading one can run code). torch reports refused objects
     and plain corruption alike, so the file is inspected (without unpickling) to tell them apart:
-    only a valid pickle that names non-tensor objects gets the hint about ``trusted=True``.
+    only a valid pickle that names non-tensor objects gets the hint about ``trusted=True``, and a
+    pickle that names code-running functions (``exec``, ``os.system``) is refused outright. ``fix``
+    ends the message for a corrupt or foreign file.
     """
+    from .io import special_kind
+
+    kind = special_kind(path)
+    if kind:  # reading a FIFO would block forever, a device read endlessly
+        raise YocoError(f"{path} is a {kind}, not a {what} file; pass a regular file.")
+    if trusted:
+        # weights_only=False would run whatever the pickle names: look before loading.
+        _refuse_code(path, _pickle_globals(path)[0], what)
     try:
         return torch.load(path, map_location=map_location, weights_only=not trusted)
     except IsADirectoryError:
@@ -354,8 +405,13 @@ def _torch_load(path: Path, map_location, trusted: bool, what: str = "torch", of
         TypeError,
     ) as exc:
         found, why = _pickle_globals(path)
-        foreign = sorted(g for g in found if not g.startswith(_SAFE_GLOBAL_PREFIXES)) if found and not trusted else []
-        detail = why or " ".join(str(exc).split())[-160:]
+        _refuse_code(path, found, what)
+        foreign = (
+            sorted(g for g in found if not g.startswith(_SAFE_GLOBAL_PREFIXES))
+            if found and not why and not trusted
+            else []
+        )
+        detail = why or _plain(str(exc))[-160:]
         if foreign and offer_trust:
             raise YocoError(
                 f"{path} holds Python objects other than tensors ({', '.join(foreign[:3])}); yoco does not "
@@ -366,11 +422,11 @@ def _torch_load(path: Path, map_location, trusted: bool, what: str = "torch", of
         if foreign:
             raise YocoError(
                 f"{path} is not a {what} file written by yoco (it holds Python objects other than "
-                f"tensors: {', '.join(foreign[:3])}); pass the file yoco wrote."
+                f"tensors: {', '.join(foreign[:3])}); {fix or 'pass the file yoco wrote'}."
             ) from None
         raise YocoError(
             f"could not read {path} as a {what} file; it is truncated, corrupt or not a torch file "
-            f"({detail[:160]}); check the path and the format."
+            f"({detail[:160]}); {fix or 'check the path and the format'}."
         ) from None
 
 

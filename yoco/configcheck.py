@@ -12,7 +12,11 @@ checks the layered config against the schema too.
 
 from __future__ import annotations
 
+import math
 import os
+import re
+import shlex
+import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,28 +30,73 @@ _PATTERN_WORDS = {
 }
 
 
-def load_yaml(path: str | os.PathLike) -> dict:
-    """A config file as a dict; a YocoError naming the file, line and column when it is not valid YAML."""
+class _Duplicate(Exception):
+    def __init__(self, key, first, again):
+        super().__init__(key)
+        self.key, self.first, self.again = key, first, again
+
+
+def _strict_loader():
+    """yaml's SafeLoader, except that a key given twice in one mapping is an error, not "last wins"."""
     import yaml
 
+    class StrictLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            if isinstance(node, yaml.MappingNode):
+                seen: dict = {}
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":
+                        continue  # `<<: *base` then overriding a key is YAML's merge, not a duplicate
+                    key = self.construct_object(key_node, deep=True)
+                    try:
+                        if key in seen:
+                            raise _Duplicate(key, seen[key], key_node.start_mark)
+                        seen[key] = key_node.start_mark
+                    except TypeError:  # an unhashable key: yaml's own constructor reports it
+                        pass
+            return super().construct_mapping(node, deep)
+
+    return StrictLoader
+
+
+def load_yaml(path: str | os.PathLike) -> dict:
+    """A config file as a dict; a YocoError naming the file, line and column when it is not valid YAML
+    (or gives a key twice, which plain YAML loaders resolve silently by keeping the last)."""
+    import yaml
+
+    if isinstance(path, str) and not path.strip():
+        raise YocoError("config file name is empty; give the path of a YAML file, e.g. --configfile config/my.yaml")
     path = Path(path)
+    if path.is_dir():
+        raise YocoError(f"config file {path} is a folder; give the YAML file inside it")
     if not path.is_file():
         raise YocoError(
             f"config file {path} does not exist; check the path (relative paths start at the current folder)"
         )
     try:
         with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
+            data = yaml.load(fh, Loader=_strict_loader())
+    except _Duplicate as dup:
+        raise YocoError(
+            f"config file {path}, line {dup.again.line + 1}: key {dup.key!r} is given twice in one mapping "
+            f"(first on line {dup.first.line + 1}); YAML would silently keep the last: delete one of them"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
         problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        if "special characters are not allowed" in problem:
+            raise YocoError(
+                f"config file {path} is not text (binary bytes at {where}); give a YAML text file"
+            ) from None
         raise YocoError(
             f"config file {where}: not valid YAML ({problem}); check the indentation, colons and "
             "brackets there (tabs are not allowed)"
         ) from None
     except UnicodeDecodeError:
-        raise YocoError(f"config file {path} is not UTF-8 text; save it as a YAML text file") from None
+        raise YocoError(f"config file {path} is not UTF-8 text (a binary file?); give a YAML text file") from None
+    except OSError as exc:
+        raise YocoError(f"config file {path} cannot be read ({exc.strerror}); check its permissions") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -120,6 +169,7 @@ def check_schema(config: Mapping, schema_path: str | os.PathLike) -> None:
     """Raise one :class:`YocoError` line for the first schema violation of ``config`` (if any)."""
     import jsonschema
 
+    check_finite(config)
     schema = load_yaml(schema_path)
     validator = jsonschema.Draft202012Validator(schema)
     errors = list(validator.iter_errors(dict(config)))
@@ -128,6 +178,112 @@ def check_schema(config: Mapping, schema_path: str | os.PathLike) -> None:
     # The deepest error names the key the user wrote; best_match prefers it among alternatives.
     error = jsonschema.exceptions.best_match(errors)
     raise YocoError(_describe(error))
+
+
+def _walk(node, key: str = ""):
+    """Every leaf of a config as (dotted key, value)."""
+    if isinstance(node, Mapping):
+        for k, v in node.items():
+            yield from _walk(v, f"{key}.{k}" if key else str(k))
+    elif isinstance(node, (list, tuple)):
+        for i, v in enumerate(node):
+            yield from _walk(v, f"{key}[{i}]")
+    else:
+        yield key, node
+
+
+def check_finite(config: Mapping) -> None:
+    """Refuse ``.inf`` and ``.nan`` anywhere: no setting of this workflow means anything at infinity, and
+    the schema's ranges let them through (``inf >= 1``; every comparison with ``nan`` is false)."""
+    for key, value in _walk(config):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise YocoError(f"config key {key} = {value}: not a finite number; give a finite value")
+
+
+# Training images per class of the datasets `yoco data` prepares (the smallest class; digits: the 70 %
+# train split of scikit-learn's digits with seed 0, yoco.data). A condensed set cannot keep more.
+TRAIN_IMAGES_PER_CLASS = {"cifar10": 5000, "cifar100": 500, "imagenet10": 1300, "digits": 122}
+# As yoco.data.NUM_CLASSES (kept here so that reading a config does not import torch; a test keeps them equal).
+NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet10": 10, "digits": 10}
+_TILDE = re.compile(r"^~[A-Za-z0-9_.-]*(/|$)")
+_ROOTS = ("output_root", "figures_root")
+
+
+def _images_per_class(config: Mapping, ds: str) -> tuple[int, str] | None:
+    """Smallest training class of ``ds``: counted in the configured npz when it exists, else known."""
+    spec = config["datasets"].get(ds) or {}
+    npz = spec.get("npz")
+    if npz and os.path.isfile(npz):
+        import numpy as np
+
+        try:
+            with np.load(npz, allow_pickle=False) as data:
+                counts = np.bincount(np.asarray(data["y_train"]).astype(np.int64).ravel())
+            return int(counts[counts > 0].min()), str(npz)
+        except Exception:  # noqa: BLE001 - an unreadable cache is reported by `yoco data`/the jobs reading it
+            return None
+    if ds in TRAIN_IMAGES_PER_CLASS:
+        return TRAIN_IMAGES_PER_CLASS[ds], f"the {ds} training set"
+    return None
+
+
+def _check_cli(cli: str) -> None:
+    try:
+        words = shlex.split(cli)
+    except ValueError as exc:
+        raise YocoError(
+            f"config key cli = {cli!r}: {exc}; write the command as a shell would, e.g. cli: yoco"
+        ) from None
+    fix = "use `yoco` (installed) or `python -m yoco` (from a checkout)"
+    if not words:
+        raise YocoError(f"config key cli = {cli!r} is empty; {fix}")
+    if shutil.which(words[0]) is None:
+        guess = closest(words[0], ["yoco", "python", "python3"])
+        hint = f" Did you mean {guess!r}?" if guess and guess != words[0] else ""
+        raise YocoError(f"config key cli = {cli!r}: {words[0]!r} is not a command on PATH.{hint} {fix}")
+    if os.path.basename(words[-1]) != "yoco" and words[-2:] != ["-m", "yoco"]:
+        raise YocoError(f"config key cli = {cli!r} does not run the yoco command line (it must end in yoco); {fix}")
+
+
+def check_values(config: Mapping) -> None:
+    """What the schema and :func:`yoco.grid.validate` leave open, before any job: where outputs go (not
+    ``/``, not ``~``, not a file), the ``cli`` command, the datasets' classes and images per class."""
+    for key, value in _walk(config):
+        if isinstance(value, str) and _TILDE.match(value):
+            raise YocoError(
+                f"config key {key} = {value!r}: a leading ~ is not expanded here (Snakemake and the quoted "
+                f"shell commands take it literally, making a folder named '~'); write the full path, e.g. "
+                f"{os.path.expanduser(value)}"
+            )
+    for name in _ROOTS:
+        root = str(config[name])
+        if os.path.exists(root) and os.path.samefile(root, os.sep):  # "/", "//", "/./", a link to /
+            raise YocoError(
+                f"config key {name} = {root!r} is the file-system root; give a folder of its own, e.g. {name}: results"
+            )
+        if os.path.exists(root) and not os.path.isdir(root):
+            raise YocoError(
+                f"config key {name} = {root!r} is an existing file, not a folder; give a folder (created if missing)"
+            )
+    _check_cli(str(config["cli"]))
+    for ds, spec in config["datasets"].items():
+        known = NUM_CLASSES.get(ds)
+        if known is not None and int(spec["num_classes"]) != known:
+            raise YocoError(
+                f"config key datasets.{ds}.num_classes = {spec['num_classes']}: {ds} has {known} classes; "
+                f"set num_classes: {known}"
+            )
+    from . import grid
+
+    for cs in grid.condensed_sets(config):
+        if not str(cs.ipcf).isdigit():
+            continue
+        have = _images_per_class(config, cs.ds)
+        if have is not None and int(cs.ipcf) > have[0]:
+            raise YocoError(
+                f"config: ipc_from {cs.ipcf} for {cs.ds} ({cs.ck}) is more than the {have[0]} training images "
+                f"per class of {have[1]}; lower ipc_from (tables.*.cells, figures.*) to at most {have[0]}"
+            )
 
 
 def _merge(base: dict, extra: Mapping) -> dict:
@@ -150,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         from . import grid
 
         grid.validate(config)
+        check_values(config)
     except YocoError as err:
         print(f"yoco configcheck: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2

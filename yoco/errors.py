@@ -12,8 +12,11 @@ class YocoError(ValueError):
 
 def closest(name: str, choices: Iterable[str]) -> str | None:
     """The valid choice nearest to ``name``, or None when nothing is close."""
-    matches = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.5)
-    return matches[0] if matches else None
+    choices = list(choices)
+    # Compared in lower case, so 'CIFAR10' finds 'cifar10' (difflib alone sees only the digits agree).
+    lower = {str(c).lower(): c for c in choices}
+    matches = difflib.get_close_matches(str(name).lower(), list(lower), n=1, cutoff=0.5)
+    return lower[matches[0]] if matches else None
 
 
 def unknown_choice(kind: str, name: str, choices: Iterable[str]) -> YocoError:

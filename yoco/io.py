@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import shutil
+import stat
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -35,7 +36,24 @@ _CAUSES = {
 }
 
 
+def _no_inodes(folder: Path) -> bool:
+    """Whether the file system holding ``folder`` has no file entries (inodes) left for new files."""
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):
+        return False
+    # Some file systems (btrfs, many network ones) report f_files == 0: they have no inode limit.
+    return st.f_files > 0 and st.f_favail == 0
+
+
+# ENOSPC is also what the kernel says when the file system has bytes left but no inodes: "disk
+# full" would send the user to free space that is already free.
+_NO_INODES = "no free inodes left on the device (the file system can hold no more files; see `df -i`)"
+
+
 def _cause(exc: BaseException, folder: Path) -> str:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT) and _no_inodes(folder):
+        return _NO_INODES
     if isinstance(exc, OSError) and exc.errno in _CAUSES:
         return _CAUSES[exc.errno]
     if isinstance(exc, OSError):
@@ -45,6 +63,8 @@ def _cause(exc: BaseException, folder: Path) -> str:
         free = shutil.disk_usage(folder).free
     except OSError:
         free = None
+    if _no_inodes(folder):
+        return _NO_INODES
     if free is not None and free < _LOW_SPACE_BYTES:
         return f"no space left on the device (disk full: {free // 1024} KiB free)"
     try:
@@ -62,10 +82,49 @@ def _cause(exc: BaseException, folder: Path) -> str:
 def write_error(path: str | os.PathLike, exc: BaseException) -> YocoError:
     """One message for a failed write: the path, the cause and what to do."""
     path = Path(path)
-    return YocoError(
-        f"could not write {path}: {_cause(exc, _existing_ancestor(path))}; free space or "
-        "choose another output location, then rerun"
+    cause = _cause(exc, _existing_ancestor(path))
+    fix = "delete files there" if cause == _NO_INODES else "free space"
+    return YocoError(f"could not write {path}: {cause}; {fix} or choose another output location, then rerun")
+
+
+_KINDS = (
+    (stat.S_ISCHR, "character device"),
+    (stat.S_ISBLK, "block device"),
+    (stat.S_ISFIFO, "FIFO (named pipe)"),
+    (stat.S_ISSOCK, "socket"),
+)
+
+
+def special_kind(path: Path) -> str | None:
+    """What ``path`` is when it exists and is neither a regular file nor a folder (symlinks followed)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # missing, a dangling link, or unreadable: the write itself will say
+        return None
+    return next((name for test, name in _KINDS if test(mode)), None)
+
+
+def _refuse_special(path: Path, flag: str | None) -> None:
+    """Refuse to write at a device, FIFO or socket (or a link to one).
+
+    The atomic write renames a new file onto the path, which would replace the device node itself
+    (as root, ``--out /dev/null`` would destroy /dev/null); writing into it instead would not be
+    atomic and a FIFO would block. So outputs go to regular files only.
+    """
+    kind = special_kind(path)
+    if kind is None:
+        return
+    link = f" (a link to {os.path.realpath(path)})" if os.path.islink(path) else ""
+    what = f"{flag} {path}{link} is" if flag else f"could not write {path}: it{link} is"
+    example = f", e.g. {flag} results/out" if flag else ""
+    raise YocoError(
+        f"{what} a {kind}, not a regular file; yoco writes outputs only to regular files (replacing it "
+        f"would destroy the {kind.split(' (')[0]}): give the path of a file to create{example}"
     )
+
+
+def _blank(path) -> bool:
+    return isinstance(path, (str, bytes)) and not path.strip()
 
 
 def _existing_ancestor(path: Path) -> Path:
@@ -82,12 +141,15 @@ def check_output(path: str | os.PathLike, flag: str = "--out") -> Path:
     new file (probed by creating and deleting one, which also catches read-only mounts and root's
     own limits that ``os.access`` does not see).
     """
-    path = Path(path)
-    if str(path) == "":
+    # Path("") is "." (the current folder): test the string as given.
+    if _blank(path):
         raise YocoError(f"{flag} is empty; give the file to write, e.g. {flag} results/out.csv")
+    path = Path(path)
+    _refuse_special(path, flag)
     if path.is_dir():
         raise YocoError(f"{flag} {path} is a folder; give a file name inside it, e.g. {flag} {path / 'out'}")
-    folder = Path(os.path.abspath(path)).parent
+    # Through a link the file is written where the link points (as open() would).
+    folder = Path(os.path.realpath(path)).parent
     while not folder.exists():
         if folder == folder.parent:
             break
@@ -102,9 +164,13 @@ def check_output(path: str | os.PathLike, flag: str = "--out") -> Path:
 
 def check_output_dir(path: str | os.PathLike, flag: str = "--out-dir") -> Path:
     """Like :func:`check_output`, for a folder that will receive several files."""
+    if _blank(path):
+        raise YocoError(f"{flag} is empty; give the folder to write into, e.g. {flag} results/out")
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise YocoError(f"{flag} {path} is a file, not a folder; give a folder (it is created if missing)")
+        kind = special_kind(path) or "file"
+        link = f" (a link to {os.path.realpath(path)})" if os.path.islink(path) else ""
+        raise YocoError(f"{flag} {path}{link} is a {kind}, not a folder; give a folder (it is created if missing)")
     probe_target = path / ".probe"
     check_output(probe_target, flag)
     return path
@@ -149,8 +215,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     give (``0o666`` less the umask), so collaborators can read a shared results folder. A failed
     write (disk full, read-only place, a folder at ``path``) raises one :class:`YocoError` naming
     the path and the cause; the old file, if any, is left untouched.
+
+    Only a regular file (or nothing) is ever replaced: a device, FIFO or socket at ``path`` is refused
+    before and again just before the rename. Through a symbolic link, the file it points to is
+    written and the link kept.
     """
+    if _blank(path):
+        raise YocoError("the output path is empty; give the file to write")
     path = Path(path)
+    _refuse_special(path, None)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     if path.is_dir():
         raise write_error(path, IsADirectoryError(errno.EISDIR, "Is a directory"))
     try:
@@ -167,6 +242,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         try:
             yield tmp_path
+            _refuse_special(path, None)  # a FIFO or device may have appeared while the output was made
             os.replace(tmp_path, path)
         except YocoError:
             raise

@@ -2,6 +2,7 @@
 import shlex
 
 from yoco import grid  # noqa: E402
+from yoco.configcheck import check_values  # noqa: E402
 from yoco.errors import YocoError  # noqa: E402
 
 
@@ -37,6 +38,7 @@ _quote_papermill_paths()
 # Semantic checks (names, keys, epochs) before any job is scheduled; a bad config stops here.
 try:
     grid.validate(config)
+    check_values(config)  # output folders, the cli command, the datasets' classes and images per class
 except YocoError as error:
     raise WorkflowError(f"invalid config: {error}") from None
 

@@ -199,12 +199,13 @@ class Experts:
     @classmethod
     def load(cls, path: str | Path) -> "Experts":
         path = Path(path)
-        if not path.is_file():
+        if not path.exists():
             raise YocoError(f"expert file {path} does not exist; train experts with `yoco experts --out {path}`.")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # noqa: BLE001 - any unreadable file gets the same advice
-            raise YocoError(f"cannot read expert file {path}: {e}; write it again with `yoco experts`.") from e
+        from ..condensed import _torch_load  # one clean line per refused file (torch's own text spans paragraphs)
+
+        state = _torch_load(
+            path, "cpu", trusted=False, what="yoco experts", offer_trust=False, fix="write it again with `yoco experts`"
+        )
         if not isinstance(state, dict) or state.get("format") != EXPERTS_FORMAT:
             raise YocoError(f"{path} is not an expert file of `yoco experts`; pass the file it wrote.")
         return cls(**{f.name: state[f.name] for f in dataclasses.fields(cls)})

@@ -54,10 +54,11 @@ def save_snapshot(path: Path, identity: dict[str, Any], config: dict[str, Any], 
 
 def load_snapshot(path: Path, identity: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     """Read a snapshot and check it belongs to this run (same identity, same result-changing config)."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unreadable file gets the same advice
-        raise YocoError(f"cannot read condensation snapshot {path}: {e}. Delete it to start afresh.") from e
+    from ..condensed import _torch_load  # one clean line per refused file (torch's own text spans paragraphs)
+
+    state = _torch_load(
+        path, "cpu", trusted=False, what="condensation snapshot", offer_trust=False, fix="delete it to start afresh"
+    )
     if not isinstance(state, dict) or state.get("format") != SNAPSHOT_FORMAT:
         raise YocoError(f"{path} is not a yoco condensation snapshot; delete it or pass another snapshot_path.")
     for k, v in identity.items():
