@@ -557,7 +557,12 @@ def ccs_cutoff(dataset: str, ipc_from: int, ipc_to: int) -> float:
 
 
 def _descending(scores: np.ndarray) -> np.ndarray:
-    """Indices by descending score; equal scores keep ascending index order (stable)."""
+    """Indices by descending score; equal scores keep ascending index order.
+
+    This is the stable model of the reference's ``torch.argsort(descending=True)``, which is itself not
+    stable for 17 or more entries (docs/deviations.md, "Ties"): no index rule can match its order
+    among ties, so we fix one that can be stated.
+    """
     return np.lexsort((np.arange(scores.shape[0]), -scores))
 
 
