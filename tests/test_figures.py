@@ -339,3 +339,21 @@ def test_fig7_sorted_per_class():
         fig7_data(err, labels, epochs=[2])
     with pytest.raises(YocoError, match="labels"):
         fig7_data(err, labels[:-1])
+
+
+def test_figure_data_cli_passes_stand_ins_and_top_k_runs(tmp_path):
+    # `yoco figure-data --figure 5` as the workflow calls it for the quickstart: digits IPC_F 20 stands for
+    # CIFAR-10 50 (Table 1's yoco at 50 -> 1: 38.77), the cell's yoco runs give the top-K line.
+    from yoco.cli import main
+
+    runs = fig5_runs().assign(dataset="digits", ipc_from=20, key="yoco")
+    topk = run_rows("yoco", [30.0, 34.0], dataset="digits", ipc_from=20)
+    runs.to_csv(tmp_path / "epochs.csv", index=False)
+    topk.to_csv(tmp_path / "runs.csv", index=False)
+    out = tmp_path / "fig5.csv"
+    args = ["figure-data", "--figure", "5", "--runs", str(tmp_path / "epochs.csv")]
+    main([*args, "--topk", str(tmp_path / "runs.csv"), "--stand-in", "digits=cifar10:20=50", "--out", str(out)])
+    back = pd.read_csv(out)
+    assert np.allclose(back["paper_topk"], 38.77) and (back["paper_ipc_from"] == 50).all()
+    assert np.allclose(back["topk_mean_best"], 32.0) and (back["topk_n_runs"] == 2).all()
+    assert list(back["epoch"]) == [1, 1, 6, 6, 10, 10]
