@@ -103,7 +103,7 @@ def test_table7_carries_published_std_and_table1_does_not():
     assert r["n_runs"] == 9
     t1 = build_table(1, runs)
     assert "published_std" not in t1
-    assert len(t1) == 208 and len(t7) == 190
+    assert len(t1[t1["row"] == "cell"]) == 208 and len(t7) == 190 and "row" not in t7
 
 
 def test_table3_rows_per_network():
@@ -131,15 +131,18 @@ def test_a_stand_in_dataset_gets_the_papers_numbers_of_its_cells():
     assert row(t2, condenser="mtt", key="yoco")["diff_best"] == pytest.approx(44.0 - 22.02)
     mtt = t2[t2.condenser == "mtt"]
     assert set(mtt.paper_dataset) == {"cifar10"} and set(mtt.paper_ipc_from) == {10}
-    # DSA is not in the paper's Table 2: no number, no paper cell.
-    assert row(t2, condenser="dsa")["paper_dataset"] == "" and math.isnan(row(t2, condenser="dsa")["published"])
+    # DSA is not in the paper's Table 2: no number, though the row still names CIFAR-10's cell.
+    dsa = row(t2, condenser="dsa")
+    assert math.isnan(dsa["published"]) and (dsa["paper_dataset"], dsa["paper_ipc_from"]) == ("cifar10", 10)
     assert set(t2.dataset) == {"digits"}  # our rows keep their own names
     t4 = build_table(4, runs, rows=runs[KEY_COLUMNS].drop_duplicates(), stand_ins=stand_in)
     assert row(t4, condenser="dsa", key="el2n_easy")["published"] == pytest.approx(21.29)
     unpruned = pd.DataFrame(
         [dict(dataset="digits", condenser="idc", ipc_from=20, ipc_to=20, key="random", network="convnet")]
     )
-    r = build_table(1, make_runs(dataset="digits", ipc_from=20, ipc_to=20), rows=unpruned, stand_ins=stand_in).iloc[0]
+    t1 = build_table(1, make_runs(dataset="digits", ipc_from=20, ipc_to=20), rows=unpruned, stand_ins=stand_in)
+    assert list(t1["row"]) == ["cell"]  # an unpruned row alone has nothing to average
+    r = t1.iloc[0]
     assert r["published"] == pytest.approx(74.50) and r["paper_ipc_from"] == 50
     # Without the stand-in the rows have no published number and no paper cell.
     plain = build_table(2, runs, rows=runs[KEY_COLUMNS].drop_duplicates())
@@ -193,8 +196,8 @@ def test_table6_paper_entries_and_reference_truth():
     assert list(t["method"]) == ["SSP", "Entropy", "AUM", "Forg.", "EL2N", "Ours"]
     ssp, el2n, ours = row(t, key="ssp"), row(t, key="el2n"), row(t, key="yoco")
     # Paper Table 6: SSP needs a model, full training, no labels; EL2N and Ours: dynamics, early, labels.
-    assert (ssp["model"], ssp["training_dynamics"], ssp["training_time"], ssp["label"]) == ("✓", "", "Full", "")
-    assert (el2n["model"], el2n["training_dynamics"], el2n["training_time"], el2n["label"]) == ("", "✓", "Early", "✓")
+    assert (ssp["model"], ssp["training_dynamics"], ssp["training_time"], ssp["label"]) == ("✓", "✗", "Full", "✗")
+    assert (el2n["model"], el2n["training_dynamics"], el2n["training_time"], el2n["label"]) == ("✗", "✓", "Early", "✓")
     assert (ours["training_dynamics"], ours["training_time"]) == ("✓", "Early")
     assert (t["reference_dynamics_epochs"] == 1000).all()
 
@@ -251,3 +254,100 @@ def test_stand_in_flag_parses_and_names_the_fix():
     for bad in ("digits", "digits=cifar10:20", "=cifar10", "digits=cifar10:a=b"):
         with pytest.raises(YocoError, match="OURS=PAPER_DATASET"):
             _stand_ins([bad])
+
+
+def _read_back(table: pd.DataFrame, tmp_path) -> pd.DataFrame:
+    """A table as a reader gets it: written by the CLI's writer, read by plain pandas.read_csv."""
+    return pd.read_csv(write_csv_atomic(table, tmp_path / "table.csv"))
+
+
+def test_table6_ticks_read_back_as_strings_not_nan(tmp_path):
+    back = _read_back(build_table(6), tmp_path)
+    for col in ("model", "training_dynamics", "label"):
+        assert back[col].notna().all() and set(back[col]) == {"✓", "✗"}, col
+    # The paper's blanks (SSP needs no dynamics and no labels) are crosses, its ticks ticks.
+    ssp = back.set_index("key").loc["ssp"]
+    assert (ssp["model"], ssp["training_dynamics"], ssp["label"]) == ("✓", "✗", "✗")
+    assert back["matches_paper"].dtype == bool and back["needs_labels"].dtype == bool
+
+
+def test_paper_ipc_from_reads_back_as_integers_in_table7(tmp_path):
+    # The quickstart's digits IPC_F 20 stands for CIFAR-10 50, whose 50 -> 10 cell Table 7 does not
+    # print: that row has no published number, but its paper cell is still named, so the column has
+    # no gaps and reads back as integers (50, not 50.0).
+    stand_in = {"digits": {"dataset": "cifar10", "ipc_from": {20: 50}}}
+    runs = pd.concat([make_runs(dataset="digits", ipc_from=20, ipc_to=t) for t in (1, 10)])
+    t7 = build_table(7, runs, rows=runs[KEY_COLUMNS].drop_duplicates(), stand_ins=stand_in)
+    back = _read_back(t7, tmp_path)
+    assert back["paper_ipc_from"].dtype == np.int64 and list(back["paper_ipc_from"]) == [50, 50]
+    assert list(back["published"].isna()) == [False, True]  # 20 -> 1 is CIFAR-10 50 -> 1: 38.77
+    assert back["published"].iloc[0] == pytest.approx(38.77)
+    for col in ("ipc_from", "ipc_to", "n_runs", "n_reps"):
+        assert back[col].dtype == np.int64, col
+
+
+def test_table1_avg_and_diff_rows_by_hand(tmp_path):
+    # One block (digits as CIFAR-10, IPC_F 10), IPC_T 1 and 2, three methods. Every run of a cell has
+    # the same accuracy, so each cell's mean is that number:
+    #   random (idc):  1 -> 30, 2 -> 40   Avg 35     paper (28.23 + 37.10) / 2 = 32.665
+    #   random (dream): 1 -> 20, 2 -> 26  Avg 23     paper (30.87 + 38.88) / 2 = 34.875
+    #   yoco (idc):    1 -> 50, 2 -> 60   Avg 55     paper (42.28 + 46.67) / 2 = 44.475
+    # Diff. = method Avg - Ours Avg: random -20 (paper -11.81), dream -32 (paper -9.60); Ours has none.
+    acc = {("idc", "random"): (30, 40), ("dream", "random"): (20, 26), ("idc", "yoco"): (50, 60)}
+    runs = pd.concat(
+        make_runs(dataset="digits", condenser=ck, key=key, ipc_to=t, best=[float(v)] * 9)
+        for (ck, key), values in acc.items()
+        for t, v in zip((1, 2), values)
+    )
+    stand_in = {"digits": {"dataset": "cifar10"}}
+    t1 = build_table(1, runs, rows=runs[KEY_COLUMNS].drop_duplicates(), stand_ins=stand_in)
+    assert list(t1["row"]) == ["cell"] * 6 + ["Avg."] * 3 + ["Diff."] * 2
+    avg = t1[t1["row"] == "Avg."].set_index(["condenser", "key"])
+    assert avg.loc[("idc", "random"), "mean_best"] == pytest.approx(35.0)
+    assert avg.loc[("idc", "random"), "mean_last"] == pytest.approx(34.0)  # last = best - 1 in make_runs
+    assert avg.loc[("idc", "random"), "published"] == pytest.approx(32.665)
+    assert avg.loc[("idc", "random"), "diff_best"] == pytest.approx(35.0 - 32.665)
+    assert avg.loc[("dream", "random"), "published"] == pytest.approx(34.875)
+    assert avg.loc[("idc", "yoco"), "mean_best"] == pytest.approx(55.0)
+    assert (avg["n_runs"] == 18).all() and (avg["n_reps"] == 3).all()
+    diff = t1[t1["row"] == "Diff."].set_index(["condenser", "key"])
+    assert ("idc", "yoco") not in diff.index  # the paper prints "-" for Ours
+    assert diff.loc[("idc", "random"), "mean_best"] == pytest.approx(-20.0)
+    assert diff.loc[("idc", "random"), "published"] == pytest.approx(32.665 - 44.475)
+    assert diff.loc[("dream", "random"), "mean_best"] == pytest.approx(-32.0)  # DREAM is compared with IDC's Ours
+    assert diff.loc[("dream", "random"), "published"] == pytest.approx(34.875 - 44.475)
+    assert diff.loc[("dream", "random"), "diff_best"] == pytest.approx(-32.0 - (34.875 - 44.475))
+    assert t1.loc[t1["row"] != "cell", "std_best"].isna().all()
+    assert (t1.loc[t1["row"] != "cell", "paper_ipc_from"] == 10).all()
+    # Written and read back: the row labels survive, the derived rows have no IPC_T.
+    back = _read_back(t1, tmp_path)
+    assert list(back["row"]) == list(t1["row"]) and back.loc[back["row"] != "cell", "ipc_to"].isna().all()
+    # A missing IPC_T makes the average missing rather than an average of fewer rows than the paper's.
+    partial = build_table(1, runs, rows=runs[KEY_COLUMNS].drop_duplicates(), stand_ins=stand_in)
+    partial_rows = pd.concat([runs[KEY_COLUMNS].drop_duplicates(), runs[KEY_COLUMNS].iloc[[0]].assign(ipc_to=5)])
+    partial = build_table(1, runs, rows=partial_rows, stand_ins=stand_in)
+    assert math.isnan(row(partial, row="Avg.", condenser="idc", key="random")["mean_best"])
+    assert row(partial, row="Avg.", condenser="idc", key="yoco")["mean_best"] == pytest.approx(55.0)
+    assert not ((partial["row"] == "Diff.") & (partial["condenser"] == "idc") & (partial["key"] == "random")).any()
+
+
+def test_table1_avg_and_diff_of_the_published_grid_reproduce_the_papers_printed_rows():
+    # Paper Table 1, CIFAR-10 IPC_F 10 and ImageNet-10 IPC_F 10, Avg. and Diff. rows as printed (columns
+    # IDC, DREAM, SSP, Entropy, AUM, Forg., EL2N, CCS, Ours). The paper rounds before subtracting
+    # (within 0.015 here) and prints ImageNet-10's Diff. as Ours - method: its sign is flipped.
+    cols = [("idc", "random"), ("dream", "random"), ("idc", "ssp"), ("idc", "entropy"), ("idc", "accumulated_margin")]
+    cols += [("idc", "forgetting"), ("idc", "el2n"), ("idc", "ccs"), ("idc", "yoco")]
+    printed = {
+        ("cifar10", "Avg."): [39.42, 41.33, 37.08, 40.68, 24.38, 28.10, 28.93, 41.99, 48.30],
+        ("cifar10", "Diff."): [-8.89, -6.98, -11.22, -7.63, -23.92, -20.20, -19.37, -6.31, None],
+        ("imagenet10", "Avg."): [56.66, None, 55.76, 52.54, 30.51, 44.03, 53.78, 56.05, 59.36],
+        ("imagenet10", "Diff."): [-2.70, None, -3.60, -6.82, -28.85, -15.33, -5.58, -3.31, None],
+    }
+    t1 = build_table(1)
+    for (ds, kind), values in printed.items():
+        block = t1[(t1["dataset"] == ds) & (t1["ipc_from"] == 10) & (t1["row"] == kind)]
+        got = block.set_index(["condenser", "key"])["published"]
+        want = {c: v for c, v in zip(cols, values) if v is not None}
+        assert set(got.index) == set(want), (ds, kind)
+        for cell, v in want.items():
+            assert got[cell] == pytest.approx(v, abs=0.015), (ds, kind, cell)

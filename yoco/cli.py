@@ -1157,7 +1157,7 @@ def cmd_figure_data(a) -> None:
     from . import figures
     from .io import write_csv
 
-    _outputs(a, "--out", inputs=("--selections", "--runs", "--dynamics", "--decoded"))
+    _outputs(a, "--out", inputs=("--selections", "--runs", "--dynamics", "--decoded", "--topk"))
     needs = {2: ("selections", "runs"), 3: ("runs",), 5: ("runs",), 7: ("dynamics",)}[a.figure]
     for name in needs:
         if not getattr(a, name):
@@ -1166,11 +1166,12 @@ def cmd_figure_data(a) -> None:
         sels = _read_selection_files(a.selections)
         runs = _read_csvs(a.runs, "--runs")
         _check_selections_match_runs(sels, runs, a.selections, a.runs)
-        frame = figures.fig2_data(sels, runs)
+        frame = figures.fig2_data(sels, runs, stand_ins=_stand_ins(a.stand_in))
     elif a.figure == 3:
-        frame = figures.fig3_data(_read_csvs(a.runs, "--runs"))
+        frame = figures.fig3_data(_read_csvs(a.runs, "--runs"), stand_ins=_stand_ins(a.stand_in))
     elif a.figure == 5:
-        frame = figures.fig5_data(_read_csvs(a.runs, "--runs"))
+        topk = _read_csvs(a.topk, "--topk") if a.topk else None
+        frame = figures.fig5_data(_read_csvs(a.runs, "--runs"), topk, stand_ins=_stand_ins(a.stand_in))
     else:
         from .dynamics import Dynamics
 
@@ -1449,6 +1450,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dynamics", nargs="*", default=[])
     p.add_argument("--decoded", nargs="*", default=[])
     p.add_argument("--epochs", type=NON_NEGATIVE, nargs="*", default=[0, 89, 999])
+    p.add_argument(
+        "--topk",
+        nargs="*",
+        default=[],
+        help="Fig. 5: runs CSVs of `yoco evaluate` holding the cell's top-K-averaged selection (its reference line)",
+    )
+    p.add_argument(
+        "--stand-in",
+        action="append",
+        default=[],
+        metavar="OURS=PAPER[:IPC=PAPER_IPC,...]",
+        help="give a stand-in dataset the paper's values of another (Figs. 2, 3, 5), e.g. digits=cifar10:20=50",
+    )
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_figure_data)
 

@@ -8,8 +8,19 @@ and reusable without Jupyter.
 * Fig. 3, easy-first vs hard-first as the pruning ratio grows: :func:`fig3_data`, with
   :func:`zero_crossing` for the turning point (the paper's: 24 %, 38 %, 72 % for IDC IPC10, IPC50
   and the full CIFAR-10 set).
-* Fig. 5, accuracy of selections made with LBPE from a single epoch: :func:`fig5_data`.
+* Fig. 5, accuracy of selections made with LBPE from a single epoch: :func:`fig5_data`, beside
+  the selection with LBPE averaged over the top-K epochs that the paper argues for.
 * Fig. 7, per-class LBPE distributions at a few epochs: :func:`fig7_data`.
+
+Where a figure has several runs per point (selections x network initialisations), every run keeps
+its row and carries its point's ``n_runs``, ``mean_*`` and ``std_*`` (ddof 0, as the tables), so
+a notebook draws the mean and its band without computing anything. Stand-in datasets
+(``datasets.<ds>.stands_for``, e.g. the quickstart's digits for CIFAR-10) get the paper's values
+of the cell they stand for, as the tables do (:func:`yoco.published.paper_cell`).
+
+Epochs: the dynamics arrays, the config and ``lbpe_epoch`` count from 0; the paper writes
+LBPE_1 for the first epoch and LBPE_1000 for the last. Figs. 5 and 7 carry both,
+``lbpe_epoch`` (from 0) and ``epoch`` (from 1, the paper's numbering, which both notebooks draw).
 """
 
 from __future__ import annotations
@@ -21,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from yoco.errors import YocoError
-from yoco.published import DEFAULT_NETWORK, published
+from yoco.published import DEFAULT_NETWORK, FIG3_TURNING_POINTS, paper_cell, published
 from yoco.tables import METRICS, check_runs
 
 #: Display names of condensers in figure labels.
@@ -75,6 +86,7 @@ def fig2_data(
     keys: Sequence[str] = ("yoco_imbalance", "yoco"),
     metric: str = "best",
     network: str | None = None,
+    stand_ins: Mapping[str, Mapping] | None = None,
 ) -> pd.DataFrame:
     """Per-class counts of selected patches, with and without balanced construction (Fig. 2).
 
@@ -95,13 +107,18 @@ def fig2_data(
     network : str, optional
         Network of the accuracies; by default the dataset's evaluation network
         (ConvNet for CIFAR, ResNetAP-10 for ImageNet-10) or the only one run.
+    stand_ins : mapping, optional
+        Datasets standing in for one of the paper's (:func:`yoco.published.paper_cell`): their
+        panels get the published accuracy of the cell they stand for.
 
     Returns
     -------
     pandas.DataFrame
-        ``dataset, condenser, ipc_from, ipc_to, key, rep, class, count, accuracy_{metric},
-        paper_accuracy``, one row per selection and class. ``paper_accuracy`` is the published
-        accuracy of the same selection (:func:`fig2_paper_accuracy`), NaN where the paper has none.
+        ``dataset, condenser, ipc_from, ipc_to, key, rep, class, count, accuracy_{metric}, n_runs,
+        paper_accuracy, paper_dataset, paper_ipc_from``, one row per selection and class.
+        ``n_runs`` counts the runs behind the accuracy; ``paper_accuracy`` is the published accuracy
+        of the same selection (:func:`fig2_paper_accuracy`) in the paper's cell
+        ``paper_dataset``/``paper_ipc_from``, NaN where the paper has none.
     """
     if metric not in METRICS:
         raise YocoError(f"metric must be one of {METRICS}, got {metric!r}.")
@@ -137,19 +154,29 @@ def fig2_data(
     acc_col = f"accuracy_{metric}"
     out = pd.DataFrame(rows, columns=_CELL + ["key", "rep", "class", "count"])
     if out.empty:
-        out[acc_col] = pd.Series(dtype=float)
-        out["paper_accuracy"] = pd.Series(dtype=float)
+        for col, dtype in ((acc_col, float), ("n_runs", int), ("paper_accuracy", float), ("paper_dataset", str)):
+            out[col] = pd.Series(dtype=dtype)
+        out["paper_ipc_from"] = pd.Series(dtype="Int64")
         return out
-    accs, papers = {}, {}
+    info = {}
     for cell, _ in out.groupby(_CELL, sort=False):
         cell_runs = runs[(runs[_CELL] == pd.Series(cell, index=_CELL)).all(axis=1)]
         net = _pick_network(cell_runs, cell[0], network)
+        ds, ck, ipcf, ipct = cell
+        where = paper_cell(ds, int(ipcf), int(ipct), stand_ins)
         for key in keys:
             hit = cell_runs[(cell_runs["network"] == net) & (cell_runs["key"] == key)]
-            accs[(*cell, key)] = float(hit[f"{metric}_acc"].mean()) if len(hit) else math.nan
-            papers[(*cell, key)] = fig2_paper_accuracy(*cell, key)
-    out[acc_col] = [accs[(r.dataset, r.condenser, r.ipc_from, r.ipc_to, r.key)] for r in out.itertuples()]
-    out["paper_accuracy"] = [papers[(r.dataset, r.condenser, r.ipc_from, r.ipc_to, r.key)] for r in out.itertuples()]
+            info[(*cell, key)] = (
+                float(hit[f"{metric}_acc"].mean()) if len(hit) else math.nan,
+                len(hit),
+                fig2_paper_accuracy(where[0], ck, where[1], where[2], key) if where else math.nan,
+                where[0] if where else "",
+                where[1] if where else pd.NA,
+            )
+    per_row = [info[(r.dataset, r.condenser, r.ipc_from, r.ipc_to, r.key)] for r in out.itertuples()]
+    for i, col in enumerate((acc_col, "n_runs", "paper_accuracy", "paper_dataset", "paper_ipc_from")):
+        out[col] = [v[i] for v in per_row]
+    out["paper_ipc_from"] = out["paper_ipc_from"].astype("Int64")
     return out.sort_values(_CELL + ["key", "rep", "class"], kind="stable").reset_index(drop=True)
 
 
@@ -196,7 +223,7 @@ def dataset_label(condenser: str, ipc_from: int | str) -> str:
         return name
 
 
-def fig3_data(runs: pd.DataFrame) -> pd.DataFrame:
+def fig3_data(runs: pd.DataFrame, stand_ins: Mapping[str, Mapping] | None = None) -> pd.DataFrame:
     """Accuracy after easy-first and hard-first pruning at each pruning ratio (Fig. 3).
 
     Parameters
@@ -206,11 +233,18 @@ def fig3_data(runs: pd.DataFrame) -> pd.DataFrame:
         ``hard``), ``rep, init, best_acc, last_acc`` and the pruning ratio as ``fraction_pruned``
         or ``fraction`` (the fraction of the set removed, Fig. 3's x-axis). A ``fraction_kept``
         column is accepted too and converted.
+    stand_ins : mapping, optional
+        Datasets standing in for one of the paper's (:func:`yoco.published.paper_cell`): their
+        panels get the turning point the paper gives for the set they stand for.
 
     Returns
     -------
     pandas.DataFrame
-        ``dataset, dataset_label, fraction_pruned, order, rep, init, best_acc, last_acc``.
+        ``dataset, dataset_label, fraction_pruned, order, rep, init, best_acc, last_acc``, one row
+        per run, then per point (panel, ratio, order) ``n_runs, mean_best, std_best, mean_last,
+        std_last`` (std ddof 0), per panel our ``turning_point_best``/``turning_point_last`` (the
+        :func:`zero_crossing` of mean easy − mean hard, in percent; NaN where there is none) and
+        ``paper_turning_point`` (percent; NaN where the paper gives none) with ``paper_dataset``.
     """
     runs = runs.copy()
     if "fraction_pruned" not in runs.columns:
@@ -241,8 +275,64 @@ def fig3_data(runs: pd.DataFrame) -> pd.DataFrame:
             "last_acc": runs["last_acc"].astype(float),
         }
     )
+    papers = {
+        (str(ds), dataset_label(ck, ipcf)): fig3_paper_turning_point(str(ds), str(ck), ipcf, stand_ins)
+        for ds, ck, ipcf in zip(runs["dataset"], runs["condenser"], runs["ipc_from"])
+    }
+    panel = ["dataset", "dataset_label"]
+    out = _with_point_stats(out, panel + ["fraction_pruned", "order"])
+    turning = {}
+    for (ds, label), g in out.groupby(panel, sort=False):
+        for m in METRICS:
+            means = g.groupby(["fraction_pruned", "order"])[f"mean_{m}"].first().unstack("order")
+            if {"easy", "hard"} <= set(means.columns):
+                diff = (means["easy"] - means["hard"]).dropna()
+                turning[(ds, label, m)] = 100 * zero_crossing(diff.index.to_numpy(), diff.to_numpy())
+            else:
+                turning[(ds, label, m)] = math.nan
+    for m in METRICS:
+        out[f"turning_point_{m}"] = [turning[(d, lab, m)] for d, lab in zip(out["dataset"], out["dataset_label"])]
+    out["paper_turning_point"] = [papers[(d, lab)][1] for d, lab in zip(out["dataset"], out["dataset_label"])]
+    out["paper_dataset"] = [papers[(d, lab)][0] for d, lab in zip(out["dataset"], out["dataset_label"])]
     order = ["dataset", "dataset_label", "fraction_pruned", "order", "rep", "init"]
     return out.sort_values(order, kind="stable").reset_index(drop=True)
+
+
+def fig3_paper_turning_point(
+    dataset: str, condenser: str, ipc_from: object, stand_ins: Mapping[str, Mapping] | None = None
+) -> tuple[str, float]:
+    """``(paper_dataset, turning point in percent)`` the paper gives for one Fig. 3 set, NaN if none.
+
+    The full training set (condenser ``full``/``real``, any IPC_F) is the paper's "IPC5000".
+
+    Examples
+    --------
+    >>> fig3_paper_turning_point("cifar10", "idc", 50)
+    ('cifar10', 38.0)
+    >>> fig3_paper_turning_point("digits", "idc", 20, {"digits": {"dataset": "cifar10", "ipc_from": {20: 50}}})
+    ('cifar10', 38.0)
+    """
+    full = condenser in ("full", "real")
+    try:
+        ipcf = None if full else int(ipc_from)
+    except (TypeError, ValueError):
+        ipcf = None
+    where = paper_cell(dataset, ipcf, None, stand_ins)
+    if where is None:
+        return "", math.nan
+    key = (where[0], "full", None) if full else (where[0], condenser, where[1])
+    return where[0], float(FIG3_TURNING_POINTS.get(key, math.nan))
+
+
+def _with_point_stats(out: pd.DataFrame, point: list[str]) -> pd.DataFrame:
+    """Each run row with its point's ``n_runs`` and ``mean_*``/``std_*`` (ddof 0, as the tables)."""
+    grouped = out.groupby(point, sort=False)
+    out = out.assign(n_runs=grouped["best_acc"].transform("size").astype(int))
+    for m in METRICS:
+        col = grouped[f"{m}_acc"]
+        out[f"mean_{m}"] = col.transform("mean")
+        out[f"std_{m}"] = col.transform(lambda v: float(np.std(v.to_numpy(), ddof=0)))
+    return out
 
 
 def zero_crossing(x: Sequence[float], y: Sequence[float]) -> float:
@@ -274,8 +364,13 @@ def zero_crossing(x: Sequence[float], y: Sequence[float]) -> float:
     return math.nan
 
 
-def fig5_data(runs: pd.DataFrame) -> pd.DataFrame:
-    """Accuracy of selections made with the LBPE score of one epoch (Fig. 5).
+def fig5_data(
+    runs: pd.DataFrame,
+    topk_runs: pd.DataFrame | None = None,
+    *,
+    stand_ins: Mapping[str, Mapping] | None = None,
+) -> pd.DataFrame:
+    """Accuracy of selections made with the LBPE score of one epoch (Fig. 5), beside the top-K average.
 
     Parameters
     ----------
@@ -283,20 +378,105 @@ def fig5_data(runs: pd.DataFrame) -> pd.DataFrame:
         Rows of ``yoco evaluate-epochs``: ``lbpe_epoch`` (the training epoch whose LBPE selected
         the set, counted from 0 like the dynamics arrays), ``rep, init, best_acc, last_acc`` and,
         for the caption, ``dataset, condenser, ipc_from, ipc_to, key`` when present.
+    topk_runs : pandas.DataFrame, optional
+        Evaluation runs (``yoco evaluate``) of the same cell: those of the same key on the same
+        network are the selection the paper argues for, LBPE averaged over the top-K epochs; their
+        mean is Fig. 5's reference line. Needs the context columns in ``runs``.
+    stand_ins : mapping, optional
+        Datasets standing in for one of the paper's (:func:`yoco.published.paper_cell`).
 
     Returns
     -------
     pandas.DataFrame
-        ``dataset, condenser, ipc_from, ipc_to, key`` (those present), ``lbpe_epoch, rep, init,
-        best_acc, last_acc`` sorted by epoch.
+        ``dataset, condenser, ipc_from, ipc_to, key`` (those present), ``lbpe_epoch`` (from 0),
+        ``epoch`` (``lbpe_epoch + 1``: the paper's LBPE_t, counted from 1), ``rep, init,
+        best_acc, last_acc``, the epoch's ``n_runs, mean_best, std_best, mean_last, std_last``
+        (ddof 0), the top-K selection's ``topk_n_runs, topk_mean_best, topk_std_best,
+        topk_mean_last, topk_std_last`` (NaN and 0 runs without ``topk_runs``), and
+        ``paper_topk`` (the paper's accuracy of that selection, :func:`fig5_paper_topk`) with
+        ``paper_dataset``, ``paper_ipc_from``; sorted by epoch.
     """
     _need(runs, ["lbpe_epoch", "rep", "init", "best_acc", "last_acc"], "Fig. 5 runs")
-    context = [c for c in ("dataset", "condenser", "ipc_from", "ipc_to", "key") if c in runs.columns]
+    context = [c for c in _CELL + ["key"] if c in runs.columns]
     out = runs[context + ["lbpe_epoch", "rep", "init", "best_acc", "last_acc"]].copy()
     out["lbpe_epoch"] = out["lbpe_epoch"].astype(int)
+    if (out["lbpe_epoch"] < 0).any():
+        raise YocoError("lbpe_epoch must be >= 0: it counts training epochs from 0, as the dynamics arrays do.")
+    out.insert(out.columns.get_loc("lbpe_epoch") + 1, "epoch", out["lbpe_epoch"] + 1)
     for c in ("rep", "init"):
         out[c] = out[c].astype(int)
-    return out.sort_values(context + ["lbpe_epoch", "rep", "init"], kind="stable").reset_index(drop=True)
+    for c in ("best_acc", "last_acc"):
+        out[c] = out[c].astype(float)
+    out = out.sort_values(context + ["lbpe_epoch", "rep", "init"], kind="stable").reset_index(drop=True)
+    out = _with_point_stats(out, context + ["lbpe_epoch"])
+    cells = out[context].drop_duplicates() if context else pd.DataFrame(index=[0])
+    if len(cells) > 1:
+        raise YocoError(
+            "Fig. 5 runs mix several cells or keys ("
+            + "; ".join(" ".join(map(str, r)) for r in cells.itertuples(index=False))
+            + "); pass the runs of one `yoco evaluate-epochs` job."
+        )
+    cell = cells.iloc[0].to_dict() if context else {}
+    ref = _topk_runs(topk_runs, cell, runs)
+    out["topk_n_runs"] = len(ref)
+    for m in METRICS:
+        vals = ref[f"{m}_acc"].to_numpy(dtype=float)
+        out[f"topk_mean_{m}"] = float(vals.mean()) if len(vals) else math.nan
+        out[f"topk_std_{m}"] = float(np.std(vals, ddof=0)) if len(vals) else math.nan
+    where = None
+    if set(_CELL + ["key"]) <= set(cell):
+        where = paper_cell(str(cell["dataset"]), int(cell["ipc_from"]), int(cell["ipc_to"]), stand_ins)
+    out["paper_topk"] = (
+        fig5_paper_topk(where[0], str(cell["condenser"]), where[1], where[2], str(cell["key"])) if where else math.nan
+    )
+    out["paper_dataset"] = where[0] if where else ""
+    out["paper_ipc_from"] = pd.array([where[1] if where else pd.NA] * len(out), dtype="Int64")
+    return out
+
+
+def _topk_runs(topk_runs: pd.DataFrame | None, cell: Mapping, runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs of Fig. 5's cell, key and network among ``topk_runs`` (empty without them)."""
+    if topk_runs is None or topk_runs.empty:
+        return pd.DataFrame(columns=["best_acc", "last_acc"])
+    missing = [c for c in _CELL + ["key"] if c not in cell]
+    if missing:
+        raise YocoError(
+            f"Fig. 5 runs lack column(s) {', '.join(missing)}, so the top-K runs cannot be matched to "
+            "them; pass the CSV written by `yoco evaluate-epochs`."
+        )
+    ref = check_runs(topk_runs)
+    hit = (ref[_CELL] == pd.Series({c: cell[c] for c in _CELL})).all(axis=1) & (ref["key"] == cell["key"])
+    if "network" in runs.columns:
+        hit &= ref["network"].isin(set(runs["network"].astype(str)))
+    return ref[hit]
+
+
+def fig5_paper_topk(dataset: str, condenser: str, ipc_from: int, ipc_to: int, key: str) -> float:
+    """The published accuracy of Fig. 5's top-K-averaged selection, NaN where the paper has none.
+
+    The same selection is the cell's ``key`` in Table 1 (``yoco``: 42.28 % at IDC CIFAR-10 10 → 1),
+    else in Tables 2, 4 or 5 on the dataset's evaluation network.
+
+    Examples
+    --------
+    >>> fig5_paper_topk("cifar10", "idc", 10, 1, "yoco")
+    42.28
+    """
+    pub = published()
+    net = DEFAULT_NETWORK.get(dataset)
+    hit = pub[
+        (pub["dataset"] == dataset)
+        & (pub["condenser"] == condenser)
+        & (pub["ipc_from"] == int(ipc_from))
+        & (pub["ipc_to"] == int(ipc_to))
+        & (pub["key"] == key)
+        & (pub["network"] == net)
+    ]
+    for table in (1, 2, 4, 5):
+        values = hit.loc[hit["table"] == table, "value"]
+        if len(values):
+            return float(values.iloc[0])
+    return math.nan
 
 
 def fig7_data(err_l2: np.ndarray, labels: Sequence[int], epochs: Sequence[int] | None = None) -> pd.DataFrame:
@@ -317,8 +497,9 @@ def fig7_data(err_l2: np.ndarray, labels: Sequence[int], epochs: Sequence[int] |
     Returns
     -------
     pandas.DataFrame
-        ``class, epoch, rank, lbpe`` (``epoch`` counted from 0; the notebook labels it ``epoch + 1``
-        in the paper's notation): ``rank`` 0 is the class's smallest value at that epoch.
+        ``class, lbpe_epoch, epoch, rank, lbpe``: ``lbpe_epoch`` counts from 0 like ``epochs``,
+        ``epoch`` from 1 as the paper's LBPE_t (and Fig. 5's ``epoch``); ``rank`` 0 is the
+        class's smallest value at that epoch.
     """
     err = np.asarray(err_l2, dtype=float)
     labels = np.asarray(labels, dtype=int)
@@ -338,7 +519,17 @@ def fig7_data(err_l2: np.ndarray, labels: Sequence[int], epochs: Sequence[int] |
     for e in epochs:
         for c in np.unique(labels):
             vals = np.sort(err[int(e), labels == c], kind="stable")
-            frames.append(pd.DataFrame({"class": int(c), "epoch": int(e), "rank": np.arange(len(vals)), "lbpe": vals}))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "class": int(c),
+                        "lbpe_epoch": int(e),
+                        "epoch": int(e) + 1,
+                        "rank": np.arange(len(vals)),
+                        "lbpe": vals,
+                    }
+                )
+            )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -348,7 +539,9 @@ __all__ = [
     "fig2_data",
     "fig2_paper_accuracy",
     "fig3_data",
+    "fig3_paper_turning_point",
     "fig5_data",
+    "fig5_paper_topk",
     "fig7_data",
     "zero_crossing",
 ]

@@ -769,6 +769,14 @@ def _requirements(config: Mapping) -> dict[tuple[str, str, str, str, str], set[t
             ds = str(cell["dataset"])
             key = (fig["condenser"], ds, _ipc(cell["ipc_from"]), _ipc(cell["ipc_to"]), dataset_network(config, ds))
             need.setdefault(key, set()).update((k, rep) for k in fig["keys"] for rep in all_reps)
+    if 5 in enabled_figures(config):
+        # Fig. 5's reference line: the same cell and key selected with LBPE over the top-K epochs, as
+        # Table 1 evaluates it (most configs' Table 1 has the cell already).
+        ck, ds, ipcf, ipct = fig5_job(config)
+        fig = config["figures"]["fig5"]
+        need.setdefault((ck, ds, ipcf, ipct, dataset_network(config, ds)), set()).update(
+            (fig["key"], rep) for rep in all_reps
+        )
     return need
 
 
@@ -957,7 +965,11 @@ def figure_inputs(config: Mapping, number: int) -> dict[str, list[str]]:
     if number == 3:
         return {"runs": [fractions_path(config, *s) for s in fig3_jobs(config)]}
     if number == 5:
-        return {"runs": [epochs_path(config, *fig5_job(config))]}
+        ck, ds, ipcf, ipct = fig5_job(config)
+        return {
+            "runs": [epochs_path(config, ck, ds, ipcf, ipct)],
+            "topk": [runs_path(config, ck, ds, ipcf, ipct, dataset_network(config, ds))],
+        }
     if number == 7:
         fig = config["figures"]["fig7"]
         ck, ds, ipcf = fig["condenser"], str(fig["dataset"]), _ipc(fig["ipc_from"])
@@ -969,7 +981,8 @@ def figure_inputs(config: Mapping, number: int) -> dict[str, list[str]]:
 def figure_args(config: Mapping, number: int) -> str:
     if number == 7:
         return "--epochs " + " ".join(str(e) for e in config["figures"]["fig7"]["epochs"])
-    return ""
+    # Figs. 2, 3 and 5 print the paper's values, a stand-in dataset's those of the set it stands for.
+    return stand_in_args(config)
 
 
 # ----------------------------------------------------------------------------------------------

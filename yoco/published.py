@@ -37,6 +37,7 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import math
+from collections.abc import Mapping
 
 import pandas as pd
 
@@ -50,6 +51,14 @@ NUMERIC_TABLES = (1, 2, 3, 4, 5, 7)
 
 #: Evaluation network of Tables 1, 2, 4, 5 and 7 for each dataset (Table 3 adds two CIFAR networks).
 DEFAULT_NETWORK = {"cifar10": "convnet", "cifar100": "convnet", "imagenet10": "resnetap10"}
+
+#: The datasets the paper reports on; another dataset has a published number only through a stand-in.
+PAPER_DATASETS = ("cifar10", "cifar100", "imagenet10")
+
+#: Fig. 3's turning points (pruning ratio in percent where easy-first starts to beat hard-first), as
+#: Sec. 4.4 states them: IDC CIFAR-10 IPC_F 10 and 50, and the full CIFAR-10 training set ("IPC5000",
+#: IPC_F ``None`` here). The paper gives no turning point for any other set.
+FIG3_TURNING_POINTS = {("cifar10", "idc", 10): 24.0, ("cifar10", "idc", 50): 38.0, ("cifar10", "full", None): 72.0}
 
 #: The paper's column/row labels for the pruning keys, for printing.
 PAPER_LABELS = {
@@ -116,6 +125,49 @@ def published(table: int | None = None) -> pd.DataFrame:
     if table is not None:
         df = df[df["table"] == _check_table(table)]
     return df.reset_index(drop=True).copy()
+
+
+def paper_cell(
+    dataset: str, ipc_from: int | None, ipc_to: int | None = None, stand_ins: Mapping[str, Mapping] | None = None
+) -> tuple[str, int | None, int | None] | None:
+    """The paper's cell a row of ours is compared with: its own, or that of the dataset it stands in for.
+
+    Parameters
+    ----------
+    dataset, ipc_from, ipc_to : str, int, int
+        Our row's coordinates (``ipc_from`` ``None`` for a full training set; ``ipc_to`` may be left out).
+    stand_ins : mapping, optional
+        ``{"digits": {"dataset": "cifar10", "ipc_from": {20: 50}}}`` (``datasets.<ds>.stands_for``):
+        a stand-in's IPC_F values map as given (unmapped ones stay) and an unpruned row
+        (``ipc_to == ipc_from``) keeps ``ipc_to`` equal to the mapped IPC_F.
+
+    Returns
+    -------
+    tuple or None
+        ``(paper_dataset, paper_ipc_from, paper_ipc_to)``; None when the dataset is neither one of
+        :data:`PAPER_DATASETS` nor a stand-in for one.
+
+    Examples
+    --------
+    >>> paper_cell("digits", 20, 1, {"digits": {"dataset": "cifar10", "ipc_from": {20: 50}}})
+    ('cifar10', 50, 1)
+    >>> paper_cell("digits", 20, 1) is None
+    True
+    """
+    spec = (stand_ins or {}).get(dataset)
+    if spec is None:
+        return (dataset, ipc_from, ipc_to) if dataset in PAPER_DATASETS else None
+    if not isinstance(spec, Mapping) or "dataset" not in spec:
+        raise YocoError(f"stand-in {dataset!r} must name the paper's dataset, e.g. {{'dataset': 'cifar10'}}.")
+    target = str(spec["dataset"])
+    if target not in PAPER_DATASETS:
+        raise YocoError(f"stand-in {dataset!r} names {target!r}; the paper's datasets are {', '.join(PAPER_DATASETS)}.")
+    if ipc_from is None:
+        return target, None, ipc_to
+    ipc_map = {int(k): int(v) for k, v in (spec.get("ipc_from") or {}).items()}
+    mapped = ipc_map.get(int(ipc_from), int(ipc_from))
+    unpruned = ipc_to is not None and int(ipc_to) == int(ipc_from)
+    return target, mapped, (mapped if unpruned else ipc_to)
 
 
 def lookup(

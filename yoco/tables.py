@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from yoco.errors import YocoError
-from yoco.published import KEY_COLUMNS, NUMERIC_TABLES, published
+from yoco.published import KEY_COLUMNS, NUMERIC_TABLES, paper_cell, published
 
 # The row coordinates a stand-in dataset maps onto the paper's grid (build_table's stand_ins).
 _PAPER_AXES = ("dataset", "ipc_from", "ipc_to")
@@ -132,6 +132,9 @@ METHOD_METADATA: dict[str, dict[str, object]] = {
         ),
     },
 }
+
+#: Table 6's entries for "needed" and "not needed" (the paper prints a tick or leaves the cell blank).
+TICK, CROSS = "✓", "✗"
 
 #: Epochs the reference code trains every dynamics run for, whatever the method (spec §2, §8 item 13).
 REFERENCE_DYNAMICS_EPOCHS = 1000
@@ -370,8 +373,11 @@ def build_table(
     pandas.DataFrame
         One row per row key, in the order of ``rows``: ``KEY_COLUMNS``, the statistics of
         :func:`aggregate_runs` (NaN and ``n_runs`` 0 where nothing was run), ``published``
-        (plus ``published_std`` for Table 7), ``diff_{metric}``, and ``paper_dataset`` and
-        ``paper_ipc_from`` (the paper's cell of ``published``; empty where there is none).
+        (plus ``published_std`` for Table 7; NaN where the paper prints no number for the row),
+        ``diff_{metric}``, and ``paper_dataset`` and ``paper_ipc_from`` (the paper's cell the row is
+        compared with; empty only where the row's dataset is neither one of the paper's nor a
+        stand-in for one). Table 1 also has a first column ``row`` and the paper's "Avg." and
+        "Diff." rows (:func:`table1_summary`).
 
     Raises
     ------
@@ -407,29 +413,128 @@ def build_table(
         pub_cols = pub_cols.drop(columns="published_std")
     pub_cols = pub_cols.rename(columns={c: f"_p_{c}" for c in ("dataset", "ipc_from", "ipc_to")})
     table = table.join(paper).merge(pub_cols, on=[f"_p_{c}" if c in _PAPER_AXES else c for c in on], how="left")
-    found = table["published"].notna()
-    table["paper_dataset"] = table["_p_dataset"].where(found, "")
-    table["paper_ipc_from"] = table["_p_ipc_from"].astype("Int64").where(found, pd.NA)
+    # Named wherever the row maps onto the paper's grid, printed number or not (``published`` says
+    # which): a column of whole numbers without gaps reads back as integers, not floats.
+    table["paper_dataset"] = table["_p_dataset"].fillna("").astype(str)
+    table["paper_ipc_from"] = table["_p_ipc_from"].astype("Int64")
     table = table.drop(columns=["_mkey", *(f"_p_{c}" for c in _PAPER_AXES)])
     table[f"diff_{metric}"] = table[f"mean_{metric}"] - table["published"]
     last = ["paper_dataset", "paper_ipc_from"]
-    return table[[c for c in table.columns if c not in last] + last]
+    table = table[[c for c in table.columns if c not in last] + last]
+    return table1_summary(table, metric) if number == 1 else table
 
 
 def _paper_cells(table: pd.DataFrame, stand_ins: Mapping[str, Mapping]) -> pd.DataFrame:
-    """``_p_dataset, _p_ipc_from, _p_ipc_to``: where in the paper's grid each row's number is looked up."""
-    ds, ipc_from, ipc_to = table["dataset"].copy(), table["ipc_from"].copy(), table["ipc_to"].copy()
-    for name, spec in stand_ins.items():
-        if not isinstance(spec, Mapping) or "dataset" not in spec:
-            raise YocoError(f"stand-in {name!r} must name the paper's dataset, e.g. {{'dataset': 'cifar10'}}.")
-        mine = table["dataset"] == name
-        ipc_map = {int(k): int(v) for k, v in (spec.get("ipc_from") or {}).items()}
-        mapped = table.loc[mine, "ipc_from"].map(lambda v, m=ipc_map: m.get(int(v), int(v)))
-        unpruned = mine & (table["ipc_to"] == table["ipc_from"])
-        ds[mine] = str(spec["dataset"])
-        ipc_to[unpruned] = mapped[unpruned]
-        ipc_from[mine] = mapped
-    return pd.DataFrame({"_p_dataset": ds, "_p_ipc_from": ipc_from, "_p_ipc_to": ipc_to}, index=table.index)
+    """``_p_dataset, _p_ipc_from, _p_ipc_to``: where in the paper's grid each row's number is looked up
+    (missing where the row's dataset is neither the paper's nor a stand-in for one)."""
+    for name in stand_ins:  # a malformed stand-in fails even when no row uses it
+        paper_cell(name, None, None, stand_ins)
+    cells = [
+        paper_cell(ds, int(f), int(t), stand_ins) or (None, None, None)
+        for ds, f, t in zip(table["dataset"], table["ipc_from"], table["ipc_to"])
+    ]
+    out = pd.DataFrame(cells, columns=["_p_dataset", "_p_ipc_from", "_p_ipc_to"], index=table.index)
+    out["_p_dataset"] = out["_p_dataset"].astype(object)
+    for c in ("_p_ipc_from", "_p_ipc_to"):
+        out[c] = out[c].astype("Int64")
+    return out
+
+
+#: The ``row`` column of Table 1: a measured cell, or one of the paper's derived rows.
+TABLE1_ROWS = ("cell", "Avg.", "Diff.")
+
+_STAT_COLUMNS = [f"{s}_{m}" for m in METRICS for s in ("std", "rep_std")]
+
+
+def table1_summary(table: pd.DataFrame, metric: str = "best") -> pd.DataFrame:
+    """Table 1 with the paper's "Avg." and "Diff." rows added after each (dataset, IPC_F) block.
+
+    The paper prints, per dataset and IPC_F and per method column, the average over the pruned
+    IPC_T rows ("Avg.") and that average minus Ours' ("Diff."; Ours prints "-"). The same is done
+    here to our means and, beside them, to the published numbers:
+
+    * ``Avg.``: one row per (dataset, condenser, IPC_F, key, network) with two or more pruned rows
+      (IPC_T < IPC_F): ``mean_best``/``mean_last`` and ``published`` are the plain means over those IPC_T
+      (NaN when any of them is missing, so a partial average never passes for the paper's);
+      ``n_runs`` sums the runs behind them, ``n_reps`` is their smallest rep count.
+    * ``Diff.``: each Avg. row minus Ours' (key ``yoco`` of the same dataset, IPC_F and network: the
+      same condenser's where there is one, else IDC's, which is the paper's "Ours" column), for
+      ``mean_*`` and for ``published``, when both average over the same IPC_T. Always method − Ours:
+      the paper prints that sign for CIFAR but Ours − method for ImageNet-10 (reference-spec §8
+      item 26), so there its printed Diff. is the negative of ``published`` here.
+
+    ``diff_{metric}`` is ``mean_{metric} − published`` on every row; ``ipc_to`` and the stds are
+    empty on the derived rows. The frame gets a first column ``row`` (:data:`TABLE1_ROWS`).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Table 1 as :func:`build_table` makes it before this step.
+    metric : {"best", "last"}
+        Names the ``diff_{metric}`` column.
+    """
+    table = table.assign(row="cell")
+    columns = ["row"] + [c for c in table.columns if c != "row"]
+    pruned = table[table["ipc_to"] < table["ipc_from"]]
+    method = ["dataset", "condenser", "ipc_from", "key", "network"]
+    avgs = []
+    for keys, g in pruned.groupby(method, sort=False):
+        if len(g) < 2:  # an average of one row is that row; the paper averages 3 or 4
+            continue
+        rec = dict(zip(method, keys))
+        rec.update(
+            row="Avg.",
+            ipc_to=pd.NA,
+            _ipcs=tuple(sorted(g["ipc_to"])),
+            n_runs=int(g["n_runs"].sum()),
+            n_reps=int(g["n_reps"].min()),
+            mean_best=g["mean_best"].mean(skipna=False),
+            mean_last=g["mean_last"].mean(skipna=False),
+            published=g["published"].mean(skipna=False),
+            paper_dataset=g["paper_dataset"].iloc[0],
+            paper_ipc_from=g["paper_ipc_from"].iloc[0],
+        )
+        avgs.append(rec)
+    diffs = []
+    for rec in avgs:
+        ours = _ours(avgs, rec)
+        if ours is None or ours is rec or ours["_ipcs"] != rec["_ipcs"]:
+            continue
+        diff = dict(rec, row="Diff.", n_runs=rec["n_runs"] + ours["n_runs"], n_reps=min(rec["n_reps"], ours["n_reps"]))
+        for c in ("mean_best", "mean_last", "published"):
+            diff[c] = rec[c] - ours[c]
+        diffs.append(diff)
+    extra = pd.DataFrame(avgs + diffs, columns=[*columns, "_ipcs"]).drop(columns="_ipcs")
+    for c in _STAT_COLUMNS:
+        extra[c] = np.nan
+    extra[f"diff_{metric}"] = extra[f"mean_{metric}"] - extra["published"]
+    # The paper's layout: each (dataset, IPC_F) block's cells, then its Avg. rows, then its Diff. rows.
+    kind = {k: i for i, k in enumerate(TABLE1_ROWS)}
+    both = pd.concat([table[columns], extra[columns]], ignore_index=True)
+    block = both.groupby(["dataset", "ipc_from"], sort=False).ngroup()
+    both = both.assign(_block=block, _kind=both["row"].map(kind), _pos=np.arange(len(both)))
+    both = both.sort_values(["_block", "_kind", "_pos"], kind="stable").drop(columns=["_block", "_kind", "_pos"])
+    both = both.reset_index(drop=True)
+    for c in ("ipc_to", "paper_ipc_from"):
+        both[c] = both[c].astype("Int64")
+    for c in ("n_runs", "n_reps"):
+        both[c] = both[c].astype(int)
+    return both
+
+
+def _ours(avgs: list[dict], rec: dict) -> dict | None:
+    """The Avg. row of Ours (key ``yoco``) that ``rec`` is compared with, or None."""
+    same = [
+        a
+        for a in avgs
+        if a["key"] == "yoco"
+        and (a["dataset"], a["ipc_from"], a["network"]) == (rec["dataset"], rec["ipc_from"], rec["network"])
+    ]
+    for condenser in (rec["condenser"], "idc"):
+        hit = [a for a in same if a["condenser"] == condenser]
+        if hit:
+            return hit[0]
+    return same[0] if len(same) == 1 else None
 
 
 def table6(scores: Mapping[str, object] | None = None) -> pd.DataFrame:
@@ -464,10 +569,10 @@ def table6(scores: Mapping[str, object] | None = None) -> pd.DataFrame:
         rec = {
             "method": meta["method"],
             "key": key,
-            "model": "✓" if meta["needs_model"] else "",
-            "training_dynamics": "✓" if meta["needs_dynamics"] else "",
+            "model": _tick(meta["needs_model"]),
+            "training_dynamics": _tick(meta["needs_dynamics"]),
             "training_time": str(meta["training"]).capitalize(),
-            "label": "✓" if meta["needs_labels"] else "",
+            "label": _tick(meta["needs_labels"]),
         }
         fields = impl if impl is not None else {f: meta[f] for f in _TABLE6_FIELDS}
         rec.update({f: fields[f] for f in _TABLE6_FIELDS})
@@ -480,6 +585,11 @@ def table6(scores: Mapping[str, object] | None = None) -> pd.DataFrame:
         rec["reference_code"] = meta["reference_code"]
         out.append(rec)
     return pd.DataFrame(out)
+
+
+def _tick(needed: object) -> str:
+    """The paper's tick, or a cross where it leaves the cell blank: an empty CSV field reads as NaN."""
+    return TICK if needed else CROSS
 
 
 def _score_fields(scores: Mapping[str, object], key: str) -> dict[str, object] | None:
@@ -501,11 +611,13 @@ __all__ = [
     "REFERENCE_DYNAMICS_EPOCHS",
     "REQUIRED_RUN_COLUMNS",
     "RUN_COLUMNS",
+    "TABLE1_ROWS",
     "TABLES",
     "aggregate_runs",
     "build_table",
     "check_runs",
     "merge_key",
     "read_runs",
+    "table1_summary",
     "table6",
 ]
