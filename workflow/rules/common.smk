@@ -133,6 +133,18 @@ def table_flags(wildcards, input):
     return f"--rows {_quoted(input.rows)} --runs {_quoted(input.runs)} {grid.stand_in_args(config)}"
 
 
+def table_label(wildcards):
+    """``Table N: subject``: how the report lists a table's page and its CSV (not a bare number)."""
+    from yoco.report import table_title
+
+    return {"table": table_title(int(wildcards.number))}
+
+
+def provenance_runs(wildcards):
+    """Every runs CSV the enabled tables aggregate: their rows record commit, versions and device."""
+    return sorted({p for n in grid.enabled_tables(config) for p in grid.table_inputs(config, n)})
+
+
 def figure_data_input(wildcards):
     return grid.figure_inputs(config, int(wildcards.number))
 
