@@ -128,7 +128,9 @@ def test_table_title_names_every_table_and_rejects_others():
 
 def test_config_page_shows_the_yaml_verbatim_and_where_it_came_from():
     text = yaml.safe_dump({"output_root": "results/q", "note": "<a & b>"}, sort_keys=False)
-    html = report.config_page(text, ["config/config.yaml", "config/quickstart.yaml"], "output_root='x'", "results/q")
+    html = report.config_page(
+        text, ["config/config.yaml", "config/quickstart.yaml"], "output_root='x'", "results/q/report/config.yaml"
+    )
     assert "config/config.yaml</code>, <code>config/quickstart.yaml" in html
     assert "output_root=&#x27;x&#x27;" in html and "results/q/report/config.yaml" in html
     pre = html.split("<pre><code>", 1)[1].split("</code></pre>", 1)[0]

@@ -235,7 +235,10 @@ window.__check = {
     return [...root.querySelectorAll('a')].map(a => ({text: this.text(a), href: a.getAttribute('href') || ''}));
   },
   captionEms(root) { return [...root.querySelectorAll('em')].map(e => this.text(e)); },
-  headings() { return [...document.querySelectorAll('nav h2, nav li.uppercase, nav .uppercase')].map(h => this.text(h)); },
+  // Snakemake's ListHeading: the menu's "General" and "Results", a result's "Description", "Snakemake rule", ...
+  headings() {
+    return [...document.querySelectorAll('nav li.uppercase')].map(h => this.text(h));
+  },
 };
 true
 """
@@ -305,8 +308,7 @@ class ReportCheck:
         self.shot("home")
 
     def home(self) -> None:
-        menu = self.b.js("__check.menu()")
-        self.menu = menu
+        self.menu = self.b.js("__check.menu()") + self.b.js("__check.headings()")
         desc = self.b.js("__check.text(document.querySelector('.prose') || document.body)")
         self.check("YOCO companion" in desc, "home page: the workflow description is not shown", "home page text")
         self.check(
@@ -377,6 +379,7 @@ class ReportCheck:
         self.b.js(f"__check.clickRowButton({json.dumps(label)}, 1)")
         self.b.wait_for("document.querySelector('nav .prose') !== null", f"the caption of {label}")
         root = "document.querySelector('nav .prose')"
+        self.shot("caption-" + "".join(c if c.isalnum() else "-" for c in f"{category}-{label}")[:60])
         text = self.b.js(f"__check.text({root})")
         self.check(
             "System Message" not in text,

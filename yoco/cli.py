@@ -1194,7 +1194,7 @@ def cmd_report_page(a) -> None:
         from .io import require_file
 
         text = require_file(a.config, "--config", "pass the merged config YAML the workflow writes").read_text()
-        page = report.config_page(text, a.configfile, a.overrides, a.root)
+        page = report.config_page(text, a.configfile, a.overrides, a.config)
     else:
         page = report.provenance_page(
             report.run_provenance(a.runs), report.environment(), report.git_state(), len(a.runs)
@@ -1494,7 +1494,6 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--config", required=True, help="the merged config as YAML")
     k.add_argument("--configfile", nargs="*", default=[], help="the config files it was merged from, in order")
     k.add_argument("--overrides", default="", help="the command line's --config values")
-    k.add_argument("--root", default="", help="the run's output root")
     k.add_argument("--out", required=True)
     k = kinds.add_parser("provenance", help="commits, versions and devices of the runs, and this environment")
     k.add_argument("--runs", nargs="*", default=[], help="the runs CSVs of the tables")

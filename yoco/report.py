@@ -81,6 +81,7 @@ h2 { font-size: 1.05em; margin: 1.4em 0 .4em; }
 p.note { max-width: 60em; color: #475569; margin: .3em 0 .8em; }
 table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
 th, td { border-bottom: 1px solid #e2e8f0; padding: .25em .6em; text-align: left; vertical-align: top; }
+th { white-space: nowrap; }
 thead th { position: sticky; top: 0; background: #f1f5f9; border-bottom: 2px solid #94a3b8; }
 th small { display: block; font-weight: normal; color: #64748b; font-family: ui-monospace, monospace; }
 td.num { text-align: right; white-space: nowrap; }
@@ -212,7 +213,7 @@ def table_page(header: Sequence[str], rows: Iterable[Mapping[str, str]], number:
     return _page(title, body)
 
 
-def config_page(config_yaml: str, configfiles: Sequence[str] = (), overrides: str = "", root: str = "") -> str:
+def config_page(config_yaml: str, configfiles: Sequence[str] = (), overrides: str = "", path: str = "") -> str:
     """The run's merged configuration as a page: where it came from, then the YAML itself."""
     files = ", ".join(f"<code>{html.escape(f)}</code>" for f in configfiles) or "none recorded"
     parts = [
@@ -220,9 +221,14 @@ def config_page(config_yaml: str, configfiles: Sequence[str] = (), overrides: st
         f", then the command line's <code>--config</code> values (<code>{html.escape(overrides)}</code>)"
         if overrides
         else ", with no <code>--config</code> values on the command line",
-        ". Schema defaults are filled in. The same YAML is written beside this page as "
-        f"<code>{html.escape(root + '/report/config.yaml' if root else 'report/config.yaml')}</code>; "
-        "<code>snakemake --configfile</code> that file sets up exactly this configuration again.</p>\n",
+        ". Schema defaults are filled in."
+        + (
+            f" The same YAML is the file <code>{html.escape(path)}</code>; <code>snakemake --configfile</code> "
+            "that file sets up exactly this configuration again."
+            if path
+            else ""
+        )
+        + "</p>\n",
         f"<pre><code>{html.escape(config_yaml)}</code></pre>\n",
     ]
     return _page("Configuration of this run (merged)", "".join(parts))
