@@ -16,6 +16,10 @@ def _quote_papermill_paths():
     copy in a checkout with one, is split into two arguments and the figure job fails. Every other
     command of this workflow quotes its paths ({x:q}); this makes the notebook jobs do the same, and
     does nothing once Snakemake quotes them itself.
+
+    It also runs papermill as `python -m yoco.notebook` (papermill with the kernel's channels
+    encrypted): plain papermill cannot ask for that, and ipykernel then warns at every figure job that
+    its kernel "is running over TCP without encryption".
     """
     from snakemake import notebook
 
@@ -24,7 +28,8 @@ def _quote_papermill_paths():
         return
 
     def execute(self, cmd, **kwargs):
-        if cmd.startswith("papermill "):
+        if cmd.startswith("papermill ") and "--version" not in cmd:
+            cmd = "python -m yoco.notebook " + cmd[len("papermill ") :]
             cmd = cmd.replace(" {fname_out}", " {fname_out:q}")
             fname = kwargs.get("fname")
             if fname and cmd.endswith(f" {fname}"):
