@@ -29,7 +29,7 @@ def _quote_papermill_paths():
 
     def execute(self, cmd, **kwargs):
         if cmd.startswith("papermill ") and "--version" not in cmd:
-            cmd = "python -m yoco.notebook " + cmd[len("papermill ") :]
+            cmd = f"python -m yoco.notebook {cmd.removeprefix('papermill ')}"
             cmd = cmd.replace(" {fname_out}", " {fname_out:q}")
             fname = kwargs.get("fname")
             if fname and cmd.endswith(f" {fname}"):
