@@ -1,7 +1,8 @@
 # Two commands set everything up on a fresh machine:
 #   make quickstart   creates .venv if needed, then runs the whole DAG on embedded data (CPU, minutes)
 #   make test         creates .venv if needed, then runs the test suite
-#   make report       the quickstart's tables and figures with captions: results/quickstart/report.html
+#   make report       the quickstart's tables (in the page), figures, config and provenance, with captions:
+#                     results/quickstart/report.html
 #   make notebooks    opens the figure notebooks in JupyterLab (after make quickstart: Run All)
 # Conda: `conda env create -f environment.yml`, activate it, then pass VENV="$CONDA_PREFIX" to any target.
 PYTHON ?= python3
@@ -16,11 +17,16 @@ RUN := PATH="$(BIN):$$PATH"
 
 env: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+# config/jupyter/jupyter_config.json goes where the environment's Jupyter applications read it
+# (sys.prefix/etc/jupyter): their kernels' channels are encrypted, so ipykernel does not warn that it
+# runs over TCP without encryption (yoco/notebook.py does the same for papermill).
+$(STAMP): requirements.txt pyproject.toml config/jupyter/jupyter_config.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	mkdir -p $(abspath $(VENV))/etc/jupyter
+	cp config/jupyter/jupyter_config.json $(abspath $(VENV))/etc/jupyter/jupyter_config.json
 	touch $(STAMP)
 
 test: $(STAMP)

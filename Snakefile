@@ -67,12 +67,14 @@ include: "workflow/rules/select.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
     input:
         grid.targets(config),
         grid.claims_targets(config),  # claims.csv, when the config runs cells the claims compare
+        REPORT_PAGES,  # what `snakemake --report` shows beside them: tables in the page, config, provenance
     default_target: True
 
 

@@ -3,6 +3,8 @@ by default) and by the workflow (Snakemake's notebook: directive, through paperm
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -126,3 +128,60 @@ def test_notebook_stops_on_an_empty_csv(tmp_path):
             parameters={"csv": str(csv), "png": str(tmp_path / "x.png"), "pdf": str(tmp_path / "x.pdf")},
         )
     assert not (tmp_path / "x.png").exists()
+
+
+def _checkout_after_quickstart(test_config_run, root: Path) -> Path:
+    """A checkout whose quickstart has run: the notebooks and the test config's figure CSVs where the
+    quickstart writes them."""
+    (root / "notebooks").mkdir(parents=True)
+    (root / "Snakefile").touch()
+    data = root / "results/quickstart/figure_data"
+    data.mkdir(parents=True)
+    for name in FIGURES:
+        shutil.copy(NOTEBOOKS / f"{name}.ipynb", root / "notebooks")
+        shutil.copy(test_config_run / f"results/figure_data/{name}.csv", data)
+    return root
+
+
+def _files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.slow
+def test_the_readmes_notebook_commands_print_no_warning_and_write_only_under_results_and_figures(
+    test_config_run, tmp_path
+):
+    """README: `jupyter nbconvert --to html --execute --output-dir results/quickstart/notebooks ...` (with the
+    Jupyter config `make env` installs) and `python -m yoco.notebook ... -p ...` run without ipykernel's
+    TCP warning and nbconvert's missing-alt-text warning, and write nowhere but results/ and figures/."""
+    checkout = _checkout_after_quickstart(test_config_run, tmp_path / "checkout")
+    before = _files(checkout)
+    env = dict(os.environ, JUPYTER_CONFIG_PATH=str(REPO / "config/jupyter"), PYTHONPATH=str(REPO))
+    bindir = Path(sys.executable).parent
+    commands = [
+        [str(bindir / "jupyter"), "nbconvert", "--to", "html", "--execute", "--output-dir",
+         "results/quickstart/notebooks", "notebooks/fig3.ipynb"],
+        [sys.executable, "-m", "yoco.notebook", "notebooks/fig3.ipynb", "results/quickstart/notebooks/fig3-last.ipynb",
+         "-p", "metric", "last", "-p", "png", "figures/quickstart/fig3-last.png",
+         "-p", "pdf", "figures/quickstart/fig3-last.pdf"],
+    ]  # fmt: skip
+    for cmd in commands:
+        proc = subprocess.run(cmd, cwd=checkout, env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-5000:]
+        assert "WARNING" not in proc.stderr and "Warning" not in proc.stderr, proc.stderr
+    new = _files(checkout) - before
+    assert all(f.startswith(("results/", "figures/")) for f in new), sorted(new)
+    _assert_figure_files(checkout / "figures/quickstart/fig3.png", checkout / "figures/quickstart/fig3.pdf")
+    _assert_figure_files(checkout / "figures/quickstart/fig3-last.png", checkout / "figures/quickstart/fig3-last.pdf")
+    html = (checkout / "results/quickstart/notebooks/fig3.html").read_text()
+    images = re.findall(r"<img\b[^>]*>", html)
+    assert images and all(re.search(r'\balt="Fig\. 3', img) for img in images), [i[:120] for i in images]
+
+
+def test_yoco_notebook_reads_papermill_values_and_names_a_missing_notebook(tmp_path, capsys):
+    from yoco.notebook import _value, main
+
+    assert [_value(v) for v in ("last", "3", "0.5", "True", "None")] == ["last", 3, 0.5, True, None]
+    assert main([str(tmp_path / "nope.ipynb"), str(tmp_path / "out.ipynb")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "nope.ipynb does not exist" in err

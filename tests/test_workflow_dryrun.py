@@ -268,6 +268,8 @@ def test_quickstart_dry_runs_on_digits_only(runs):
     # IDC 10 and 20, DREAM 10 (Tables 2 and 4), MTT and DSA 10 (Tables 2 and 4).
     assert counts["dynamics"] == 5
     assert counts["table"] == 7 and all(counts[f"fig{n}"] == 1 for n in (2, 3, 5, 7))
+    # What `make report` shows beside them: each table as a page, the merged config, provenance.
+    assert counts["table_page"] == 7 and counts["config_page"] == 1 and counts["provenance_page"] == 1
 
 
 # ------------------------------------------------------------------------------------ grid, in-process

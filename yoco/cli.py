@@ -1189,6 +1189,29 @@ def cmd_figure_data(a) -> None:
     _log(f"figure {a.figure} data: {len(frame)} rows -> {a.out}")
 
 
+def cmd_report_page(a) -> None:
+    from . import report
+
+    _outputs(a, "--out", inputs={"table": ("--csv",), "config": ("--config",), "provenance": ("--runs",)}[a.kind])
+    if a.kind == "table":
+        header, rows = report.read_table_csv(a.csv)
+        page = report.table_page(header, rows, a.number, source=a.csv)
+    elif a.kind == "config":
+        from .io import require_file
+
+        text = require_file(a.config, "--config", "pass the merged config YAML the workflow writes").read_text()
+        page = report.config_page(text, a.configfile, a.overrides, a.config)
+    else:
+        page = report.provenance_page(
+            report.run_provenance(a.runs), report.environment(), report.git_state(), len(a.runs)
+        )
+    from .io import atomic_path
+
+    with atomic_path(a.out) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    _log(f"report page ({a.kind}) -> {a.out}")
+
+
 # ----------------------------------------------------------------------------------------------- parser
 def _evaluate_parser(sub, name: str, help: str, func) -> argparse.ArgumentParser:
     """A subcommand that trains ``--inits`` networks per selection: the arguments all three share."""
@@ -1476,6 +1499,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--network", default="convnet")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_claims)
+
+    p = sub.add_parser(
+        "report-page",
+        help="an HTML page of `snakemake --report`: a table (ours beside the paper), the merged config, provenance",
+    )
+    kinds = p.add_subparsers(dest="kind", required=True, metavar="KIND", parser_class=_Parser)
+    k = kinds.add_parser("table", help="a table CSV of `yoco table`, row by row")
+    k.add_argument("--csv", required=True)
+    k.add_argument("--number", type=int, required=True, choices=[1, 2, 3, 4, 5, 6, 7])
+    k.add_argument("--out", required=True)
+    k = kinds.add_parser("config", help="the run's merged configuration")
+    k.add_argument("--config", required=True, help="the merged config as YAML")
+    k.add_argument("--configfile", nargs="*", default=[], help="the config files it was merged from, in order")
+    k.add_argument("--overrides", default="", help="the command line's --config values")
+    k.add_argument("--out", required=True)
+    k = kinds.add_parser("provenance", help="commits, versions and devices of the runs, and this environment")
+    k.add_argument("--runs", nargs="*", default=[], help="the runs CSVs of the tables")
+    k.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_report_page)
     return parser
 
 

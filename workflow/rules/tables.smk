@@ -23,7 +23,8 @@ rule table:
     input:
         unpack(table_input),
     output:
-        report(f"{ROOT}/table{{number}}.csv", caption=CAPTION, category="Tables", labels={"table": "{number}"}),
+        # The CSV as a download; the report shows its rows in the page under Tables (rule table_page).
+        report(f"{ROOT}/table{{number}}.csv", caption=CAPTION, category="Table CSVs", labels=table_label),
     params:
         cli=CLI,
         flags=table_flags,
