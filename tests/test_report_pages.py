@@ -175,3 +175,14 @@ def test_cli_writes_the_table_page_and_fails_in_one_line_on_a_missing_csv(tmp_pa
 def test_cli_report_page_without_a_kind_is_a_usage_error():
     proc = subprocess.run([sys.executable, "-m", "yoco", "report-page"], capture_output=True, text=True)
     assert proc.returncode == 2 and "KIND" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_figure_title_names_the_four_figures_and_rejects_others():
+    assert [report.figure_title(n).split(":")[0] for n in (2, 3, 5, 7)] == [
+        "Figure 2",
+        "Figure 3",
+        "Figure 5",
+        "Figure 7",
+    ]
+    with pytest.raises(YocoError, match="Figures 2, 3, 5 and 7"):
+        report.figure_title(4)

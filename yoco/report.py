@@ -41,6 +41,14 @@ TABLE_TITLES = {
     7: "Table 1 with standard deviations",
 }
 
+#: The subject of each figure, as the paper's caption states it, for the report's list of figures.
+FIGURE_TITLES = {
+    2: "balanced and imbalanced selection by LBPE",
+    3: "sample importance rules, condensed against full datasets",
+    5: "accuracy of the selection made with LBPE at single epochs",
+    7: "LBPE scores at different epochs",
+}
+
 #: A table's cell coordinates (yoco.published.KEY_COLUMNS), which lead every row.
 _KEY_COLUMNS = ("dataset", "condenser", "ipc_from", "ipc_to", "key", "network")
 
@@ -100,6 +108,13 @@ def table_title(number: int) -> str:
     if number not in TABLE_TITLES:
         raise YocoError(f"there is no Table {number}; the paper's tables are 1 to 7")
     return f"Table {number}: {TABLE_TITLES[number]}"
+
+
+def figure_title(number: int) -> str:
+    """``Figure N: subject``, the name of a figure in the report."""
+    if number not in FIGURE_TITLES:
+        raise YocoError(f"there is no Figure {number} in this project; it draws Figures 2, 3, 5 and 7")
+    return f"Figure {number}: {FIGURE_TITLES[number]}"
 
 
 def read_table_csv(path: str | Path) -> tuple[list[str], list[dict[str, str]]]:

@@ -150,6 +150,13 @@ def table_label(wildcards):
     return {"table": table_title(int(wildcards.number))}
 
 
+def figure_label(number):
+    """``Figure N: subject``: how the report lists a figure (not a bare number)."""
+    from yoco.report import figure_title
+
+    return {"figure": figure_title(number)}
+
+
 def provenance_runs(wildcards):
     """Every runs CSV the enabled tables aggregate: their rows record commit, versions and device."""
     return sorted({p for n in grid.enabled_tables(config) for p in grid.table_inputs(config, n)})

@@ -31,7 +31,7 @@ rule fig2:
     input:
         csv=f"{ROOT}/figure_data/fig2.csv",
     output:
-        png=report(f"{FIGROOT}/fig2.png", caption=CAPTION, category="Figures", labels={"figure": "2"}),
+        png=report(f"{FIGROOT}/fig2.png", caption=CAPTION, category="Figures", labels=figure_label(2)),
         pdf=f"{FIGROOT}/fig2.pdf",
     log:
         notebook=f"{LOGS}/figures/fig2.ipynb",
@@ -46,7 +46,7 @@ rule fig3:
     input:
         csv=f"{ROOT}/figure_data/fig3.csv",
     output:
-        png=report(f"{FIGROOT}/fig3.png", caption=CAPTION, category="Figures", labels={"figure": "3"}),
+        png=report(f"{FIGROOT}/fig3.png", caption=CAPTION, category="Figures", labels=figure_label(3)),
         pdf=f"{FIGROOT}/fig3.pdf",
     log:
         notebook=f"{LOGS}/figures/fig3.ipynb",
@@ -61,7 +61,7 @@ rule fig5:
     input:
         csv=f"{ROOT}/figure_data/fig5.csv",
     output:
-        png=report(f"{FIGROOT}/fig5.png", caption=CAPTION, category="Figures", labels={"figure": "5"}),
+        png=report(f"{FIGROOT}/fig5.png", caption=CAPTION, category="Figures", labels=figure_label(5)),
         pdf=f"{FIGROOT}/fig5.pdf",
     log:
         notebook=f"{LOGS}/figures/fig5.ipynb",
@@ -76,7 +76,7 @@ rule fig7:
     input:
         csv=f"{ROOT}/figure_data/fig7.csv",
     output:
-        png=report(f"{FIGROOT}/fig7.png", caption=CAPTION, category="Figures", labels={"figure": "7"}),
+        png=report(f"{FIGROOT}/fig7.png", caption=CAPTION, category="Figures", labels=figure_label(7)),
         pdf=f"{FIGROOT}/fig7.pdf",
     log:
         notebook=f"{LOGS}/figures/fig7.ipynb",
