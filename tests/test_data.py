@@ -103,6 +103,12 @@ def test_train_per_class_keeps_the_first_training_images_of_each_class(tmp_path)
     assert main(["data", *args, "--out", str(tmp_path / "d.npz")]) == 0
     cached = Dt.load_real("digits", npz=tmp_path / "d.npz")
     assert np.array_equal(cached.x_train, d.x_train) and np.array_equal(np.bincount(cached.y_test), [3] * 10)
+    # A per-image extra of a split (the mini CIFAR-10's test_is_jpeg) is cut with its images.
+    flags = np.arange(len(full.y_test)) % 2 == 1
+    Dt.save_real_npz(Dt.RealData(**{**vars(full), "extras": {"test_is_jpeg": flags}}), tmp_path / "e.npz")
+    cut = Dt.load_real("digits", npz=tmp_path / "e.npz", test_per_class=3, train_per_class=4)
+    first3 = np.sort(np.concatenate([np.flatnonzero(full.y_test == c)[:3] for c in range(10)]))
+    np.testing.assert_array_equal(cut.extras["test_is_jpeg"], flags[first3])
 
 
 def test_cifar_from_shared_npz(cifar_mini):

@@ -248,6 +248,10 @@ def _first_images_per_class(data: RealData, per_class: int, split: str) -> RealD
     keep = np.flatnonzero(rank < per_class)
     setattr(data, f"x_{split}", x[keep])
     setattr(data, f"y_{split}", y[keep])
+    # Per-image extras of the split (the mini set's test_is_jpeg) follow their images.
+    for name, values in data.extras.items():
+        if name.startswith(f"{split}_") and np.ndim(values) >= 1 and len(values) == len(y):
+            data.extras[name] = np.asarray(values)[keep]
     return data
 
 
