@@ -82,6 +82,35 @@ def test_test_per_class_keeps_the_first_test_images_of_each_class():
         Dt.load_real("digits", test_per_class=53)
 
 
+def test_train_per_class_keeps_the_first_training_images_of_each_class(tmp_path):
+    from yoco import grid
+    from yoco.cli import main
+
+    full = Dt.load_real("digits", image_size=8)
+    d = Dt.load_real("digits", image_size=8, train_per_class=4)
+    np.testing.assert_array_equal(np.bincount(d.y_train), [4] * 10)
+    expected = np.sort(np.concatenate([np.flatnonzero(full.y_train == c)[:4] for c in range(10)]))
+    np.testing.assert_array_equal(d.x_train, full.x_train[expected])
+    np.testing.assert_array_equal(d.y_train, full.y_train[expected])
+    assert np.array_equal(d.x_test, full.x_test) and np.array_equal(d.y_test, full.y_test)
+    # The smallest training class (8) has 122 images, see test_digits_shapes_split_and_classes.
+    with pytest.raises(YocoError, match="train_per_class=123, but class 8 has only 122 train images"):
+        Dt.load_real("digits", train_per_class=123)
+    # The config key reaches `yoco data` through the workflow's arguments, and the cache holds the cut.
+    config = {"datasets": {"digits": {"image_size": 8, "train_per_class": 4, "test_per_class": 3}}}
+    args = grid.data_args(config, "digits").split()
+    assert args[args.index("--train-per-class") + 1] == "4"
+    assert main(["data", *args, "--out", str(tmp_path / "d.npz")]) == 0
+    cached = Dt.load_real("digits", npz=tmp_path / "d.npz")
+    assert np.array_equal(cached.x_train, d.x_train) and np.array_equal(np.bincount(cached.y_test), [3] * 10)
+    # A per-image extra of a split (the mini CIFAR-10's test_is_jpeg) is cut with its images.
+    flags = np.arange(len(full.y_test)) % 2 == 1
+    Dt.save_real_npz(Dt.RealData(**{**vars(full), "extras": {"test_is_jpeg": flags}}), tmp_path / "e.npz")
+    cut = Dt.load_real("digits", npz=tmp_path / "e.npz", test_per_class=3, train_per_class=4)
+    first3 = np.sort(np.concatenate([np.flatnonzero(full.y_test == c)[:3] for c in range(10)]))
+    np.testing.assert_array_equal(cut.extras["test_is_jpeg"], flags[first3])
+
+
 def test_cifar_from_shared_npz(cifar_mini):
     d = Dt.load_real("cifar10", npz=CIFAR_MINI)
     assert d.x_train.shape == (5000, 32, 32, 3) and d.x_test.shape == (3000, 32, 32, 3)

@@ -315,7 +315,14 @@ def cmd_data(a) -> None:
     from .data import load_real, save_real_npz
 
     _outputs(a, "--out", inputs=("--npz",))
-    real = load_real(a.dataset, root=a.root, npz=a.npz, image_size=a.image_size, test_per_class=a.test_per_class)
+    real = load_real(
+        a.dataset,
+        root=a.root,
+        npz=a.npz,
+        image_size=a.image_size,
+        test_per_class=a.test_per_class,
+        train_per_class=a.train_per_class,
+    )
     save_real_npz(real, a.out)
     _log(f"{a.dataset}: {len(real.y_train)} train / {len(real.y_test)} test images -> {a.out}")
 
@@ -1245,6 +1252,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=POSITIVE,
         default=None,
         help="keep the first N test images of every class (a smaller test split for CPU runs)",
+    )
+    p.add_argument(
+        "--train-per-class",
+        type=POSITIVE,
+        default=None,
+        help="keep the first N training images of every class (500: torchvision's CIFAR-10 = the mini set)",
     )
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_data)

@@ -179,6 +179,7 @@ def load_real(
     npz: str | os.PathLike | None = None,
     image_size: int | None = None,
     test_per_class: int | None = None,
+    train_per_class: int | None = None,
 ) -> RealData:
     """Load a real dataset.
 
@@ -198,6 +199,10 @@ def load_real(
         Keep only the first ``test_per_class`` test images of every class, in dataset order (a smaller
         test split for CPU runs: validation of hundreds of small networks costs as much as their
         training on the full 10 000 CIFAR test images).
+    train_per_class : int, optional
+        Keep only the first ``train_per_class`` training images of every class, in dataset order. With
+        500, torchvision's CIFAR-10 gives the 5 000 images of ``../shared/data``'s mini set, so a CPU
+        config costs the same from either source (MTT's experts and Fig. 3's full set scale with it).
 
     Returns
     -------
@@ -218,26 +223,35 @@ def load_real(
         data.x_train = _resize_uint8(data.x_train, image_size)
         data.x_test = _resize_uint8(data.x_test, image_size)
     if test_per_class is not None:
-        data = _first_test_images_per_class(data, test_per_class)
+        data = _first_images_per_class(data, test_per_class, "test")
+    if train_per_class is not None:
+        data = _first_images_per_class(data, train_per_class, "train")
     return data.validate()
 
 
-def _first_test_images_per_class(data: RealData, per_class: int) -> RealData:
+def _first_images_per_class(data: RealData, per_class: int, split: str) -> RealData:
+    """Keep the first ``per_class`` images of every class of ``split`` ("train" or "test")."""
     if isinstance(per_class, bool) or not isinstance(per_class, (int, np.integer)) or per_class < 1:
-        raise YocoError(f"test_per_class must be a positive integer, got {per_class!r}.")
-    counts = np.bincount(data.y_test, minlength=data.num_classes)
+        raise YocoError(f"{split}_per_class must be a positive integer, got {per_class!r}.")
+    x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
+    counts = np.bincount(y, minlength=data.num_classes)
     if counts.min() < per_class:
         raise YocoError(
-            f"{data.name}: test_per_class={per_class}, but class {int(counts.argmin())} has only "
-            f"{int(counts.min())} test images; lower it or leave it unset."
+            f"{data.name}: {split}_per_class={per_class}, but class {int(counts.argmin())} has only "
+            f"{int(counts.min())} {split} images; lower it or leave it unset."
         )
     # Within a class the first images in dataset order; across classes, dataset order is kept.
-    rank = np.zeros(len(data.y_test), dtype=np.int64)
+    rank = np.zeros(len(y), dtype=np.int64)
     for c in range(data.num_classes):
-        members = np.flatnonzero(data.y_test == c)
+        members = np.flatnonzero(y == c)
         rank[members] = np.arange(len(members))
     keep = np.flatnonzero(rank < per_class)
-    data.x_test, data.y_test = data.x_test[keep], data.y_test[keep]
+    setattr(data, f"x_{split}", x[keep])
+    setattr(data, f"y_{split}", y[keep])
+    # Per-image extras of the split (the mini set's test_is_jpeg) follow their images.
+    for name, values in data.extras.items():
+        if name.startswith(f"{split}_") and np.ndim(values) >= 1 and len(values) == len(y):
+            data.extras[name] = np.asarray(values)[keep]
     return data
 
 

@@ -336,8 +336,15 @@ def _switches(recipe: Mapping) -> list[str]:
 
 
 def evaluate_args(config: Mapping, ds: str, net: str, ck: str | None = None, inits: int | None = None) -> str:
-    """CLI arguments shared by ``yoco evaluate``, ``evaluate-fractions`` and ``evaluate-epochs``."""
+    """CLI arguments shared by ``yoco evaluate``, ``evaluate-fractions`` and ``evaluate-epochs``.
+
+    ``networks.<net>.evaluate`` replaces recipe entries for every evaluation on ``net``: a CPU config
+    trains Table 3's DenseNet (a DenseNet-121 layout, ~20x a width-32 ConvNet step on two cores) for
+    fewer epochs than the ConvNets it is compared with, and says so.
+    """
     recipe = _recipe(config, "evaluate", ds, ck)
+    if net in config["networks"]:
+        recipe.update(config["networks"][net].get("evaluate") or {})
     inits = recipe["inits"] if inits is None else inits
     args = [
         "--network",
@@ -508,6 +515,8 @@ def data_args(config: Mapping, ds: str) -> str:
         args += ["--image-size", str(spec["image_size"])]
     if spec.get("test_per_class"):
         args += ["--test-per-class", str(spec["test_per_class"])]
+    if spec.get("train_per_class"):
+        args += ["--train-per-class", str(spec["train_per_class"])]
     # A shell command line: paths with spaces stay one argument.
     return shlex.join(args)
 
