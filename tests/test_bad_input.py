@@ -616,8 +616,8 @@ CLI_CASES = [
     ),
     Cli(
         "select-score-rep-twice",
-        "select --key yoco --ipc-to 1 " + DEC + " --scores {d}/scores1.npz {d}/scores1.npz "
-        "--score-reps 1 1 --out {out}",
+        "select --key yoco --ipc-to 1 " + DEC + " --score-reps 1 1 --scores {d}/scores1.npz {d}/scores1.npz "
+        "--out {out}",
         ("--score-reps", "twice"),
     ),
     Cli("select-ipc-to-0", "select --key random --ipc-to 0 " + DEC + " --out {out}", ("--ipc-to", ">= 1")),

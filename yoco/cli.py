@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import json
 import sys
 from pathlib import Path
 
@@ -86,6 +85,36 @@ def _float_in(low: float, high: float, low_open: bool = False, high_open: bool =
 
     parse.__name__ = "float"
     return parse
+
+
+class _Distinct(argparse.Action):
+    """A list flag whose entries must all differ: the same file, pair or value given twice would make the
+    same records twice (docs/errors.md, "Inputs that must not repeat"). ``same`` says what makes two
+    entries the same (a file's identity for paths, the parsed KEY@REP for pairs)."""
+
+    def __init__(self, *args, same=None, **kwargs):
+        self.same = same
+        super().__init__(*args, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .errors import refuse_duplicates
+
+        try:
+            refuse_duplicates(values, option_string, "give each once", key=self.same)
+        except YocoError as err:
+            parser.error(str(err))
+        setattr(namespace, self.dest, values)
+
+
+def _same_file(path: str):
+    from .io import file_key
+
+    return file_key(path)
+
+
+def _same_pair(item: str):
+    key, _, rep = item.rpartition("@")
+    return (key, int(rep)) if rep.isdigit() else item
 
 
 POSITIVE = _int_at_least(1)
@@ -746,65 +775,11 @@ def cmd_select(a) -> None:
     _log(f"{len(records)} selections -> {a.out}")
 
 
-_SELECTION_FIELDS = ("key", "rep", "indices", "dataset", "condenser", "ipc_from", "ipc_to", "factor", "seed")
-
-
 def _read_selection_files(paths, decoded=None, decoded_path=None) -> list[dict]:
-    """Selection records of ``yoco select`` files, checked; with ``decoded``, checked to index that set."""
-    from .artefacts import check_belong
-    from .io import require_file
+    """Selection records of ``yoco select`` files, checked (yoco.selection.read_selections)."""
+    from .selection import read_selections
 
-    records = []
-    for p in paths:
-        require_file(p, "selection file", "make it with `yoco select`")
-        try:
-            data = json.loads(Path(p).read_text())
-        except json.JSONDecodeError as exc:
-            raise YocoError(
-                f"selection file {p} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
-                f"{exc.msg}); write it again with `yoco select`"
-            ) from None
-        except (UnicodeDecodeError, OSError) as exc:
-            raise YocoError(
-                f"selection file {p} cannot be read as text ({exc}); pass the JSON written by `yoco select`"
-            ) from None
-        data = [data] if isinstance(data, dict) else data
-        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-            raise YocoError(
-                f"selection file {p} holds no list of selection records; pass the JSON written by `yoco select`"
-            )
-        for i, rec in enumerate(data):
-            where = f"selection file {p} (record {i + 1})"
-            missing = [f for f in _SELECTION_FIELDS if f not in rec]
-            if missing:
-                raise YocoError(f"{where} lacks {', '.join(missing)}; write it again with `yoco select`")
-            idx = rec["indices"]
-            if not isinstance(idx, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in idx):
-                raise YocoError(f"{where}: indices must be a list of whole numbers; write it again with `yoco select`")
-            if not idx:
-                raise YocoError(f"{where} ({rec['key']}) selects nothing; a selection must keep at least one sample")
-            if min(idx) < 0:
-                raise YocoError(
-                    f"{where} ({rec['key']}) holds the negative index {min(idx)}; indices count decoded "
-                    "samples from 0: write it again with `yoco select`"
-                )
-            if decoded is not None:
-                identity = rec.get("identity") or {k: rec[k] for k in ("dataset", "condenser", "ipc_from", "factor")}
-                check_belong(
-                    _identity(decoded),
-                    identity,
-                    f"--decoded {decoded_path}",
-                    where,
-                    f"select from this set (yoco select --decoded {decoded_path})",
-                )
-                n = len(decoded.labels)
-                if max(idx) >= n:
-                    raise YocoError(
-                        f"{where} ({rec['key']}) holds index {max(idx)}, but --decoded {decoded_path} has "
-                        f"only {n} samples (0..{n - 1}); select from this set"
-                    )
-        records.extend(data)
-    return records
+    return read_selections(paths, decoded, decoded_path)
 
 
 def _selections_from_json(paths, keys=None, decoded=None, decoded_path=None):
@@ -1324,13 +1299,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("select", help="select decoded patches by pruning keys (yoco, el2n_easy, random_balance, ...)")
     p.add_argument("--key", default=None, help="one pruning key (with --rep)")
-    p.add_argument("--pairs", nargs="+", default=None, metavar="KEY@REP", help="several selections, e.g. yoco@1 yoco@2")
+    p.add_argument(
+        "--pairs",
+        nargs="+",
+        default=None,
+        action=_Distinct,
+        same=_same_pair,
+        metavar="KEY@REP",
+        help="several selections, e.g. yoco@1 yoco@2",
+    )
     p.add_argument("--ipc-from", type=POSITIVE, default=None)
     p.add_argument("--ipc-to", type=POSITIVE, required=True)
     p.add_argument("--decoded", required=True)
-    p.add_argument("--scores", nargs="+", default=None, help="score files (made by `yoco scores`), one per rep")
     p.add_argument(
-        "--score-reps", type=POSITIVE, nargs="+", default=None, help="the rep of each --scores file (default 1, 2, ...)"
+        "--scores",
+        nargs="+",
+        default=None,
+        action=_Distinct,
+        same=_same_file,
+        help="score files (made by `yoco scores`), one per rep",
+    )
+    p.add_argument(
+        "--score-reps",
+        type=POSITIVE,
+        nargs="+",
+        default=None,
+        action=_Distinct,
+        help="the rep of each --scores file (default 1, 2, ...)",
     )
     p.add_argument("--rep", type=POSITIVE, default=1)
     p.add_argument("--seed-prefix", default="")
@@ -1353,19 +1348,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_select)
 
     p = _evaluate_parser(sub, "evaluate", "train networks on selections (inits x selections, batched)", cmd_evaluate)
-    p.add_argument("--selections", nargs="+", required=True)
-    p.add_argument("--keys", nargs="+", default=None, help="train only these keys of the selection files")
+    p.add_argument("--selections", nargs="+", required=True, action=_Distinct, same=_same_file)
+    p.add_argument(
+        "--keys", nargs="+", default=None, action=_Distinct, help="train only these keys of the selection files"
+    )
 
     p = _evaluate_parser(
         sub, "evaluate-fractions", "Fig. 3: easy- vs hard-first at pruning ratios", cmd_evaluate_fractions
     )
-    p.add_argument("--scores", nargs="+", required=True, help="one score file per rep")
+    p.add_argument(
+        "--scores", nargs="+", required=True, action=_Distinct, same=_same_file, help="one score file per rep"
+    )
     p.add_argument("--key", default="yoco")
-    p.add_argument("--fractions", type=FRACTION, nargs="+", required=True, help="pruning ratios, e.g. 0.1 ... 0.9")
-    p.add_argument("--orders", nargs="+", default=["easy", "hard"])
+    p.add_argument(
+        "--fractions",
+        type=FRACTION,
+        nargs="+",
+        required=True,
+        action=_Distinct,
+        help="pruning ratios, e.g. 0.1 ... 0.9",
+    )
+    p.add_argument("--orders", nargs="+", default=["easy", "hard"], action=_Distinct)
 
     p = _evaluate_parser(sub, "evaluate-epochs", "Fig. 5: selections by the LBPE of single epochs", cmd_evaluate_epochs)
-    p.add_argument("--dynamics", nargs="+", required=True, help="one dynamics file per rep")
+    p.add_argument(
+        "--dynamics", nargs="+", required=True, action=_Distinct, same=_same_file, help="one dynamics file per rep"
+    )
     p.add_argument("--key", default="yoco")
     p.add_argument("--ipc-from", type=POSITIVE, default=None)
     p.add_argument("--ipc-to", type=POSITIVE, required=True)
@@ -1424,7 +1432,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("table", help="aggregate run CSVs into one of the paper's tables")
     p.add_argument("--number", type=int, required=True, choices=[1, 2, 3, 4, 5, 6, 7])
-    p.add_argument("--runs", nargs="*", default=[])
+    p.add_argument("--runs", nargs="*", default=[], action=_Distinct, same=_same_file)
     p.add_argument("--rows", default=None, help="CSV of the table's row keys (from the workflow's grid)")
     p.add_argument("--metric", choices=["best", "last"], default="best")
     p.add_argument(
@@ -1439,18 +1447,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("figure-data", help="the CSV a figure notebook plots")
     p.add_argument("--figure", type=int, required=True, choices=[2, 3, 5, 7])
-    p.add_argument("--selections", nargs="*", default=[])
-    p.add_argument("--runs", nargs="*", default=[])
-    p.add_argument("--dynamics", nargs="*", default=[])
-    p.add_argument("--decoded", nargs="*", default=[])
-    p.add_argument("--epochs", type=NON_NEGATIVE, nargs="*", default=[0, 89, 999])
+    for flag in ("--selections", "--runs", "--dynamics", "--decoded"):
+        p.add_argument(flag, nargs="*", default=[], action=_Distinct, same=_same_file)
+    p.add_argument("--epochs", type=NON_NEGATIVE, nargs="*", default=[0, 89, 999], action=_Distinct)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_figure_data)
 
     p = sub.add_parser(
         "claims", help="test the paper's ordering claims (Tables 1, 2, 4, 5) on run CSVs; see yoco.claims"
     )
-    p.add_argument("--runs", nargs="+", required=True, help="run CSVs written by `yoco evaluate`")
+    p.add_argument(
+        "--runs",
+        nargs="+",
+        required=True,
+        action=_Distinct,
+        same=_same_file,
+        help="run CSVs written by `yoco evaluate`",
+    )
     p.add_argument("--metric", choices=["best", "last"], default="best")
     p.add_argument("--dataset", default="cifar10", help="the setting of the claims (the paper: cifar10, 10, convnet)")
     p.add_argument("--ipc-from", type=POSITIVE, default=10)
@@ -1462,7 +1475,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_mtt_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("MTT (--method mtt; --out is a folder or a [prefix]images_best.pt file)")
-    g.add_argument("--experts", nargs="+", default=None, help="expert file(s) of `yoco experts`")
+    g.add_argument(
+        "--experts",
+        nargs="+",
+        default=None,
+        action=_Distinct,
+        same=_same_file,
+        help="expert file(s) of `yoco experts`",
+    )
     g.add_argument("--budget", choices=["paper", "quick"], default="paper", help="paper: CIFAR-10 IPC 10's setting")
     g.add_argument("--iterations", type=POSITIVE, default=None)
     g.add_argument("--syn-steps", type=POSITIVE, default=None)
