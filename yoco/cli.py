@@ -324,8 +324,8 @@ def _check_dynamics_belong(dyn, path, decoded, decoded_path) -> None:
         )
 
 
-def _read_scores(path, decoded, decoded_path) -> dict:
-    """A score file, checked to rank exactly this decoded set's samples."""
+def _read_scores(path, decoded, decoded_path) -> tuple[dict, dict]:
+    """A score file and what it records, checked to rank exactly this decoded set's samples."""
     from .artefacts import check_belong, check_count
     from .pipeline import read_scores
 
@@ -336,7 +336,7 @@ def _read_scores(path, decoded, decoded_path) -> dict:
         if values.ndim == 0:
             raise YocoError(f"score file {path} holds a single number as {name!r}, not one score per sample; {fix}")
         check_count(len(decoded.labels), len(values), f"--decoded {decoded_path}", f"score file {path} ({name})", fix)
-    return table
+    return table, meta
 
 
 # ----------------------------------------------------------------------------------------------- commands
@@ -646,6 +646,7 @@ def cmd_scores(a) -> None:
         lbpe_top_k=a.lbpe_top_k,
         lbpe_epoch_ties=a.lbpe_epoch_ties,
         dynamics=str(a.dynamics),
+        rep=dyn.meta.get("rep"),
         seed=dyn.meta.get("seed"),
         identity=_identity(decoded),
     )
@@ -727,6 +728,7 @@ def _check_geometry_flags(a, decoded) -> tuple[int, int]:
 
 def cmd_select(a) -> None:
     """Every (key, rep) selection of one cell into one JSON list (one record per selection)."""
+    from .artefacts import check_rep
     from .io import write_json
     from .seeding import seed_from
     from .selection import parse_key, select, tie_decided
@@ -745,11 +747,17 @@ def cmd_select(a) -> None:
                 raise YocoError(f"key {key!r} (rep {rep}) needs a score file made by `yoco scores`: pass --scores")
             if path not in loaded:
                 loaded[path] = _read_scores(path, decoded, a.decoded)
+            check_rep(
+                loaded[path][1].get("rep"),
+                rep,
+                f"score file {path}",
+                f"pass the score file of rep {rep} (yoco scores --dynamics .../rep{rep}.npz)",
+            )
     labels = decoded.labels.numpy()
     records = []
     for key, rep in pairs:
         rule = rules[key]
-        scores = loaded[files.get(rep, files.get(None))] if rule.method != "random" else {}
+        scores = loaded[files.get(rep, files.get(None))][0] if rule.method != "random" else {}
         seed = seed_from("select", a.seed_prefix, key, a.ipc_to, rep)
         idx = select(
             key,
@@ -870,6 +878,7 @@ def cmd_evaluate(a) -> None:
 
 def cmd_evaluate_fractions(a) -> None:
     """Fig. 3: easy-first vs hard-first selections keeping (1 - ratio) of every class."""
+    from .artefacts import reps_of
     from .evaluate import Selection
     from .selection import ORDERS, keep_fraction, parse_key
 
@@ -882,12 +891,14 @@ def cmd_evaluate_fractions(a) -> None:
     decoded, real = _evaluate_inputs(a)
     ipc_from, factor = _check_geometry_flags(a, decoded)
     labels = decoded.labels.numpy()
-    tables = [_read_scores(path, decoded, a.decoded) for path in a.scores]
+    read = [_read_scores(path, decoded, a.decoded) for path in a.scores]
+    tables = [table for table, _ in read]
     for path, scores in zip(a.scores, tables):
         if score_name not in scores:
             raise YocoError(f"{path} has no {score_name!r} score; recompute it with `yoco scores`")
+    reps = reps_of([meta.get("rep") for _, meta in read], list(a.scores), "score files")
     sels = []
-    for rep, scores in enumerate(tables, start=1):
+    for rep, scores in zip(reps, tables):
         for ratio in a.fractions:
             for order in a.orders:
                 idx = keep_fraction(scores[score_name], labels, 1.0 - ratio, order)
@@ -909,6 +920,7 @@ def cmd_evaluate_fractions(a) -> None:
 
 def cmd_evaluate_epochs(a) -> None:
     """Fig. 5: balanced easy-first selections by the LBPE of one epoch alone."""
+    from .artefacts import reps_of
     from .dynamics import Dynamics
     from .evaluate import Selection
     from .selection import select_single_epoch
@@ -926,7 +938,8 @@ def cmd_evaluate_epochs(a) -> None:
                 f"epochs (0..{dyn.num_epochs - 1}); lower it"
             )
     sels = []
-    for rep, dyn in enumerate(runs, start=1):
+    reps = reps_of([dyn.meta.get("rep") for dyn in runs], list(a.dynamics), "dynamics files")
+    for rep, dyn in zip(reps, runs):
         last = min(a.epochs_to, dyn.num_epochs)
         for epoch in range(a.epochs_from, last):
             idx = select_single_epoch(dyn, epoch, ipc_from, a.ipc_to, factor)
