@@ -46,6 +46,8 @@ def _device(name: str):
         raise YocoError(f"--device {name!r} is not supported; use cpu, cuda, cuda:N or auto")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise YocoError(f"--device {name} was requested but no CUDA device is visible; use --device cpu or auto")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise YocoError(f"--device {name}: this torch has no usable MPS (Apple GPU) backend; use --device cpu or auto")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
         raise YocoError(
             f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) are visible; use --device cuda:0 or auto"
@@ -119,6 +121,21 @@ def _same_pair(item: str):
 
 POSITIVE = _int_at_least(1)
 NON_NEGATIVE = _int_at_least(0)
+
+
+def SEED(text: str) -> int:
+    """A seed torch and numpy both take: 0 to 2**64 - 1 (larger ones overflow inside torch)."""
+    from .seeding import MAX_SEED
+
+    value = NON_NEGATIVE(text)
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(
+            f"{value} is above {MAX_SEED} (2**64 - 1), the largest seed; give a smaller one"
+        )
+    return value
+
+
+SEED.__name__ = "int"
 FRACTION = _float_in(0.0, 1.0, low_open=True, high_open=True)
 PROBABILITY = _float_in(0.0, 1.0)
 POSITIVE_FLOAT = _float_in(0.0, float("inf"), low_open=True)
@@ -163,9 +180,11 @@ def _check_training(a) -> None:
     TrainConfig(**_train_fields(a))
 
 
-def _check_spec(spec) -> None:
-    """Build the network once (cheap) so a bad width or depth fails before the data are trained on."""
-    spec.build(0)
+def _check_spec(spec, a) -> None:
+    """A bad width, depth or image size for the network fails before the data are trained on."""
+    from .train import TrainConfig, check_trainable
+
+    check_trainable(spec, TrainConfig(**_train_fields(a)), _device(a.device))
 
 
 def _check_factor(factor: int, side: int, flag: str = "--factor") -> None:
@@ -178,6 +197,13 @@ def _check_factor(factor: int, side: int, flag: str = "--factor") -> None:
             f"images (at least {MIN_PATCH_SIDE}x{MIN_PATCH_SIDE}); use a smaller factor (IDC/DREAM: 2 on "
             "CIFAR, 3 on ImageNet)"
         )
+
+
+def _check_resolution(cs, path, image_size, fix: str) -> None:
+    """A set named after a known dataset must have its resolution (or the one its real data was made at)."""
+    from .data import check_resolution
+
+    check_resolution(int(cs.images.shape[-1]), cs.dataset, str(path), image_size, fix)
 
 
 def _check_classes(cs, dataset: str, path) -> None:
@@ -523,6 +549,9 @@ def cmd_import(a) -> None:
     else:
         cs = load_condensed(a.path, a.format, a.dataset, ipc=a.ipc, factor=a.factor, trusted=a.allow_unsafe_unpickling)
         _check_classes(cs, a.dataset, a.path)
+        _check_resolution(
+            cs, a.path, a.image_size, f"pass --image-size {cs.images.shape[-1]} if its real data was made at that size"
+        )
         if "factor_assumed" in cs.provenance:
             _log(
                 f"{a.path} records no multi-formation factor: assuming {cs.factor}, the {a.format} default for "
@@ -560,7 +589,7 @@ def cmd_dynamics(a) -> None:
     decoded, real = _load_decoded(a.decoded), _load_real(a.real)
     _check_decoded_real(a, decoded, real)
     spec = _spec(a, decoded)
-    _check_spec(spec)
+    _check_spec(spec, a)
     config = dynamics_config(**_train_fields(a))
     reps = list(range(1, a.reps + 1))
     out = Path(a.out_dir)
@@ -588,14 +617,11 @@ def cmd_scores(a) -> None:
     from .artefacts import check_belong
     from .dynamics import Dynamics
     from .pipeline import compute_scores, read_model, save_scores, training_pool
+    from .scores import check_lbpe
 
     _outputs(a, "--out", inputs=("--dynamics", "--model", "--decoded", "--real"))
     device = _device(a.device)
-    if a.lbpe_top_k > a.lbpe_epochs:
-        raise YocoError(
-            f"--lbpe-top-k {a.lbpe_top_k} exceeds --lbpe-epochs {a.lbpe_epochs}; LBPE sums the top K of "
-            "the first E epochs, so K <= E"
-        )
+    check_lbpe(a.lbpe_epochs, a.lbpe_top_k, None, "--lbpe-epochs", "--lbpe-top-k")
     decoded, real = _load_decoded(a.decoded), _load_real(a.real)
     _check_decoded_real(a, decoded, real)
     for flag, value, recorded in (
@@ -608,11 +634,7 @@ def cmd_scores(a) -> None:
             )
     dyn = Dynamics.load(a.dynamics)
     _check_dynamics_belong(dyn, a.dynamics, decoded, a.decoded)
-    if a.lbpe_epochs > dyn.num_epochs:
-        raise YocoError(
-            f"--lbpe-epochs {a.lbpe_epochs} but dynamics {a.dynamics} recorded only {dyn.num_epochs} "
-            "epochs; lower --lbpe-epochs or record longer dynamics"
-        )
+    check_lbpe(a.lbpe_epochs, a.lbpe_top_k, dyn.num_epochs, "--lbpe-epochs", "--lbpe-top-k", f"dynamics {a.dynamics}")
     model, recorded = read_model(a.model, device)
     check_belong(
         _identity(decoded),
@@ -823,7 +845,7 @@ def _evaluate_inputs(a):
     _device(a.device)
     decoded, real = _load_decoded(a.decoded), _load_real(a.real)
     _check_decoded_real(a, decoded, real)
-    _check_spec(_spec(a, decoded))
+    _check_spec(_spec(a, decoded), a)
     return decoded, real
 
 
@@ -969,7 +991,13 @@ def cmd_prune(a) -> None:
 
     _outputs(a, "--out", inputs=("--condensed", "--real"))
     device = _device(a.device)
-    parse_key(a.key)
+    if parse_key(a.key).method != "random":
+        from .scores import check_lbpe
+
+        # The defaults of yoco.prune: E = min(100, --epochs), K = min(10, E).
+        lbpe_epochs = min(100, a.epochs) if a.lbpe_epochs is None else a.lbpe_epochs
+        lbpe_top_k = min(10, lbpe_epochs) if a.lbpe_top_k is None else a.lbpe_top_k
+        check_lbpe(lbpe_epochs, lbpe_top_k, a.epochs, "--lbpe-epochs", "--lbpe-top-k", "the dynamics run (--epochs)")
     if (a.mean is None) != (a.std is None):
         raise YocoError("pass both --mean and --std (3 values each), or neither")
     if a.format == "canonical" or a.dataset is not None:
@@ -986,6 +1014,12 @@ def cmd_prune(a) -> None:
             f"{cs.dataset} (pass --factor to choose another)"
         )
     _check_classes(cs, cs.dataset, a.condensed)
+    if a.real is None:
+        _check_resolution(cs, a.condensed, None, "pass --real with its real data made at that size")
+    if a.mean is not None:
+        from .data import check_statistics
+
+        check_statistics(a.mean, a.std, "--mean", "--std")
     mean, std = a.mean, a.std
     if a.real is not None:
         from .artefacts import check_real
@@ -1229,7 +1263,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr-img", type=POSITIVE_FLOAT, default=None)
     p.add_argument("--lr-net", type=POSITIVE_FLOAT, default=None)
     p.add_argument("--width", type=POSITIVE, default=None)
-    p.add_argument("--seed", type=NON_NEGATIVE, default=0)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--snapshot", default=None, help="resume from / save snapshots to this file")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True)
@@ -1244,7 +1278,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=POSITIVE_FLOAT, default=None, help="SGD learning rate (MTT: 0.01)")
     p.add_argument("--batch", type=POSITIVE, default=None, help="batch size (MTT: 256)")
     p.add_argument("--width", type=POSITIVE, default=None, help="ConvNet width (MTT: 128)")
-    p.add_argument("--seed", type=NON_NEGATIVE, default=0)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--snapshot", default=None, help="resume from / save the unfinished trajectories to this file")
     p.add_argument(
         "--snapshot-every",
@@ -1270,6 +1304,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=POSITIVE,
         default=None,
         help="multi-formation factor (idc/dream; default 2 for CIFAR, 3 for ImageNet-10)",
+    )
+    p.add_argument(
+        "--image-size",
+        type=POSITIVE,
+        default=None,
+        help="the side of the real images the set was condensed from, when `yoco data --image-size` "
+        "changed it (default: the dataset's own, 32 for CIFAR, 224 for ImageNet-10; digits: unchecked)",
     )
     _add_unsafe_flag(p)
     p.add_argument("--out", required=True)
@@ -1434,10 +1475,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key", default="yoco")
     p.add_argument("--epochs", type=POSITIVE, default=1000, help="epochs of the dynamics run")
     p.add_argument("--lbpe-epochs", type=POSITIVE, default=None, help="LBPE's E (default min(100, --epochs))")
-    p.add_argument("--lbpe-top-k", type=POSITIVE, default=10, help="LBPE's K")
+    p.add_argument("--lbpe-top-k", type=POSITIVE, default=None, help="LBPE's K (default min(10, E))")
     p.add_argument("--network", default="convnet")
     p.add_argument("--width", type=POSITIVE, default=None, help="network width (default: the paper's)")
-    p.add_argument("--seed", type=NON_NEGATIVE, default=0)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--device", default="auto")
     _add_unsafe_flag(p)
     p.add_argument("--out", required=True)

@@ -428,6 +428,7 @@ def select(
     ipc_from = _positive_int(ipc_from, "ipc_from")
     ipc_to = _positive_int(ipc_to, "ipc_to")
     factor = _positive_int(factor, "factor")
+    seed = seeding.check_seed(seed, "seed")
     if ipc_to > ipc_from:
         raise YocoError(f"ipc_to ({ipc_to}) must not exceed ipc_from ({ipc_from}): pruning only shrinks.")
     C, block = _class_blocks(labels, ipc_from, factor)
