@@ -1413,6 +1413,8 @@ def test_an_assumed_factor_is_said(ws, tmp_path, capsys):
                 str(ws / "idc.pt"),
                 "--dataset",
                 "cifar10",
+                "--image-size",  # an 8-px set: CIFAR-10 made at 8 px (yoco data --image-size 8)
+                "8",
                 "--out",
                 str(tmp_path / "set.pt"),
             ]

@@ -117,7 +117,7 @@ def prune(
     ipc_from = len(labels) // num_classes
     if dataset is not None:
         check_resolution(
-            int(images.shape[-1]), dataset, "images", image_size, "pass image_size= the side its real data had"
+            int(images.shape[-1]), dataset, "the set", image_size, "pass image_size= the side its real data had"
         )
     cs = CondensedSet(
         images=images,

@@ -179,7 +179,7 @@ def check_resolution(side: int, dataset: str, what: str, image_size: int | None 
         return
     whose = f"{dataset}'s own resolution" if image_size is None else "the resolution given"
     raise YocoError(
-        f"{what} holds {side}x{side} images but {dataset} is {expected}x{expected} ({whose}); pass the set "
+        f"{what} has {side}x{side} images but {dataset} is {expected}x{expected} ({whose}); pass the set "
         f"condensed from {dataset} at {expected} px{', or ' + fix if fix else ''}"
     )
 
@@ -398,6 +398,13 @@ def _read_npz(name: str, path: Path) -> RealData:
         if stored_name is not None and stored_name != name:
             raise YocoError(f"{path} holds dataset {stored_name!r}, not {name!r}; pass name={stored_name!r}.")
         x_train, x_test = z["x_train"], z["x_test"]
+        for split, x in (("train", x_train), ("test", x_test)):
+            if x.shape[:1] == (0,):
+                raise YocoError(
+                    f"real-data cache {path} has an empty {split} split (0 images); every command trains on "
+                    f"the train split and measures accuracy on the test split: write it again with `yoco data "
+                    f"--dataset {stored_name or name}`."
+                )
         if "mean" in z.files and "std" in z.files:
             mean = tuple(float(v) for v in z["mean"])
             std = tuple(float(v) for v in z["std"])
