@@ -680,3 +680,22 @@ def test_seed_bounds_are_those_torch_and_numpy_take():
     with pytest.raises(YocoError):
         check_seed(MAX_SEED + 1)
     assert STATS["mean"] == (0.5, 0.5, 0.5)  # the statistics the prune cases start from are plausible
+
+
+def test_a_downscaled_cifar10_set_is_accepted_when_its_size_is_said(cws, tmp_path, capsys):
+    """The resolution check refuses a set that disagrees with its dataset, not CIFAR-10 made small on
+    purpose (the lite configs run CIFAR-10 at 8 px): --image-size, --real or image_size= say so."""
+    from yoco.cli import main
+
+    with np.load(cws / "digits.npz") as z:  # 8-px images standing in for CIFAR-10 at 8 px
+        arrays = {k: z[k] for k in z.files}
+    np.savez(tmp_path / "cifar10-8px.npz", **{**arrays, "name": np.array("cifar10")})
+    argv = ["--path", cws / "idc.pt", "--dataset", "cifar10", "--image-size", "8", "--out", tmp_path / "set.pt"]
+    assert main(["import", "--format", "idc", *map(str, argv)]) == 0
+    out = tmp_path / "keep.json"
+    prune = ["prune", "--condensed", cws / "idc.pt", "--dataset", "cifar10", "--real", tmp_path / "cifar10-8px.npz"]
+    assert main([*map(str, prune), "--key", "random", "--ipc-to", "1", "--out", str(out)]) == 0
+    assert len(json.loads(out.read_text())["indices"]) == 10 * 1 * 2**2
+    images, labels = _set10(8)
+    assert len(yoco.prune(images, labels, 1, key="random", dataset="cifar10", image_size=8)) == 10
+    capsys.readouterr()

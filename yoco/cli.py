@@ -1020,12 +1020,13 @@ def cmd_prune(a) -> None:
         from .data import check_statistics
 
         check_statistics(a.mean, a.std, "--mean", "--std")
-    mean, std = a.mean, a.std
+    mean, std, image_size = a.mean, a.std, None
     if a.real is not None:
         from .artefacts import check_real
 
         real = _load_real(a.real)
         check_real(cs, real, f"--condensed {a.condensed}", f"--real {a.real}")
+        image_size = real.image_size
         if mean is None:
             mean, std = real.mean, real.std
     known = cs.dataset if cs.dataset in ("cifar10", "cifar100", "imagenet10", "digits") else None
@@ -1051,6 +1052,7 @@ def cmd_prune(a) -> None:
         dataset=known,
         mean=mean,
         std=std,
+        image_size=image_size,
     )
     write_json(
         {
