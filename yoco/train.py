@@ -715,9 +715,10 @@ def check_trainable(spec: NetworkSpec, config: TrainConfig, device="cpu") -> Non
         spec.name, spec.num_classes, spec.image_size, spec.width or nets.DEFAULT_WIDTH[spec.name], spec.depth
     )
     if torch.device(device).type != "cuda":
-        activations, _, _ = _step_memory_terms(spec, config)
-        step = estimate_step_memory(spec, config, resolve_engine(spec, config, device))
-        check_fits(step + activations, _one_model(spec, config), _SMALLER)
+        engine = resolve_engine(spec, config, device)
+        # The loop engines hold one model's activations besides each model's state; stacked counts them.
+        held = _step_memory_terms(spec, config)[0] if engine in _ONE_MODEL_AT_A_TIME else 0
+        check_fits(estimate_step_memory(spec, config, engine) + held, _one_model(spec, config), _SMALLER)
 
 
 def models_per_batch(spec: NetworkSpec, config: TrainConfig, n_models: int, device) -> int:
@@ -728,7 +729,6 @@ def models_per_batch(spec: NetworkSpec, config: TrainConfig, n_models: int, devi
     activations the ``loop`` and ``sequential`` engines hold at a time, divided by the estimate.
     """
     device = torch.device(device)
-    check_trainable(spec, config, device)
     if config.max_models:
         return max(1, min(config.max_models, n_models))
     try:
@@ -813,6 +813,7 @@ def train_models(
         test_x = test_x.to(device, torch.float32)
         test_y = test_y.to(device, torch.int64)
 
+    check_trainable(spec, config, device)
     engine = resolve_engine(spec, config, device)
     compiled = use_compile(spec, config, engine, device, config.epochs * sum(len(s) for s in subsets))
     results: list[TrainResult | None] = [None] * len(subsets)
