@@ -616,8 +616,8 @@ CLI_CASES = [
     ),
     Cli(
         "select-score-rep-twice",
-        "select --key yoco --ipc-to 1 " + DEC + " --scores {d}/scores1.npz {d}/scores1.npz "
-        "--score-reps 1 1 --out {out}",
+        "select --key yoco --ipc-to 1 " + DEC + " --score-reps 1 1 --scores {d}/scores1.npz {d}/scores1.npz "
+        "--out {out}",
         ("--score-reps", "twice"),
     ),
     Cli("select-ipc-to-0", "select --key random --ipc-to 0 " + DEC + " --out {out}", ("--ipc-to", ">= 1")),
@@ -1413,6 +1413,8 @@ def test_an_assumed_factor_is_said(ws, tmp_path, capsys):
                 str(ws / "idc.pt"),
                 "--dataset",
                 "cifar10",
+                "--image-size",  # an 8-px set: CIFAR-10 made at 8 px (yoco data --image-size 8)
+                "8",
                 "--out",
                 str(tmp_path / "set.pt"),
             ]

@@ -166,7 +166,7 @@ def test_build_network_errors_and_options():
 
 @pytest.mark.parametrize("name", nets.network_names())
 def test_uses_batchnorm_matches_the_modules(name):
-    net = nets.build_network(name, 3, image_size=8, width=4)
+    net = nets.build_network(name, 3, image_size=16, width=4)
     has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
     assert nets.uses_batchnorm(name) == has_bn
     assert nets.uses_batchnorm(name) == (name in ("resnet10bn", "densenet"))

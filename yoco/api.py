@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import torch
 
 from .condensed import CondensedSet
-from .data import NORMALIZATION, NUM_CLASSES, RealData
+from .data import NORMALIZATION, NUM_CLASSES, RealData, check_resolution, check_statistics
 from .dynamics import Dynamics
 from .errors import YocoError, closest
 from .pipeline import compute_scores, decode_set, dynamics_config, train_dynamics, training_pool
+from .scores import check_lbpe
+from .seeding import check_seed
 from .selection import parse_key, select
 from .train import NetworkSpec
 
@@ -27,7 +28,7 @@ def prune(
     *,
     epochs: int = 1000,
     lbpe_epochs: int | None = None,
-    lbpe_top_k: int = 10,
+    lbpe_top_k: int | None = None,
     network: str = "convnet",
     width: int | None = None,
     value_space: str = "pixel01",
@@ -35,6 +36,7 @@ def prune(
     mean=None,
     std=None,
     device: str | torch.device = "cpu",
+    image_size: int | None = None,
 ) -> np.ndarray:
     """Prune a condensed set to ``ipc_to`` images per class; return indices into its decoded set.
 
@@ -55,15 +57,20 @@ def prune(
         Training dynamics over the decoded set. Without them a ConvNet is trained here on the decoded
         set for ``epochs`` epochs (the reference trains 1000), and the scores come from that run.
     seed : int
-        Seeds the dynamics run and any random draw of the selection.
+        Seeds the dynamics run and any random draw of the selection (0 to 2**64 - 1).
     lbpe_epochs, lbpe_top_k : int
-        LBPE's E and K (default E = min(100, epochs), K = 10: the IDC CIFAR-10 setting).
+        LBPE's E and K (default E = min(100, epochs), K = min(10, E): the IDC CIFAR-10 setting); K <= E,
+        and E no more than the epochs of the dynamics.
     dataset : str, optional
         The real dataset the set was condensed from: ``cifar10``, ``cifar100``, ``imagenet10`` or
         ``digits`` give the normalisation (and the class count is checked against it). For any other
         dataset leave it out and pass ``mean`` and ``std``.
     mean, std : 3 floats each
-        Per-channel normalisation of your real dataset (pixels in [0, 1]); override the named dataset's.
+        Per-channel normalisation of your real dataset (pixels in [0, 1]: means in [0, 1], stds in
+        (0, 0.5]); override the named dataset's.
+    image_size : int, optional
+        The side of the real images the set was condensed from, when it is not the named dataset's own
+        (32 for CIFAR, 224 for ImageNet-10): a set condensed from downscaled CIFAR-10, say.
 
     Returns
     -------
@@ -79,11 +86,13 @@ def prune(
     ipc_to = _positive_int(ipc_to, "ipc_to")
     factor = _positive_int(factor, "factor")
     epochs = _positive_int(epochs, "epochs")
-    lbpe_top_k = _positive_int(lbpe_top_k, "lbpe_top_k")
+    if lbpe_top_k is not None:
+        lbpe_top_k = _positive_int(lbpe_top_k, "lbpe_top_k")
     if lbpe_epochs is not None:
         lbpe_epochs = _positive_int(lbpe_epochs, "lbpe_epochs")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise YocoError(f"seed must be a non-negative integer, got {seed!r}.")
+    if image_size is not None:
+        image_size = _positive_int(image_size, "image_size")
+    check_seed(seed, "seed")
     if dynamics is not None and not isinstance(dynamics, Dynamics):
         raise YocoError(
             f"dynamics must be a yoco.Dynamics (Dynamics.from_probs(probs, labels) or Dynamics.load(path)) "
@@ -106,6 +115,10 @@ def prune(
             "every class needs the same number of stored images"
         )
     ipc_from = len(labels) // num_classes
+    if dataset is not None:
+        check_resolution(
+            int(images.shape[-1]), dataset, "the set", image_size, "pass image_size= the side its real data had"
+        )
     cs = CondensedSet(
         images=images,
         labels=labels,
@@ -129,8 +142,13 @@ def prune(
     scores: dict = {}
     if rule.method != "random":
         spec = NetworkSpec(name=network, num_classes=num_classes, image_size=images.shape[-1], width=width)
+        # Defaults adapt to the run's length; values given are checked as `yoco scores` checks them.
+        available = epochs if trains else dynamics.num_epochs
         if lbpe_epochs is None:
-            lbpe_epochs = min(100, epochs if dynamics is None else dynamics.num_epochs)
+            lbpe_epochs = min(100, available)
+        if lbpe_top_k is None:
+            lbpe_top_k = min(10, lbpe_epochs)
+        check_lbpe(lbpe_epochs, lbpe_top_k, available, source="the dynamics run")
         model = None
         if trains:
             stats = _stats_only(dataset or "", mean, std, images.shape[-1], num_classes)
@@ -141,22 +159,11 @@ def prune(
             model.load_state_dict(state)
         if model is not None:
             pool_x, _ = training_pool(decoded, stats)
-            scores = compute_scores(
-                dynamics,
-                model,
-                pool_x,
-                min(lbpe_epochs, dynamics.num_epochs),
-                min(lbpe_top_k, dynamics.num_epochs),
-                device=device,
-            )
+            scores = compute_scores(dynamics, model, pool_x, lbpe_epochs, lbpe_top_k, device=device)
         else:
             from .scores import score_table
 
-            scores = score_table(
-                dynamics,
-                lbpe_epochs=min(lbpe_epochs, dynamics.num_epochs),
-                lbpe_top_k=min(lbpe_top_k, dynamics.num_epochs),
-            )
+            scores = score_table(dynamics, lbpe_epochs=lbpe_epochs, lbpe_top_k=lbpe_top_k)
     return select(
         key, scores, decoded.labels.numpy(), ipc_from=ipc_from, ipc_to=ipc_to, factor=factor, seed=seed, dataset=dataset
     )
@@ -181,6 +188,8 @@ def _device(device) -> torch.device:
         )
     if dev.type not in ("cpu", "cuda", "mps"):
         raise YocoError(f"device {device!r} is not supported; use 'cpu', 'cuda' or 'cuda:N'.")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise YocoError(f"device {device!r}: this torch has no usable MPS (Apple GPU) backend; use 'cpu'.")
     return dev
 
 
@@ -246,18 +255,8 @@ def _normalisation(dataset: str | None, mean, std, size: int):
         )
     if mean is None or std is None:
         raise YocoError("pass both mean= and std= (3 values each), or neither to use the named dataset's.")
-    values = []
-    for name, v in (("mean", mean), ("std", std)):
-        try:
-            t = tuple(float(x) for x in v)
-        except (TypeError, ValueError):
-            raise YocoError(f"{name} must be 3 numbers (one per RGB channel), got {v!r}.") from None
-        if len(t) != 3 or not all(math.isfinite(x) for x in t):
-            raise YocoError(f"{name} must be 3 finite numbers (one per RGB channel), got {v!r}.")
-        values.append(t)
-    if min(values[1]) <= 0:
-        raise YocoError(f"std must be positive in every channel, got {std!r}.")
-    return values[0], values[1]
+    check_statistics(mean, std, "mean", "std")
+    return tuple(float(x) for x in mean), tuple(float(x) for x in std)
 
 
 def _check_dynamics(dynamics: Dynamics, decoded: CondensedSet, num_classes: int) -> None:

@@ -138,3 +138,27 @@ def check_real(decoded, real, decoded_name: str, real_name: str) -> None:
             f"make the real data at the set's resolution (yoco data --dataset {real.name} "
             f"--image-size {size})"
         )
+
+
+def check_rep(recorded, rep: int, name: str, fix: str) -> None:
+    """Raise unless an artefact of one dynamics run (scores, dynamics) serves the rep it records.
+
+    Files that record no rep (written before reps were recorded, or by hand) are not compared, as
+    with the identity fields."""
+    if recorded is not None and int(recorded) != int(rep):
+        raise YocoError(f"{name} comes from dynamics rep {recorded} but is used for rep {rep}; {fix}")
+
+
+def reps_of(recorded: list, names: list[str], what: str) -> list[int]:
+    """The rep of each file of a per-rep list (``--scores``, ``--dynamics``): the rep it records, else its
+    position (1, 2, ...); two files of one rep would make the same records twice."""
+    reps = [int(r) if r is not None else i for i, r in enumerate(recorded, start=1)]
+    seen: dict[int, str] = {}
+    for rep, name in zip(reps, names):
+        if rep in seen:
+            raise YocoError(
+                f"{what} {seen[rep]} and {name} are both rep {rep}, which would make duplicate records; "
+                "pass one file per rep"
+            )
+        seen[rep] = name
+    return reps

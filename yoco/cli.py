@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import json
 import sys
 from pathlib import Path
 
@@ -47,6 +46,8 @@ def _device(name: str):
         raise YocoError(f"--device {name!r} is not supported; use cpu, cuda, cuda:N or auto")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise YocoError(f"--device {name} was requested but no CUDA device is visible; use --device cpu or auto")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise YocoError(f"--device {name}: this torch has no usable MPS (Apple GPU) backend; use --device cpu or auto")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
         raise YocoError(
             f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) are visible; use --device cuda:0 or auto"
@@ -88,8 +89,53 @@ def _float_in(low: float, high: float, low_open: bool = False, high_open: bool =
     return parse
 
 
+class _Distinct(argparse.Action):
+    """A list flag whose entries must all differ: the same file, pair or value given twice would make the
+    same records twice (docs/errors.md, "Inputs that must not repeat"). ``same`` says what makes two
+    entries the same (a file's identity for paths, the parsed KEY@REP for pairs)."""
+
+    def __init__(self, *args, same=None, **kwargs):
+        self.same = same
+        super().__init__(*args, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .errors import refuse_duplicates
+
+        try:
+            refuse_duplicates(values, option_string, "give each once", key=self.same)
+        except YocoError as err:
+            parser.error(str(err))
+        setattr(namespace, self.dest, values)
+
+
+def _same_file(path: str):
+    from .io import file_key
+
+    return file_key(path)
+
+
+def _same_pair(item: str):
+    key, _, rep = item.rpartition("@")
+    return (key, int(rep)) if rep.isdigit() else item
+
+
 POSITIVE = _int_at_least(1)
 NON_NEGATIVE = _int_at_least(0)
+
+
+def SEED(text: str) -> int:
+    """A seed torch and numpy both take: 0 to 2**64 - 1 (larger ones overflow inside torch)."""
+    from .seeding import MAX_SEED
+
+    value = NON_NEGATIVE(text)
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(
+            f"{value} is above {MAX_SEED} (2**64 - 1), the largest seed; give a smaller one"
+        )
+    return value
+
+
+SEED.__name__ = "int"
 FRACTION = _float_in(0.0, 1.0, low_open=True, high_open=True)
 PROBABILITY = _float_in(0.0, 1.0)
 POSITIVE_FLOAT = _float_in(0.0, float("inf"), low_open=True)
@@ -134,9 +180,11 @@ def _check_training(a) -> None:
     TrainConfig(**_train_fields(a))
 
 
-def _check_spec(spec) -> None:
-    """Build the network once (cheap) so a bad width or depth fails before the data are trained on."""
-    spec.build(0)
+def _check_spec(spec, a) -> None:
+    """A bad width, depth or image size for the network fails before the data are trained on."""
+    from .train import TrainConfig, check_trainable
+
+    check_trainable(spec, TrainConfig(**_train_fields(a)), _device(a.device))
 
 
 def _check_factor(factor: int, side: int, flag: str = "--factor") -> None:
@@ -149,6 +197,13 @@ def _check_factor(factor: int, side: int, flag: str = "--factor") -> None:
             f"images (at least {MIN_PATCH_SIDE}x{MIN_PATCH_SIDE}); use a smaller factor (IDC/DREAM: 2 on "
             "CIFAR, 3 on ImageNet)"
         )
+
+
+def _check_resolution(cs, path, image_size, fix: str) -> None:
+    """A set named after a known dataset must have its resolution (or the one its real data was made at)."""
+    from .data import check_resolution
+
+    check_resolution(int(cs.images.shape[-1]), cs.dataset, str(path), image_size, fix)
 
 
 def _check_classes(cs, dataset: str, path) -> None:
@@ -295,8 +350,8 @@ def _check_dynamics_belong(dyn, path, decoded, decoded_path) -> None:
         )
 
 
-def _read_scores(path, decoded, decoded_path) -> dict:
-    """A score file, checked to rank exactly this decoded set's samples."""
+def _read_scores(path, decoded, decoded_path) -> tuple[dict, dict]:
+    """A score file and what it records, checked to rank exactly this decoded set's samples."""
     from .artefacts import check_belong, check_count
     from .pipeline import read_scores
 
@@ -307,7 +362,7 @@ def _read_scores(path, decoded, decoded_path) -> dict:
         if values.ndim == 0:
             raise YocoError(f"score file {path} holds a single number as {name!r}, not one score per sample; {fix}")
         check_count(len(decoded.labels), len(values), f"--decoded {decoded_path}", f"score file {path} ({name})", fix)
-    return table
+    return table, meta
 
 
 # ----------------------------------------------------------------------------------------------- commands
@@ -501,6 +556,9 @@ def cmd_import(a) -> None:
     else:
         cs = load_condensed(a.path, a.format, a.dataset, ipc=a.ipc, factor=a.factor, trusted=a.allow_unsafe_unpickling)
         _check_classes(cs, a.dataset, a.path)
+        _check_resolution(
+            cs, a.path, a.image_size, f"pass --image-size {cs.images.shape[-1]} if its real data was made at that size"
+        )
         if "factor_assumed" in cs.provenance:
             _log(
                 f"{a.path} records no multi-formation factor: assuming {cs.factor}, the {a.format} default for "
@@ -543,7 +601,7 @@ def cmd_dynamics(a) -> None:
     decoded, real = _load_decoded(a.decoded), _load_real(a.real)
     _check_decoded_real(a, decoded, real)
     spec = _spec(a, decoded)
-    _check_spec(spec)
+    _check_spec(spec, a)
     config = dynamics_config(**_train_fields(a))
     reps = list(range(1, a.reps + 1))
     out = Path(a.out_dir)
@@ -571,14 +629,11 @@ def cmd_scores(a) -> None:
     from .artefacts import check_belong
     from .dynamics import Dynamics
     from .pipeline import compute_scores, read_model, save_scores, training_pool
+    from .scores import check_lbpe
 
     _outputs(a, "--out", inputs=("--dynamics", "--model", "--decoded", "--real"))
     device = _device(a.device)
-    if a.lbpe_top_k > a.lbpe_epochs:
-        raise YocoError(
-            f"--lbpe-top-k {a.lbpe_top_k} exceeds --lbpe-epochs {a.lbpe_epochs}; LBPE sums the top K of "
-            "the first E epochs, so K <= E"
-        )
+    check_lbpe(a.lbpe_epochs, a.lbpe_top_k, None, "--lbpe-epochs", "--lbpe-top-k")
     decoded, real = _load_decoded(a.decoded), _load_real(a.real)
     _check_decoded_real(a, decoded, real)
     for flag, value, recorded in (
@@ -591,11 +646,7 @@ def cmd_scores(a) -> None:
             )
     dyn = Dynamics.load(a.dynamics)
     _check_dynamics_belong(dyn, a.dynamics, decoded, a.decoded)
-    if a.lbpe_epochs > dyn.num_epochs:
-        raise YocoError(
-            f"--lbpe-epochs {a.lbpe_epochs} but dynamics {a.dynamics} recorded only {dyn.num_epochs} "
-            "epochs; lower --lbpe-epochs or record longer dynamics"
-        )
+    check_lbpe(a.lbpe_epochs, a.lbpe_top_k, dyn.num_epochs, "--lbpe-epochs", "--lbpe-top-k", f"dynamics {a.dynamics}")
     model, recorded = read_model(a.model, device)
     check_belong(
         _identity(decoded),
@@ -629,6 +680,7 @@ def cmd_scores(a) -> None:
         lbpe_top_k=a.lbpe_top_k,
         lbpe_epoch_ties=a.lbpe_epoch_ties,
         dynamics=str(a.dynamics),
+        rep=dyn.meta.get("rep"),
         seed=dyn.meta.get("seed"),
         identity=_identity(decoded),
     )
@@ -710,6 +762,7 @@ def _check_geometry_flags(a, decoded) -> tuple[int, int]:
 
 def cmd_select(a) -> None:
     """Every (key, rep) selection of one cell into one JSON list (one record per selection)."""
+    from .artefacts import check_rep
     from .io import write_json
     from .seeding import seed_from
     from .selection import parse_key, select, tie_decided
@@ -728,11 +781,17 @@ def cmd_select(a) -> None:
                 raise YocoError(f"key {key!r} (rep {rep}) needs a score file made by `yoco scores`: pass --scores")
             if path not in loaded:
                 loaded[path] = _read_scores(path, decoded, a.decoded)
+            check_rep(
+                loaded[path][1].get("rep"),
+                rep,
+                f"score file {path}",
+                f"pass the score file of rep {rep} (yoco scores --dynamics .../rep{rep}.npz)",
+            )
     labels = decoded.labels.numpy()
     records = []
     for key, rep in pairs:
         rule = rules[key]
-        scores = loaded[files.get(rep, files.get(None))] if rule.method != "random" else {}
+        scores = loaded[files.get(rep, files.get(None))][0] if rule.method != "random" else {}
         seed = seed_from("select", a.seed_prefix, key, a.ipc_to, rep)
         idx = select(
             key,
@@ -758,65 +817,11 @@ def cmd_select(a) -> None:
     _log(f"{len(records)} selections -> {a.out}")
 
 
-_SELECTION_FIELDS = ("key", "rep", "indices", "dataset", "condenser", "ipc_from", "ipc_to", "factor", "seed")
-
-
 def _read_selection_files(paths, decoded=None, decoded_path=None) -> list[dict]:
-    """Selection records of ``yoco select`` files, checked; with ``decoded``, checked to index that set."""
-    from .artefacts import check_belong
-    from .io import require_file
+    """Selection records of ``yoco select`` files, checked (yoco.selection.read_selections)."""
+    from .selection import read_selections
 
-    records = []
-    for p in paths:
-        require_file(p, "selection file", "make it with `yoco select`")
-        try:
-            data = json.loads(Path(p).read_text())
-        except json.JSONDecodeError as exc:
-            raise YocoError(
-                f"selection file {p} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
-                f"{exc.msg}); write it again with `yoco select`"
-            ) from None
-        except (UnicodeDecodeError, OSError) as exc:
-            raise YocoError(
-                f"selection file {p} cannot be read as text ({exc}); pass the JSON written by `yoco select`"
-            ) from None
-        data = [data] if isinstance(data, dict) else data
-        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-            raise YocoError(
-                f"selection file {p} holds no list of selection records; pass the JSON written by `yoco select`"
-            )
-        for i, rec in enumerate(data):
-            where = f"selection file {p} (record {i + 1})"
-            missing = [f for f in _SELECTION_FIELDS if f not in rec]
-            if missing:
-                raise YocoError(f"{where} lacks {', '.join(missing)}; write it again with `yoco select`")
-            idx = rec["indices"]
-            if not isinstance(idx, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in idx):
-                raise YocoError(f"{where}: indices must be a list of whole numbers; write it again with `yoco select`")
-            if not idx:
-                raise YocoError(f"{where} ({rec['key']}) selects nothing; a selection must keep at least one sample")
-            if min(idx) < 0:
-                raise YocoError(
-                    f"{where} ({rec['key']}) holds the negative index {min(idx)}; indices count decoded "
-                    "samples from 0: write it again with `yoco select`"
-                )
-            if decoded is not None:
-                identity = rec.get("identity") or {k: rec[k] for k in ("dataset", "condenser", "ipc_from", "factor")}
-                check_belong(
-                    _identity(decoded),
-                    identity,
-                    f"--decoded {decoded_path}",
-                    where,
-                    f"select from this set (yoco select --decoded {decoded_path})",
-                )
-                n = len(decoded.labels)
-                if max(idx) >= n:
-                    raise YocoError(
-                        f"{where} ({rec['key']}) holds index {max(idx)}, but --decoded {decoded_path} has "
-                        f"only {n} samples (0..{n - 1}); select from this set"
-                    )
-        records.extend(data)
-    return records
+    return read_selections(paths, decoded, decoded_path)
 
 
 def _selections_from_json(paths, keys=None, decoded=None, decoded_path=None):
@@ -852,7 +857,7 @@ def _evaluate_inputs(a):
     _device(a.device)
     decoded, real = _load_decoded(a.decoded), _load_real(a.real)
     _check_decoded_real(a, decoded, real)
-    _check_spec(_spec(a, decoded))
+    _check_spec(_spec(a, decoded), a)
     return decoded, real
 
 
@@ -907,6 +912,7 @@ def cmd_evaluate(a) -> None:
 
 def cmd_evaluate_fractions(a) -> None:
     """Fig. 3: easy-first vs hard-first selections keeping (1 - ratio) of every class."""
+    from .artefacts import reps_of
     from .evaluate import Selection
     from .selection import ORDERS, keep_fraction, parse_key
 
@@ -919,12 +925,14 @@ def cmd_evaluate_fractions(a) -> None:
     decoded, real = _evaluate_inputs(a)
     ipc_from, factor = _check_geometry_flags(a, decoded)
     labels = decoded.labels.numpy()
-    tables = [_read_scores(path, decoded, a.decoded) for path in a.scores]
+    read = [_read_scores(path, decoded, a.decoded) for path in a.scores]
+    tables = [table for table, _ in read]
     for path, scores in zip(a.scores, tables):
         if score_name not in scores:
             raise YocoError(f"{path} has no {score_name!r} score; recompute it with `yoco scores`")
+    reps = reps_of([meta.get("rep") for _, meta in read], list(a.scores), "score files")
     sels = []
-    for rep, scores in enumerate(tables, start=1):
+    for rep, scores in zip(reps, tables):
         for ratio in a.fractions:
             for order in a.orders:
                 idx = keep_fraction(scores[score_name], labels, 1.0 - ratio, order)
@@ -946,6 +954,7 @@ def cmd_evaluate_fractions(a) -> None:
 
 def cmd_evaluate_epochs(a) -> None:
     """Fig. 5: balanced easy-first selections by the LBPE of one epoch alone."""
+    from .artefacts import reps_of
     from .dynamics import Dynamics
     from .evaluate import Selection
     from .selection import select_single_epoch
@@ -963,7 +972,8 @@ def cmd_evaluate_epochs(a) -> None:
                 f"epochs (0..{dyn.num_epochs - 1}); lower it"
             )
     sels = []
-    for rep, dyn in enumerate(runs, start=1):
+    reps = reps_of([dyn.meta.get("rep") for dyn in runs], list(a.dynamics), "dynamics files")
+    for rep, dyn in zip(reps, runs):
         last = min(a.epochs_to, dyn.num_epochs)
         for epoch in range(a.epochs_from, last):
             idx = select_single_epoch(dyn, epoch, ipc_from, a.ipc_to, factor)
@@ -993,7 +1003,13 @@ def cmd_prune(a) -> None:
 
     _outputs(a, "--out", inputs=("--condensed", "--real"))
     device = _device(a.device)
-    parse_key(a.key)
+    if parse_key(a.key).method != "random":
+        from .scores import check_lbpe
+
+        # The defaults of yoco.prune: E = min(100, --epochs), K = min(10, E).
+        lbpe_epochs = min(100, a.epochs) if a.lbpe_epochs is None else a.lbpe_epochs
+        lbpe_top_k = min(10, lbpe_epochs) if a.lbpe_top_k is None else a.lbpe_top_k
+        check_lbpe(lbpe_epochs, lbpe_top_k, a.epochs, "--lbpe-epochs", "--lbpe-top-k", "the dynamics run (--epochs)")
     if (a.mean is None) != (a.std is None):
         raise YocoError("pass both --mean and --std (3 values each), or neither")
     if a.format == "canonical" or a.dataset is not None:
@@ -1010,12 +1026,19 @@ def cmd_prune(a) -> None:
             f"{cs.dataset} (pass --factor to choose another)"
         )
     _check_classes(cs, cs.dataset, a.condensed)
-    mean, std = a.mean, a.std
+    if a.real is None:
+        _check_resolution(cs, a.condensed, None, "pass --real with its real data made at that size")
+    if a.mean is not None:
+        from .data import check_statistics
+
+        check_statistics(a.mean, a.std, "--mean", "--std")
+    mean, std, image_size = a.mean, a.std, None
     if a.real is not None:
         from .artefacts import check_real
 
         real = _load_real(a.real)
         check_real(cs, real, f"--condensed {a.condensed}", f"--real {a.real}")
+        image_size = real.image_size
         if mean is None:
             mean, std = real.mean, real.std
     known = cs.dataset if cs.dataset in ("cifar10", "cifar100", "imagenet10", "digits") else None
@@ -1041,6 +1064,7 @@ def cmd_prune(a) -> None:
         dataset=known,
         mean=mean,
         std=std,
+        image_size=image_size,
     )
     write_json(
         {
@@ -1283,7 +1307,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr-img", type=POSITIVE_FLOAT, default=None)
     p.add_argument("--lr-net", type=POSITIVE_FLOAT, default=None)
     p.add_argument("--width", type=POSITIVE, default=None)
-    p.add_argument("--seed", type=NON_NEGATIVE, default=0)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--snapshot", default=None, help="resume from / save snapshots to this file")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True)
@@ -1298,7 +1322,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=POSITIVE_FLOAT, default=None, help="SGD learning rate (MTT: 0.01)")
     p.add_argument("--batch", type=POSITIVE, default=None, help="batch size (MTT: 256)")
     p.add_argument("--width", type=POSITIVE, default=None, help="ConvNet width (MTT: 128)")
-    p.add_argument("--seed", type=NON_NEGATIVE, default=0)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--snapshot", default=None, help="resume from / save the unfinished trajectories to this file")
     p.add_argument(
         "--snapshot-every",
@@ -1324,6 +1348,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=POSITIVE,
         default=None,
         help="multi-formation factor (idc/dream; default 2 for CIFAR, 3 for ImageNet-10)",
+    )
+    p.add_argument(
+        "--image-size",
+        type=POSITIVE,
+        default=None,
+        help="the side of the real images the set was condensed from, when `yoco data --image-size` "
+        "changed it (default: the dataset's own, 32 for CIFAR, 224 for ImageNet-10; digits: unchecked)",
     )
     _add_unsafe_flag(p)
     p.add_argument("--out", required=True)
@@ -1366,13 +1397,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("select", help="select decoded patches by pruning keys (yoco, el2n_easy, random_balance, ...)")
     p.add_argument("--key", default=None, help="one pruning key (with --rep)")
-    p.add_argument("--pairs", nargs="+", default=None, metavar="KEY@REP", help="several selections, e.g. yoco@1 yoco@2")
+    p.add_argument(
+        "--pairs",
+        nargs="+",
+        default=None,
+        action=_Distinct,
+        same=_same_pair,
+        metavar="KEY@REP",
+        help="several selections, e.g. yoco@1 yoco@2",
+    )
     p.add_argument("--ipc-from", type=POSITIVE, default=None)
     p.add_argument("--ipc-to", type=POSITIVE, required=True)
     p.add_argument("--decoded", required=True)
-    p.add_argument("--scores", nargs="+", default=None, help="score files (made by `yoco scores`), one per rep")
     p.add_argument(
-        "--score-reps", type=POSITIVE, nargs="+", default=None, help="the rep of each --scores file (default 1, 2, ...)"
+        "--scores",
+        nargs="+",
+        default=None,
+        action=_Distinct,
+        same=_same_file,
+        help="score files (made by `yoco scores`), one per rep",
+    )
+    p.add_argument(
+        "--score-reps",
+        type=POSITIVE,
+        nargs="+",
+        default=None,
+        action=_Distinct,
+        help="the rep of each --scores file (default 1, 2, ...)",
     )
     p.add_argument("--rep", type=POSITIVE, default=1)
     p.add_argument("--seed-prefix", default="")
@@ -1395,19 +1446,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_select)
 
     p = _evaluate_parser(sub, "evaluate", "train networks on selections (inits x selections, batched)", cmd_evaluate)
-    p.add_argument("--selections", nargs="+", required=True)
-    p.add_argument("--keys", nargs="+", default=None, help="train only these keys of the selection files")
+    p.add_argument("--selections", nargs="+", required=True, action=_Distinct, same=_same_file)
+    p.add_argument(
+        "--keys", nargs="+", default=None, action=_Distinct, help="train only these keys of the selection files"
+    )
 
     p = _evaluate_parser(
         sub, "evaluate-fractions", "Fig. 3: easy- vs hard-first at pruning ratios", cmd_evaluate_fractions
     )
-    p.add_argument("--scores", nargs="+", required=True, help="one score file per rep")
+    p.add_argument(
+        "--scores", nargs="+", required=True, action=_Distinct, same=_same_file, help="one score file per rep"
+    )
     p.add_argument("--key", default="yoco")
-    p.add_argument("--fractions", type=FRACTION, nargs="+", required=True, help="pruning ratios, e.g. 0.1 ... 0.9")
-    p.add_argument("--orders", nargs="+", default=["easy", "hard"])
+    p.add_argument(
+        "--fractions",
+        type=FRACTION,
+        nargs="+",
+        required=True,
+        action=_Distinct,
+        help="pruning ratios, e.g. 0.1 ... 0.9",
+    )
+    p.add_argument("--orders", nargs="+", default=["easy", "hard"], action=_Distinct)
 
     p = _evaluate_parser(sub, "evaluate-epochs", "Fig. 5: selections by the LBPE of single epochs", cmd_evaluate_epochs)
-    p.add_argument("--dynamics", nargs="+", required=True, help="one dynamics file per rep")
+    p.add_argument(
+        "--dynamics", nargs="+", required=True, action=_Distinct, same=_same_file, help="one dynamics file per rep"
+    )
     p.add_argument("--key", default="yoco")
     p.add_argument("--ipc-from", type=POSITIVE, default=None)
     p.add_argument("--ipc-to", type=POSITIVE, required=True)
@@ -1455,10 +1519,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key", default="yoco")
     p.add_argument("--epochs", type=POSITIVE, default=1000, help="epochs of the dynamics run")
     p.add_argument("--lbpe-epochs", type=POSITIVE, default=None, help="LBPE's E (default min(100, --epochs))")
-    p.add_argument("--lbpe-top-k", type=POSITIVE, default=10, help="LBPE's K")
+    p.add_argument("--lbpe-top-k", type=POSITIVE, default=None, help="LBPE's K (default min(10, E))")
     p.add_argument("--network", default="convnet")
     p.add_argument("--width", type=POSITIVE, default=None, help="network width (default: the paper's)")
-    p.add_argument("--seed", type=NON_NEGATIVE, default=0)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--device", default="auto")
     _add_unsafe_flag(p)
     p.add_argument("--out", required=True)
@@ -1466,7 +1530,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("table", help="aggregate run CSVs into one of the paper's tables")
     p.add_argument("--number", type=int, required=True, choices=[1, 2, 3, 4, 5, 6, 7])
-    p.add_argument("--runs", nargs="*", default=[])
+    p.add_argument("--runs", nargs="*", default=[], action=_Distinct, same=_same_file)
     p.add_argument("--rows", default=None, help="CSV of the table's row keys (from the workflow's grid)")
     p.add_argument("--metric", choices=["best", "last"], default="best")
     p.add_argument(
@@ -1481,15 +1545,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("figure-data", help="the CSV a figure notebook plots")
     p.add_argument("--figure", type=int, required=True, choices=[2, 3, 5, 7])
-    p.add_argument("--selections", nargs="*", default=[])
-    p.add_argument("--runs", nargs="*", default=[])
-    p.add_argument("--dynamics", nargs="*", default=[])
-    p.add_argument("--decoded", nargs="*", default=[])
-    p.add_argument("--epochs", type=NON_NEGATIVE, nargs="*", default=[0, 89, 999])
+    for flag in ("--selections", "--runs", "--dynamics", "--decoded"):
+        p.add_argument(flag, nargs="*", default=[], action=_Distinct, same=_same_file)
+    p.add_argument("--epochs", type=NON_NEGATIVE, nargs="*", default=[0, 89, 999], action=_Distinct)
     p.add_argument(
         "--topk",
         nargs="*",
         default=[],
+        action=_Distinct,
+        same=_same_file,
         help="Fig. 5: runs CSVs of `yoco evaluate` holding the cell's top-K-averaged selection (its reference line)",
     )
     p.add_argument(
@@ -1505,7 +1569,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "claims", help="test the paper's ordering claims (Tables 1, 2, 4, 5) on run CSVs; see yoco.claims"
     )
-    p.add_argument("--runs", nargs="+", required=True, help="run CSVs written by `yoco evaluate`")
+    p.add_argument(
+        "--runs",
+        nargs="+",
+        required=True,
+        action=_Distinct,
+        same=_same_file,
+        help="run CSVs written by `yoco evaluate`",
+    )
     p.add_argument("--metric", choices=["best", "last"], default="best")
     p.add_argument("--dataset", default="cifar10", help="the setting of the claims (the paper: cifar10, 10, convnet)")
     p.add_argument("--ipc-from", type=POSITIVE, default=10)
@@ -1536,7 +1607,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_mtt_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("MTT (--method mtt; --out is a folder or a [prefix]images_best.pt file)")
-    g.add_argument("--experts", nargs="+", default=None, help="expert file(s) of `yoco experts`")
+    g.add_argument(
+        "--experts",
+        nargs="+",
+        default=None,
+        action=_Distinct,
+        same=_same_file,
+        help="expert file(s) of `yoco experts`",
+    )
     g.add_argument("--budget", choices=["paper", "quick"], default="paper", help="paper: CIFAR-10 IPC 10's setting")
     g.add_argument("--iterations", type=POSITIVE, default=None)
     g.add_argument("--syn-steps", type=POSITIVE, default=None)

@@ -66,6 +66,11 @@ IMAGENET10_NAMES = (
 )
 IMAGENET10_SIZE = 224
 
+#: The resolution a dataset's condensed sets have unless its real data was made at another size
+#: (``yoco data --image-size``): CIFAR's own 32 px, ImageNet-10's 224 (its Resize + CenterCrop). Digits
+#: has none of its own (8 px natively, 16 by default, any size by the config).
+NATIVE_SIZE = {"cifar10": 32, "cifar100": 32, "imagenet10": IMAGENET10_SIZE}
+
 DIGITS_SPLIT_SEED = 0
 DIGITS_TEST_FRACTION = 0.3
 DIGITS_DEFAULT_SIZE = 16
@@ -128,8 +133,14 @@ class RealData:
                 )
         if self.x_train.shape[1:] != self.x_test.shape[1:]:
             raise YocoError(f"{self.name}: train and test images differ in shape.")
-        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
-            raise YocoError(f"{self.name}: mean and std must be 3 numbers each, std > 0.")
+        for split in ("train", "test"):
+            # Every consumer trains on the train split and measures accuracy on the test split.
+            if len(getattr(self, f"y_{split}")) == 0:
+                raise YocoError(
+                    f"{self.name}: the {split} split is empty (0 images); write the real data again with "
+                    f"`yoco data --dataset {self.name}` (its --test-per-class, if given, must be >= 1)."
+                )
+        check_statistics(self.mean, self.std, f"{self.name}: mean", f"{self.name}: std")
         return self
 
 
@@ -158,6 +169,64 @@ def _resize_uint8(x: np.ndarray, size: int) -> np.ndarray:
         t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False, antialias=shrink)
         out.append(_from_float01(t))
     return np.concatenate(out) if out else x[:, :size, :size]
+
+
+def check_resolution(side: int, dataset: str, what: str, image_size: int | None = None, fix: str = "") -> None:
+    """Raise unless images of ``side`` px belong to ``dataset``: at ``image_size`` when the real data was
+    made at that size, else at the dataset's own resolution (:data:`NATIVE_SIZE`; digits has none)."""
+    expected = image_size if image_size is not None else NATIVE_SIZE.get(dataset)
+    if expected is None or int(side) == int(expected):
+        return
+    whose = f"{dataset}'s own resolution" if image_size is None else "the resolution given"
+    raise YocoError(
+        f"{what} has {side}x{side} images but {dataset} is {expected}x{expected} ({whose}); pass the set "
+        f"condensed from {dataset} at {expected} px{', or ' + fix if fix else ''}"
+    )
+
+
+#: Plausible per-channel statistics of pixels in [0, 1]: a mean inside [0, 1], a std in (0, 0.5] (the
+#: most a variable in [0, 1] can spread).
+_MAX_STD = 0.5
+
+
+def check_statistics(mean, std, mean_name: str = "mean", std_name: str = "std") -> None:
+    """Raise unless ``mean`` and ``std`` are 3 finite per-channel statistics of pixels in [0, 1].
+
+    A mean of 0-255 pixels (e.g. 125.3) or one typed with a stray exponent (1e9) would normalise every
+    image to a constant and train on nothing, so the message says which value is off and why.
+    """
+    import math
+
+    for name, values in ((mean_name, mean), (std_name, std)):
+        try:
+            t = tuple(float(v) for v in values)
+        except (TypeError, ValueError):
+            raise YocoError(f"{name} must be 3 numbers (one per RGB channel), got {values!r}.") from None
+        if len(t) != 3 or not all(math.isfinite(v) for v in t):
+            raise YocoError(f"{name} must be 3 finite numbers (one per RGB channel), got {values!r}.")
+        if name == mean_name:
+            bad = [v for v in t if not 0.0 <= v <= 1.0]
+            if bad:
+                raise YocoError(
+                    f"{name} {bad[0]:g} is outside [0, 1]: statistics are of pixels in [0, 1] (for 0-255 "
+                    "statistics divide by 255)."
+                )
+        else:
+            bad = [v for v in t if not 0.0 < v <= _MAX_STD]
+            if bad:
+                why = "must be positive" if bad[0] <= 0 else f"exceeds {_MAX_STD}, the most pixels in [0, 1] can spread"
+                raise YocoError(
+                    f"{name} {bad[0]:g} {why}: statistics are of pixels in [0, 1] (for 0-255 statistics divide by 255)."
+                )
+
+
+def _check_resize_memory(n_images: int, size: int) -> None:
+    """A size whose images cannot be held at all is refused before the resize allocates them."""
+    from .memory import check_fits
+
+    # The uint8 result plus one float chunk of the resize (4096 images, 4 bytes a value).
+    nbytes = n_images * 3 * size * size + min(n_images, 4096) * 3 * size * size * 4
+    check_fits(nbytes, f"image size {size} ({n_images} images of {size}x{size})", "choose a smaller --image-size")
 
 
 def _check_size(image_size) -> None:
@@ -220,6 +289,7 @@ def load_real(
     else:
         data = _load_digits(image_size or DIGITS_DEFAULT_SIZE)
     if image_size is not None and image_size != data.image_size:
+        _check_resize_memory(len(data.x_train) + len(data.x_test), image_size)
         data.x_train = _resize_uint8(data.x_train, image_size)
         data.x_test = _resize_uint8(data.x_test, image_size)
     if test_per_class is not None:
@@ -342,6 +412,13 @@ def _read_npz(name: str, path: Path) -> RealData:
         if stored_name is not None and stored_name != name:
             raise YocoError(f"{path} holds dataset {stored_name!r}, not {name!r}; pass name={stored_name!r}.")
         x_train, x_test = z["x_train"], z["x_test"]
+        for split, x in (("train", x_train), ("test", x_test)):
+            if x.shape[:1] == (0,):
+                raise YocoError(
+                    f"real-data cache {path} has an empty {split} split (0 images); every command trains on "
+                    f"the train split and measures accuracy on the test split: write it again with `yoco data "
+                    f"--dataset {stored_name or name}`."
+                )
         if "mean" in z.files and "std" in z.files:
             mean = tuple(float(v) for v in z["mean"])
             std = tuple(float(v) for v in z["std"])
@@ -397,6 +474,7 @@ def _load_digits(size: int) -> RealData:
     from sklearn.datasets import load_digits
 
     raw = load_digits()
+    _check_resize_memory(len(raw.images), size)
     x = torch.as_tensor(raw.images, dtype=torch.float32).div_(16.0).unsqueeze(1)  # [N, 1, 8, 8] in [0, 1]
     if size != x.shape[-1]:
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=size < x.shape[-1])

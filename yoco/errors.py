@@ -25,3 +25,19 @@ def unknown_choice(kind: str, name: str, choices: Iterable[str]) -> YocoError:
     guess = closest(name, choices)
     hint = f" Did you mean {guess!r}?" if guess else ""
     return YocoError(f"unknown {kind} {name!r}.{hint} Valid {kind}s: {', '.join(choices)}.")
+
+
+def refuse_duplicates(values: Iterable, what: str, fix: str, key=None) -> None:
+    """Raise unless every value is distinct: the same input twice would make the same records twice.
+
+    ``key`` maps a value to what makes it the same (a file's identity, a parsed ``KEY@REP``); the
+    message names the value as given: ``--fractions 0.5 is given twice, ...``.
+    """
+    seen: dict = {}
+    for value in values:
+        k = value if key is None else key(value)
+        if k in seen:
+            first = seen[k]
+            same = f"{value} is given twice" if str(first) == str(value) else f"{first} and {value} are the same"
+            raise YocoError(f"{what} {same}, which would make duplicate records; {fix}")
+        seen[k] = value

@@ -680,6 +680,10 @@ def import_args(config: Mapping, ck: str, ds: str, ipcf: str) -> str:
     args = ["--format", fmt, "--path", cs.path, "--dataset", ds, "--factor", str(factor(config, ck, ds))]
     if ipcf != FULL_IPC:
         args += ["--ipc", ipcf]
+    size = _dataset(config, ds).get("image_size")
+    if size and fmt != "real":
+        # The set must have the resolution its real data is made at (yoco data --image-size).
+        args += ["--image-size", str(size)]
     return shlex.join(args)
 
 

@@ -196,6 +196,16 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
         return False
 
 
+def file_key(path: str | os.PathLike):
+    """What makes two paths the same file: device and inode when it exists (links, ``./a`` vs ``a``),
+    else the normalised absolute path."""
+    try:
+        st = os.stat(path)
+        return (st.st_dev, st.st_ino)
+    except (OSError, ValueError):
+        return os.path.abspath(path)
+
+
 def require_file(path: str | os.PathLike, what: str, how_to_make: str) -> Path:
     """``path`` as a Path if it is an existing file; otherwise a YocoError naming what it should be."""
     path = Path(path)

@@ -21,6 +21,7 @@ statistics are buffers updated in place), see :func:`uses_batchnorm`.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable
 
@@ -29,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import YocoError, unknown_choice
+from .seeding import MAX_SEED
 
 __all__ = [
     "ConvNet",
@@ -564,6 +566,53 @@ def _check_name(name: str) -> str:
     return name
 
 
+@functools.lru_cache(maxsize=64)
+def check_network(name: str, num_classes: int, image_size: int, width: int, depth: int = 3, channels: int = 3) -> int:
+    """Refuse a network that cannot be built or cannot take its images; return its parameter count.
+
+    The network is built on the meta device (shapes only, no memory) and runs a forward pass of two
+    images, so an image too small for its strides, or one that leaves instance norm a single value per
+    channel (which it normalises to 0: a network that learns nothing), and a width or image size whose
+    parameters alone exceed the machine's memory are refused before anything is allocated. Cached per
+    architecture: every model built after the first costs nothing here.
+    """
+    from .memory import check_fits
+
+    with torch.device("meta"):
+        net = _FACTORIES[name](num_classes, image_size, width, depth, channels)
+    n_params = sum(p.numel() for p in net.parameters())
+    check_fits(
+        4 * n_params,
+        f"network {name} of width {width} on {image_size}x{image_size} images ({n_params:.3g} parameters)",
+        "choose a smaller width (--width) or image size (--image-size)",
+    )
+    single: list[str] = []
+
+    def hook(module, inputs, _output):
+        x = inputs[0]
+        if x.shape[1] // module.num_groups * math.prod(x.shape[2:]) == 1:
+            single.append(f"{tuple(x.shape[2:])} maps")
+
+    for m in net.modules():
+        if isinstance(m, nn.GroupNorm):
+            m.register_forward_hook(hook)
+    try:
+        net.train()(torch.zeros(2, channels, image_size, image_size, device="meta"))
+    except (RuntimeError, ValueError) as exc:
+        reason = " ".join(str(exc).split())[:160]
+        raise YocoError(
+            f"network {name} cannot take {image_size}x{image_size} images ({reason}); use larger images "
+            "(yoco data --image-size) or another --network"
+        ) from None
+    if single:
+        raise YocoError(
+            f"network {name} shrinks {image_size}x{image_size} images to 1x1 feature maps at its instance "
+            "norm, which normalises every value to 0 (the network would learn nothing); use larger images "
+            f"(yoco data --image-size {2 * image_size} or more) or --network convnet"
+        )
+    return n_params
+
+
 def build_network(
     name: str,
     num_classes: int,
@@ -594,7 +643,10 @@ def build_network(
         On the CPU; move it with ``.to(device)``. Use :func:`init_network` for reproducible weights.
     """
     _check_name(name)
-    return _FACTORIES[name](num_classes, image_size, DEFAULT_WIDTH[name] if width is None else width, depth, channels)
+    width = DEFAULT_WIDTH[name] if width is None else width
+    if torch.empty(0).device.type != "meta":
+        check_network(name, num_classes, image_size, width, depth, channels)
+    return _FACTORIES[name](num_classes, image_size, width, depth, channels)
 
 
 def init_network(name: str, num_classes: int, seed: int, device: str | torch.device | None = None, **kw) -> nn.Module:
@@ -615,8 +667,8 @@ def init_network(name: str, num_classes: int, seed: int, device: str | torch.dev
     **kw
         Forwarded to :func:`build_network` (``image_size``, ``width``, ``depth``, ``channels``).
     """
-    if isinstance(seed, bool) or int(seed) != seed or int(seed) < 0:
-        raise YocoError(f"seed must be a non-negative integer, got {seed!r}.")
+    if isinstance(seed, bool) or int(seed) != seed or not 0 <= int(seed) <= MAX_SEED:
+        raise YocoError(f"seed must be a whole number from 0 to 2**64 - 1, got {seed!r}.")
     _check_name(name)
     # devices=[]: construction happens on the CPU, so no CUDA generator needs saving (and none is
     # initialised as a side effect).

@@ -111,6 +111,34 @@ def lbpe_per_epoch(dyn: Dynamics) -> np.ndarray:
     return _check_dynamics(dyn).err_l2.astype(np.float64)
 
 
+def check_lbpe(
+    lbpe_epochs: int,
+    lbpe_top_k: int,
+    available: int | None = None,
+    epochs_name: str = "lbpe_epochs",
+    top_k_name: str = "lbpe_top_k",
+    source: str = "the dynamics",
+) -> None:
+    """LBPE's E and K against each other and against the epochs the dynamics ran (``available``).
+
+    Shared by ``yoco scores``, ``yoco prune`` and ``yoco.prune``, which name them as flags (``--lbpe-top-k
+    3``) or as keywords (``lbpe_top_k=3``)."""
+
+    def show(name: str, value: int) -> str:
+        return f"{name} {value}" if name.startswith("--") else f"{name}={value}"
+
+    if lbpe_top_k > lbpe_epochs:
+        raise YocoError(
+            f"{show(top_k_name, lbpe_top_k)} exceeds {show(epochs_name, lbpe_epochs)}; LBPE sums the top K of "
+            f"the first E epochs, so K <= E: lower {top_k_name} or raise {epochs_name}"
+        )
+    if available is not None and lbpe_epochs > available:
+        raise YocoError(
+            f"{show(epochs_name, lbpe_epochs)} but {source} recorded only {available} epochs; lower "
+            f"{epochs_name} or record longer dynamics"
+        )
+
+
 def _check_epochs(dyn: Dynamics, epochs: int, k: int) -> tuple[int, int]:
     epochs, k = int(epochs), int(k)
     if not 1 <= epochs <= dyn.num_epochs:

@@ -6,6 +6,8 @@ import hashlib
 
 import torch
 
+from .errors import YocoError
+
 
 def seed_from(*parts: object) -> int:
     """A 31-bit seed from any sequence of identifying values (dataset, condenser, rep, key, ...).
@@ -15,6 +17,19 @@ def seed_from(*parts: object) -> int:
     """
     text = "\x1f".join(str(p) for p in parts)
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little") & 0x7FFFFFFF
+
+
+#: Seeds are what torch.manual_seed and numpy's generators both take: 0 to 2**64 - 1.
+MAX_SEED = 2**64 - 1
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    """``seed`` as an int, or a YocoError naming it unless it is a whole number in [0, 2**64 - 1]."""
+    import numpy as np
+
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) <= MAX_SEED:
+        raise YocoError(f"{name} must be a whole number from 0 to 2**64 - 1 = {MAX_SEED}, got {seed!r}.")
+    return int(seed)
 
 
 def generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:

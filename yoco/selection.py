@@ -434,6 +434,7 @@ def select(
     ipc_from = _positive_int(ipc_from, "ipc_from")
     ipc_to = _positive_int(ipc_to, "ipc_to")
     factor = _positive_int(factor, "factor")
+    seed = seeding.check_seed(seed, "seed")
     if ipc_to > ipc_from:
         raise YocoError(f"ipc_to ({ipc_to}) must not exceed ipc_from ({ipc_from}): pruning only shrinks.")
     C, block = _class_blocks(labels, ipc_from, factor)
@@ -551,3 +552,183 @@ def select_single_epoch(
     return select_by_score(
         dyn.err_l2[int(epoch)], ipc_to * factor * factor, "easy", "class", blocks=C, ties=ties, seed=seed
     )
+
+
+# --------------------------------------------------------------------------- selection files
+#: Fields every record of a selection file holds (``yoco select`` writes them), and those it may hold.
+SELECTION_FIELDS = ("key", "rep", "indices", "dataset", "condenser", "ipc_from", "ipc_to", "factor", "seed")
+OPTIONAL_SELECTION_FIELDS = ("n_selected", "class_counts", "identity", "tie_decided", "tie_breaking")
+
+
+def read_selections(paths, decoded=None, decoded_name: str | None = None) -> list[dict]:
+    """The records of selection files written by ``yoco select``, each checked before anything trains on it.
+
+    The one reader of selection files (``yoco evaluate``, ``yoco figure-data``): a hand-edited record is
+    refused, naming the file, the record and the fix, when a field is unknown or missing, the key is no
+    pruning key, a number is not a whole number (``rep``, ``ipc_from``, ``ipc_to``, ``factor``, ``seed``),
+    an index repeats (only SSP's nearest-to-centroid picks may repeat one), or the counts disagree: the
+    indices against ``n_selected`` and ``class_counts``, and against the ``C·IPC_T·f²`` a key keeps
+    (``IPC_T·f²`` in every class for balanced keys; CCS may keep fewer). The same selection (cell, key,
+    rep) twice, from one file or two, is refused too. With ``decoded`` (a decoded ``CondensedSet``), every
+    record must index that set (:func:`yoco.artefacts.check_belong`).
+    """
+    import json
+    from pathlib import Path
+
+    from .artefacts import decoded_identity
+    from .io import require_file
+
+    reference = decoded_identity(decoded) if decoded is not None else None
+    records, names = [], []
+    for p in paths:
+        require_file(p, "selection file", "make it with `yoco select`")
+        try:
+            data = json.loads(Path(p).read_text())
+        except json.JSONDecodeError as exc:
+            raise YocoError(
+                f"selection file {p} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+                f"{exc.msg}); write it again with `yoco select`"
+            ) from None
+        except (UnicodeDecodeError, OSError) as exc:
+            raise YocoError(
+                f"selection file {p} cannot be read as text ({exc}); pass the JSON written by `yoco select`"
+            ) from None
+        data = [data] if isinstance(data, dict) else data
+        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+            raise YocoError(
+                f"selection file {p} holds no list of selection records; pass the JSON written by `yoco select`"
+            )
+        for i, rec in enumerate(data):
+            where = f"selection file {p} (record {i + 1})"
+            _check_record(rec, where, reference, decoded_name)
+            records.append(rec)
+            names.append(where)
+    _refuse_repeated(
+        [(r["dataset"], r["condenser"], r["ipc_from"], r["factor"], r["ipc_to"], r["key"], r["rep"]) for r in records],
+        names,
+    )
+    return records
+
+
+def _refuse_repeated(cells: list, names: list[str]) -> None:
+    """The same selection (cell, key, rep) twice would be trained and recorded twice."""
+    seen: dict = {}
+    for cell, name in zip(cells, names):
+        if cell in seen:
+            ds, ck, ipcf, _, ipct, key, rep = cell
+            raise YocoError(
+                f"{name} repeats the selection {key} rep {rep} ({ds}/{ck} IPC {ipcf}->{ipct}) of {seen[cell]}, "
+                "which would train and record it twice; pass each selection file once"
+            )
+        seen[cell] = name
+
+
+def _whole(rec: dict, field: str, low: int, where: str) -> int:
+    value = rec[field]
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise YocoError(f"{where}: {field} {value!r} is not a whole number >= {low}; write it again with `yoco select`")
+    return value
+
+
+def _check_record(rec: dict, where: str, reference: dict | None, decoded_name: str | None) -> None:
+    from .artefacts import check_belong
+
+    unknown = [f for f in rec if f not in SELECTION_FIELDS + OPTIONAL_SELECTION_FIELDS]
+    if unknown:
+        guess = closest(unknown[0], SELECTION_FIELDS + OPTIONAL_SELECTION_FIELDS)
+        hint = f" (did you mean {guess!r}?)" if guess else ""
+        raise YocoError(
+            f"{where} has the unknown field {unknown[0]!r}{hint}; a selection record holds "
+            f"{', '.join(SELECTION_FIELDS)} (and {', '.join(OPTIONAL_SELECTION_FIELDS)}): write it again with "
+            "`yoco select`"
+        )
+    missing = [f for f in SELECTION_FIELDS if f not in rec]
+    if missing:
+        raise YocoError(f"{where} lacks {', '.join(missing)}; write it again with `yoco select`")
+    try:
+        rule = parse_key(rec["key"])
+    except YocoError as err:
+        raise YocoError(f"{where}: {err}") from None
+    rep, ipc_from, ipc_to, factor = (_whole(rec, f, 1, where) for f in ("rep", "ipc_from", "ipc_to", "factor"))
+    _whole(rec, "seed", 0, where)
+    if ipc_to > ipc_from:
+        raise YocoError(f"{where}: ipc_to {ipc_to} exceeds ipc_from {ipc_from}; write it again with `yoco select`")
+    idx = rec["indices"]
+    if not isinstance(idx, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in idx):
+        raise YocoError(f"{where}: indices must be a list of whole numbers; write it again with `yoco select`")
+    key = rec["key"]
+    if not idx:
+        raise YocoError(f"{where} ({key}) selects nothing; a selection must keep at least one sample")
+    if min(idx) < 0:
+        raise YocoError(
+            f"{where} ({key}) holds the negative index {min(idx)}; indices count decoded "
+            "samples from 0: write it again with `yoco select`"
+        )
+    if reference is not None:
+        identity = rec.get("identity") or {k: rec[k] for k in ("dataset", "condenser", "ipc_from", "factor")}
+        check_belong(
+            reference,
+            identity,
+            f"--decoded {decoded_name}",
+            where,
+            f"select from this set (yoco select --decoded {decoded_name})",
+        )
+    identity = rec.get("identity") if isinstance(rec.get("identity"), Mapping) else {}
+    n = reference["n_decoded"] if reference is not None else identity.get("n_decoded")
+    if n is not None and max(idx) >= n:
+        named = f"--decoded {decoded_name}" if reference is not None else "the decoded set it records"
+        raise YocoError(
+            f"{where} ({key}) holds index {max(idx)}, but {named} has only {n} samples (0..{n - 1}); "
+            "select from this set"
+        )
+    if rule.method != "ssp" and len(set(idx)) != len(idx):
+        twice = next(v for v in idx if idx.count(v) > 1)
+        raise YocoError(
+            f"{where} ({key}) selects index {twice} more than once; only SSP may repeat a patch: write it "
+            "again with `yoco select`"
+        )
+    _check_counts(rec, rule, idx, n, ipc_from, ipc_to, factor, where)
+
+
+def _check_counts(rec, rule, idx, n, ipc_from, ipc_to, factor, where) -> None:
+    """The indices against the counts the record states and the counts its key keeps."""
+    fix = "write it again with `yoco select`"
+    key = rec["key"]
+    if "n_selected" in rec and rec["n_selected"] != len(idx):
+        raise YocoError(f"{where} ({key}): n_selected {rec['n_selected']!r} but {len(idx)} indices; {fix}")
+    block, per_class = ipc_from * factor * factor, ipc_to * factor * factor
+    classes = n // block if n is not None and n % block == 0 else None
+    counts = rec.get("class_counts")
+    if counts is not None:
+        if not isinstance(counts, list) or not all(isinstance(c, int) and not isinstance(c, bool) for c in counts):
+            raise YocoError(f"{where} ({key}): class_counts must be a list of whole numbers; {fix}")
+        classes = classes or len(counts)
+        found = np.bincount(np.asarray(idx) // block, minlength=classes).tolist()
+        if found != counts:
+            raise YocoError(
+                f"{where} ({key}): class_counts {counts} but the indices select {found} per class "
+                f"(blocks of IPC_F·f² = {block}); {fix}"
+            )
+    if classes is None:
+        return
+    total = classes * per_class
+    if rule.method == "ccs":
+        if len(idx) > total:
+            raise YocoError(
+                f"{where} ({key}) keeps {len(idx)} patches, more than C·IPC_T·f² = {classes}·{ipc_to}·{factor}² = "
+                f"{total}; {fix}"
+            )
+        return
+    if len(idx) != total:
+        raise YocoError(
+            f"{where} ({key}) keeps {len(idx)} patches, but IPC {ipc_from}->{ipc_to} keeps C·IPC_T·f² = "
+            f"{classes}·{ipc_to}·{factor}² = {total}; {fix}"
+        )
+    if rule.balance == "class":
+        found = np.bincount(np.asarray(idx) // block, minlength=classes)
+        if not np.all(found == per_class):
+            c = int(np.flatnonzero(found != per_class)[0])
+            raise YocoError(
+                f"{where} ({key}) is a balanced key but keeps {int(found[c])} patches of class {c}, not "
+                f"IPC_T·f² = {per_class}; {fix}"
+            )

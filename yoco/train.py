@@ -599,7 +599,9 @@ def _step_memory_terms(spec: NetworkSpec, config: TrainConfig) -> tuple[int, int
 
     Cached: :func:`models_per_batch` needs it twice per call (the per-model figure and the fixed one),
     and the probe builds a network and runs a forward."""
-    probe = spec.build(0)
+    # On the meta device: shapes without memory, so a probe of a large network costs nothing.
+    with torch.device("meta"):
+        probe = spec.build(0)
     elements = 0
 
     def hook(_module, _inputs, output):
@@ -610,10 +612,11 @@ def _step_memory_terms(spec: NetworkSpec, config: TrainConfig) -> tuple[int, int
     handles = [m.register_forward_hook(hook) for m in probe.modules() if m is not probe]
     with torch.no_grad():
         probe.eval()
-        probe(torch.zeros(1, 3, spec.image_size, spec.image_size))
+        probe(torch.zeros(2, 3, spec.image_size, spec.image_size, device="meta"))
     for h in handles:
         h.remove()
     n_params = sum(p.numel() for p in probe.parameters())
+    elements //= 2  # per image of the probe's two
     return 4 * 3 * elements * config.batch_size, 4 * n_params, 4 * 3 * spec.image_size**2 * config.batch_size
 
 
@@ -694,6 +697,30 @@ def step_memory_per_model(spec: NetworkSpec, config: TrainConfig, device="cpu") 
     return estimate_step_memory(spec, config, resolve_engine(spec, config, device))
 
 
+_SMALLER = "choose a smaller width (--width), image size (--image-size) or --batch-size"
+
+
+def _one_model(spec: NetworkSpec, config: TrainConfig) -> str:
+    width = spec.width or nets.DEFAULT_WIDTH[spec.name]
+    return f"one {spec.name} of width {width} on {spec.image_size}x{spec.image_size} images in batches of {config.batch_size}"
+
+
+def check_trainable(spec: NetworkSpec, config: TrainConfig, device="cpu") -> None:
+    """Refuse, before anything is allocated, a network that cannot take its images or whose training
+    step cannot fit in memory (:func:`yoco.nets.check_network`; on the CPU also one model's step by
+    :func:`estimate_step_memory`; CUDA's is measured by :func:`models_per_batch`)."""
+    from .memory import check_fits
+
+    nets.check_network(
+        spec.name, spec.num_classes, spec.image_size, spec.width or nets.DEFAULT_WIDTH[spec.name], spec.depth
+    )
+    if torch.device(device).type != "cuda":
+        engine = resolve_engine(spec, config, device)
+        # The loop engines hold one model's activations besides each model's state; stacked counts them.
+        held = _step_memory_terms(spec, config)[0] if engine in _ONE_MODEL_AT_A_TIME else 0
+        check_fits(estimate_step_memory(spec, config, engine) + held, _one_model(spec, config), _SMALLER)
+
+
 def models_per_batch(spec: NetworkSpec, config: TrainConfig, n_models: int, device) -> int:
     """How many models to train at once: the config's bound, else what memory comfortably holds.
 
@@ -701,10 +728,13 @@ def models_per_batch(spec: NetworkSpec, config: TrainConfig, n_models: int, devi
     4 GiB budget (so several jobs fit side by side on a 24 GiB machine), less the one model's
     activations the ``loop`` and ``sequential`` engines hold at a time, divided by the estimate.
     """
+    device = torch.device(device)
     if config.max_models:
         return max(1, min(config.max_models, n_models))
-    device = torch.device(device)
-    per_model = step_memory_per_model(spec, config, device)
+    try:
+        per_model = step_memory_per_model(spec, config, device)
+    except torch.OutOfMemoryError:
+        raise YocoError(f"{_one_model(spec, config)} does not fit in the memory of {device}; {_SMALLER}") from None
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         budget = 0.6 * free
@@ -783,6 +813,7 @@ def train_models(
         test_x = test_x.to(device, torch.float32)
         test_y = test_y.to(device, torch.int64)
 
+    check_trainable(spec, config, device)
     engine = resolve_engine(spec, config, device)
     compiled = use_compile(spec, config, engine, device, config.epochs * sum(len(s) for s in subsets))
     results: list[TrainResult | None] = [None] * len(subsets)
