@@ -37,9 +37,9 @@ import torch
 
 from .. import augment, nets, rng
 from ..data import RealData
-from ..errors import YocoError, unknown_choice
+from ..errors import TrainingDiverged, YocoError, diverged, unknown_choice
 from ..formation import decode as decode_images, mix_init
-from ..optim import SGD
+from ..optim import SGD, all_finite
 from ..seeding import seed_from
 from .config import DECODES, CondenseConfig
 from .matching import ImageSGD, match_loss
@@ -297,6 +297,19 @@ class IDC:
         S.grad = None
         return total
 
+    # --- divergence ---------------------------------------------------------------------------------
+    def diverged(self, net, it: int, ot: int, value: float | str) -> TrainingDiverged:
+        """The error of a run whose matching loss or images became non-finite at inner step ``ot`` of
+        outer iteration ``it``, blaming the network's training (``lr_net``) when the network is no
+        longer finite, else the images' step size ``lr_img``."""
+        cfg = self.cfg
+        if all_finite(net.parameters()):
+            what, settings = f"{self.method} condensation", [("lr_img", cfg.lr_img, "--lr-img")]
+        else:
+            what = f"{self.method} condensation (its network's training)"
+            settings = [("lr_net", cfg.lr_net, "--lr-net")] + ([("wd_net", cfg.wd_net, None)] if cfg.wd_net else [])
+        return diverged(what, f"at outer iteration {it + 1} of {cfg.outer}, inner step {ot + 1}", value, settings)
+
     # --- snapshots ----------------------------------------------------------------------------------
     def identity(self) -> dict[str, Any]:
         return {
@@ -354,8 +367,17 @@ class IDC:
             total = 0.0
             for ot in range(cfg.inner):
                 self.begin_inner(net, it, ot)
-                total += self.image_update(net, it, ot)
+                step = self.image_update(net, it, ot)
+                # Divergence (docs/errors.md): the loss is on the host already (image_update reads it),
+                # so this check costs nothing.
+                if not math.isfinite(step):
+                    raise self.diverged(net, it, ot, step)
+                total += step
                 self.net_update(net, net_opt, it, ot)
+            # The last step's update is in no loss yet: check S itself before it is saved or returned
+            # (one reduction per outer iteration, whose inner steps read the device anyway).
+            if not all_finite([self.images]):
+                raise self.diverged(net, it, cfg.inner - 1, "synthetic images not finite")
             history.append(total / (cfg.inner * self.C))
             done = it + 1
             if snapshot_path is not None and (done % cfg.snapshot_every == 0 or done == cfg.outer):

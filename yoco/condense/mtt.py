@@ -48,11 +48,12 @@ from torch.func import functional_call
 from .. import nets, rng
 from ..augment import DSA_STRATEGY, check_strategy, dsa_augment
 from ..data import RealData
-from ..errors import YocoError
+from ..errors import TrainingDiverged, YocoError, diverged
 from ..io import atomic_path
+from ..optim import all_finite
 from .config import Settings, check_int
 from .experts import Experts, Space, _pixels, real_fingerprint
-from .state import load_snapshot, save_snapshot
+from .state import load_snapshot, save_snapshot, snapshot_kept_finite
 
 log = logging.getLogger("yoco.condense")
 
@@ -96,10 +97,10 @@ class MTTConfig(Settings):
             check_int(f"MTTConfig.{name}", getattr(self, name))
         check_int("MTTConfig.batch_syn (0 = all images)", self.batch_syn, minimum=0)
         for name in ("lr_img", "lr_teacher"):
-            if not getattr(self, name) > 0:
-                raise YocoError(f"MTTConfig.{name} must be > 0, got {getattr(self, name)!r}.")
-        if not self.lr_lr >= 0:
-            raise YocoError(f"MTTConfig.lr_lr must be >= 0, got {self.lr_lr!r}.")
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+                raise YocoError(f"MTTConfig.{name} must be a finite number > 0, got {getattr(self, name)!r}.")
+        if not (math.isfinite(self.lr_lr) and self.lr_lr >= 0):
+            raise YocoError(f"MTTConfig.lr_lr must be a finite number >= 0, got {self.lr_lr!r}.")
         for name in ("mom_img", "mom_lr"):
             if not 0 <= getattr(self, name) < 1:
                 raise YocoError(f"MTTConfig.{name} must lie in [0, 1), got {getattr(self, name)!r}.")
@@ -290,6 +291,30 @@ class MTT:
             "expert_config": dict(self.experts.config),
         }
 
+    def diverged(
+        self, it: int, loss: float, images: torch.Tensor, syn_lr: torch.Tensor, lr_before: float
+    ) -> TrainingDiverged:
+        """The error of iteration ``it``, whose loss, images or learnable step size is not finite.
+
+        ``lr_before`` is ``syn_lr`` after the previous iteration. When it had run far from where it
+        started (``lr_teacher``), its own step ``lr_lr`` drove the student's unrolled training over
+        the edge: that is how the paper budget (lr_lr 1e-4, 30 unrolled steps) diverges on short
+        experts (2 epochs on digits, start epoch 0: syn_lr 0.01 -> 8.8 in 8 iterations, NaN at the
+        11th), so lr_lr is named first. Otherwise the images' step ``lr_img``, which moves every
+        pixel, is.
+        """
+        cfg = self.cfg
+        lr_now = float(syn_lr)
+        runaway = not (0 < lr_before <= 10 * cfg.lr_teacher)
+        img, lr = ("lr_img", cfg.lr_img, "--lr-img"), ("lr_lr", cfg.lr_lr, "--lr-lr")
+        settings: list[tuple[str, object, str | None]] = [lr, img] if runaway else [img, lr]
+        seen = f"loss {loss}, syn_lr {lr_now:.4g}"
+        if runaway:
+            seen += f" after {lr_before:.4g} the iteration before, from lr_teacher {cfg.lr_teacher:g}"
+        if not all_finite([images]):
+            seen += ", synthetic images not finite"
+        return diverged("mtt distillation", f"at iteration {it + 1} of {cfg.iterations}", seen, settings)
+
     def run(self, snapshot_path: Path | None, progress: Callable[[dict], None] | None) -> MTTResult:
         cfg = self.cfg
         space = Space(self.real, self.experts.zca, self.device)
@@ -308,6 +333,7 @@ class MTT:
             images = self.initial_images(space)
             syn_lr = torch.tensor(cfg.lr_teacher, dtype=torch.float32, device=self.device)
         t0 = time.perf_counter()
+        lr_before = float(syn_lr)
         for it in range(start, cfg.iterations):
             images.requires_grad_(True)
             syn_lr.requires_grad_(True)
@@ -319,7 +345,14 @@ class MTT:
                 buf_lr = g_lr if buf_lr is None else buf_lr * cfg.mom_lr + g_lr
                 images = (images - cfg.lr_img * buf_img).detach()
                 syn_lr = (syn_lr - cfg.lr_lr * buf_lr).detach()
-            history.append(float(loss.detach()))
+            value = float(loss.detach())
+            # Divergence (docs/errors.md): read after the update is queued, where this loop reads the
+            # device anyway, so the check adds no stall; a non-finite loss, image or syn_lr stops the
+            # run before it is saved, logged as a result or returned.
+            if not (math.isfinite(value) and all_finite([images, syn_lr])):
+                raise self.diverged(it, value, images, syn_lr, lr_before)
+            lr_before = float(syn_lr)
+            history.append(value)
             done = it + 1
             if snapshot_path is not None and (done % cfg.snapshot_every == 0 or done == cfg.iterations):
                 save_snapshot(
@@ -338,7 +371,7 @@ class MTT:
                 "iteration": done,
                 "iterations": cfg.iterations,
                 "loss": history[-1],
-                "syn_lr": float(syn_lr),
+                "syn_lr": lr_before,
                 "expert": e,
                 "start_epoch": t,
                 "seconds": time.perf_counter() - t0,
@@ -421,7 +454,9 @@ def distill(
             f"batch_syn {cfg.batch_syn} exceeds the {real.num_classes * ipc} synthetic images; lower it or use 0 (all)."
         )
     runner = MTT(real, experts, int(ipc), cfg, int(seed), torch.device(device))
-    return runner.run(Path(snapshot_path) if snapshot_path is not None else None, progress)
+    snapshot = Path(snapshot_path) if snapshot_path is not None else None
+    with snapshot_kept_finite(snapshot):
+        return runner.run(snapshot, progress)
 
 
 def mtt_paths(out: str | Path) -> tuple[Path, Path]:
