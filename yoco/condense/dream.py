@@ -62,6 +62,7 @@ class DREAM(IDC):
         # k-means on the features of a network whose training diverged would cluster NaNs: stop here,
         # where k-means reads the device anyway (docs/errors.md, "Training that diverges").
         if not all_finite(net.parameters()):
+            self.scale_before = self.images.detach().abs().amax()
             raise self.diverged(net, it, ot, "network not finite")
         self.representatives = []
         for c, idx in enumerate(self.pool.class_idx):

@@ -292,27 +292,27 @@ class MTT:
         }
 
     def diverged(
-        self, it: int, loss: float, images: torch.Tensor, syn_lr: torch.Tensor, lr_before: float
+        self, it: int, loss: float, lr_before: float, images_before: torch.Tensor, start_scale: float
     ) -> TrainingDiverged:
         """The error of iteration ``it``, whose loss, images or learnable step size is not finite.
 
-        ``lr_before`` is ``syn_lr`` after the previous iteration. When it had run far from where it
-        started (``lr_teacher``), its own step ``lr_lr`` drove the student's unrolled training over
-        the edge: that is how the paper budget (lr_lr 1e-4, 30 unrolled steps) diverges on short
-        experts (2 epochs on digits, start epoch 0: syn_lr 0.01 -> 8.8 in 8 iterations, NaN at the
-        11th), so lr_lr is named first. Otherwise the images' step ``lr_img``, which moves every
-        pixel, is.
+        Once one of them is NaN the next update makes them all NaN, so the cause is read from the state
+        the iteration started from: ``syn_lr`` (``lr_before``) against where it started (``lr_teacher``),
+        and the largest pixel of the images against ``start_scale``. The one that moved further is
+        named first: ``lr_lr`` for a runaway step size (how the paper budget, lr_lr 1e-4 with 30
+        unrolled steps, diverges on 2-epoch digits experts: syn_lr 0.01 -> 8.8 in 8 iterations, NaN at
+        the 11th), ``lr_img`` for exploding images.
         """
         cfg = self.cfg
-        lr_now = float(syn_lr)
-        runaway = not (0 < lr_before <= 10 * cfg.lr_teacher)
+        scale = float(images_before.detach().abs().max())
+        lr_moved = abs(lr_before - cfg.lr_teacher) / cfg.lr_teacher
+        img_moved = abs(scale - start_scale) / max(start_scale, 1e-12)
         img, lr = ("lr_img", cfg.lr_img, "--lr-img"), ("lr_lr", cfg.lr_lr, "--lr-lr")
-        settings: list[tuple[str, object, str | None]] = [lr, img] if runaway else [img, lr]
-        seen = f"loss {loss}, syn_lr {lr_now:.4g}"
-        if runaway:
-            seen += f" after {lr_before:.4g} the iteration before, from lr_teacher {cfg.lr_teacher:g}"
-        if not all_finite([images]):
-            seen += ", synthetic images not finite"
+        seen = (
+            f"loss {loss}; before it syn_lr was {lr_before:.4g} (lr_teacher {cfg.lr_teacher:g}) and the largest "
+            f"pixel {scale:.3g} ({start_scale:.3g} at the start)"
+        )
+        settings = [lr, img] if lr_moved > img_moved else [img, lr]
         return diverged("mtt distillation", f"at iteration {it + 1} of {cfg.iterations}", seen, settings)
 
     def run(self, snapshot_path: Path | None, progress: Callable[[dict], None] | None) -> MTTResult:
@@ -333,8 +333,10 @@ class MTT:
             images = self.initial_images(space)
             syn_lr = torch.tensor(cfg.lr_teacher, dtype=torch.float32, device=self.device)
         t0 = time.perf_counter()
-        lr_before = float(syn_lr)
+        # Where the run starts from, for the divergence message (one read, before any step).
+        lr_before, start_scale = float(syn_lr), float(images.abs().max())
         for it in range(start, cfg.iterations):
+            images_before = images  # the update makes a new tensor: this one is only kept alive
             images.requires_grad_(True)
             syn_lr.requires_grad_(True)
             loss, e, t = self.loss(images, syn_lr, it)
@@ -350,7 +352,7 @@ class MTT:
             # device anyway, so the check adds no stall; a non-finite loss, image or syn_lr stops the
             # run before it is saved, logged as a result or returned.
             if not (math.isfinite(value) and all_finite([images, syn_lr])):
-                raise self.diverged(it, value, images, syn_lr, lr_before)
+                raise self.diverged(it, value, lr_before, images_before, start_scale)
             lr_before = float(syn_lr)
             history.append(value)
             done = it + 1
