@@ -218,7 +218,7 @@ def test_condense_and_experts_and_distill_raise_and_leave_no_snapshot(real8, tmp
     with pytest.raises(TrainingDiverged, match=r"MTT expert training .* epoch 1 of 2"):
         train_experts(real8, 1, ExpertConfig(epochs=2, width=8, lr=1e30), snapshot_path=snap)
     experts = train_experts(real8, 1, ExpertConfig(epochs=2, width=8))
-    mtt = MTTConfig(syn_steps=2, expert_epochs=1, max_start_epoch=1, iterations=2, lr_img=1e30)
+    mtt = MTTConfig(syn_steps=2, expert_epochs=1, max_start_epoch=1, iterations=2, lr_img=1e30, lr_lr=1e-5)
     # Iteration 1's loss is taken before its update, which leaves huge but finite images: iteration 2 is lost.
     with pytest.raises(TrainingDiverged, match=r"mtt distillation diverged at iteration 2 of 2 .* lower lr_img"):
         distill(real8, experts, 1, mtt, snapshot_path=snap)

@@ -307,7 +307,7 @@ class IDC:
         A NaN loss makes that step's image update NaN too, so the cause is read from the state the step
         started from: the images' step ``lr_img`` is named first when ``S`` had grown to more than 100
         times its largest value at the start (a step that huge diverges at the next one), or when the
-        network is still finite; ``lr_net`` first when only the network had been lost (only its own
+        network is still finite; ``lr_net`` alone when only the network had been lost (only its own
         updates change it). DSA's network trains on ``S`` itself, so exploding images take the network
         with them: hence the growth test before the network's.
         """
@@ -324,7 +324,7 @@ class IDC:
         if grew or net_ok:
             what, settings = f"{self.method} condensation", [img] + ([] if net_ok else net_rates)
         else:
-            what, settings = f"{self.method} condensation (its network's training)", net_rates + [img]
+            what, settings = f"{self.method} condensation (its network's training)", net_rates
         return diverged(what, f"at outer iteration {it + 1} of {cfg.outer}, inner step {ot + 1}", seen, settings)
 
     # --- snapshots ----------------------------------------------------------------------------------
