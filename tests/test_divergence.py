@@ -9,6 +9,7 @@ there left as it was; in Python a :class:`yoco.errors.TrainingDiverged` (a ``Yoc
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -169,6 +170,29 @@ def test_train_models_raises_on_every_engine(net, engine, field):
     cfg = TrainConfig(epochs=3, batch_size=8, engine=engine, **{field: 1e30})
     with pytest.raises(TrainingDiverged, match=r"epoch 1 of 3 \(loss nan\) .*lower lr \(--lr\) or weight_decay"):
         train_models(spec, x, y, [np.arange(24)] * 2, [1, 2], cfg, test_x=x, test_y=y)
+
+
+def test_the_trainer_reads_its_check_every_epoch_on_the_cpu_and_rarely_on_a_gpu():
+    from yoco.train import _check_epochs
+
+    assert _check_epochs(TrainConfig(epochs=15, eval_points=2), torch.device("cpu")) == set(range(1, 16))
+    # CUDA: the validations (7, 14, 15: every 15 // 2 epochs and the end) and the quarter points
+    # (ceil(15 k / 4) = 4, 8, 12, 15); never a read per step.
+    assert _check_epochs(TrainConfig(epochs=15, eval_points=2), torch.device("cuda")) == {4, 7, 8, 12, 14, 15}
+    assert _check_epochs(TrainConfig(epochs=1000), torch.device("cuda")) == {250, 500, 750, 1000}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("engine", ["stacked", "vmap", "loop"])
+def test_train_models_on_cuda_raises_at_the_epoch_it_diverged(engine):
+    x, y = _pool()
+    spec = NetworkSpec("convnet", 3, 8, width=4, depth=1)
+    # 24 samples in batches of 8: step 1's update diverges, step 2's loss (epoch 1) is the first lost.
+    cfg = TrainConfig(epochs=8, batch_size=8, engine=engine)
+    ok = train_models(spec, x, y, [np.arange(24)] * 2, [1, 2], cfg, test_x=x, test_y=y, device="cuda")
+    assert all(np.isfinite(r.last_acc) for r in ok)
+    with pytest.raises(TrainingDiverged, match=r"at epoch 1 of 8 \(loss nan\)"):
+        train_models(spec, x, y, [np.arange(24)] * 2, [1, 2], dataclasses.replace(cfg, lr=1e30), device="cuda")
 
 
 def test_a_last_step_that_diverges_is_caught_by_the_parameter_check():

@@ -889,13 +889,13 @@ def _check_epochs(config: TrainConfig, device: torch.device) -> set[int]:
     """1-based epochs after which :func:`_train_chunk` reads its divergence check.
 
     On the CPU every epoch: nothing is queued there, so the read costs nothing and a diverged run stops
-    at once. Elsewhere (CUDA) a read drains the queue of launched kernels, so only at the quarter
-    points (where a validation reads the device anyway) and at the end: a per-step read would stall
-    every step of a launch-bound loop.
+    at once. Elsewhere (CUDA) a read drains the queue of launched kernels, and a read per step would
+    stall every step of a launch-bound loop: so only at the validation points (which read the device
+    anyway) and the quarter points, at most eight reads per training, the last at its end.
     """
     if device.type == "cpu":
         return set(range(1, config.epochs + 1))
-    return {max(1, math.ceil(config.epochs * k / 4)) for k in range(1, 5)}
+    return set(config.eval_epochs()) | {max(1, math.ceil(config.epochs * k / 4)) for k in range(1, 5)}
 
 
 def _check_divergence(epoch_loss: torch.Tensor, done: int, config: TrainConfig, ens=None) -> None:
