@@ -273,7 +273,7 @@ def test_a_snapshot_the_run_resumed_from_is_kept_and_named(tmp_path):
 @pytest.mark.slow
 def test_the_quickstart_mtt_budget_stays_finite_on_its_experts(tmp_path):
     """config/quickstart.yaml's experts and MTT jobs, run as the workflow runs them (grid's arguments):
-    the distillation's loss stays finite at every iteration (about 20 s on 2 quiet cores)."""
+    the distillation's loss stays finite at every iteration (about three CPU-minutes)."""
     from yoco import grid
     from yoco.configcheck import _merge, load_yaml
 
