@@ -9,7 +9,7 @@ import torch
 from .condensed import CondensedSet
 from .data import NORMALIZATION, NUM_CLASSES, RealData, check_resolution, check_statistics
 from .dynamics import Dynamics
-from .errors import YocoError, closest
+from .errors import TrainingDiverged, YocoError, closest
 from .pipeline import compute_scores, decode_set, dynamics_config, train_dynamics, training_pool
 from .scores import check_lbpe
 from .seeding import check_seed
@@ -152,9 +152,12 @@ def prune(
         model = None
         if trains:
             stats = _stats_only(dataset or "", mean, std, images.shape[-1], num_classes)
-            ((dynamics, state),) = train_dynamics(
-                decoded, stats, spec, dynamics_config(epochs), reps=(1,), seed_prefix=f"prune/{seed}", device=device
-            )
+            try:
+                ((dynamics, state),) = train_dynamics(
+                    decoded, stats, spec, dynamics_config(epochs), reps=(1,), seed_prefix=f"prune/{seed}", device=device
+                )
+            except TrainingDiverged as err:
+                raise _prune_diverged(err, decoded, stats, value_space) from None
             model = spec.build(0)
             model.load_state_dict(state)
         if model is not None:
@@ -166,6 +169,20 @@ def prune(
             scores = score_table(dynamics, lbpe_epochs=lbpe_epochs, lbpe_top_k=lbpe_top_k)
     return select(
         key, scores, decoded.labels.numpy(), ipc_from=ipc_from, ipc_to=ipc_to, factor=factor, seed=seed, dataset=dataset
+    )
+
+
+def _prune_diverged(err: TrainingDiverged, decoded, stats, value_space: str) -> TrainingDiverged:
+    """The divergence of prune's own dynamics run, told in prune's terms: its recipe is the reference's
+    (lr 0.01, no argument changes it), so what diverged is the input, most likely its scale."""
+    pool_x, _ = training_pool(decoded, stats)
+    lo, hi = float(pool_x.min()), float(pool_x.max())
+    detail = str(err).split(" with ", 1)[0]
+    return TrainingDiverged(
+        f"prune: the ConvNet trained for the dynamics diverged on these images ({detail}); its recipe is the "
+        f"reference's, so check the images: value_space={value_space!r} and the mean and std give network "
+        f"inputs in [{lo:.3g}, {hi:.3g}] (normalised pixels lie within a few units of 0); pass pixels in "
+        "[0, 1] with value_space='pixel01', or your dataset's mean= and std="
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import math
 import sys
 from pathlib import Path
 
@@ -78,12 +79,17 @@ def _float_in(low: float, high: float, low_open: bool = False, high_open: bool =
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if math.isinf(value):
+            # An infinite rate or decay would only diverge at the first step; say so before any work.
+            raise argparse.ArgumentTypeError(f"{text} is not a finite number; give one in {_interval()}")
         too_low = value <= low if low_open else value < low
         too_high = value >= high if high_open else value > high
         if value != value or too_low or too_high:
-            lo, hi = "(" if low_open else "[", ")" if high_open else "]"
-            raise argparse.ArgumentTypeError(f"{text} is outside {lo}{low:g}, {high:g}{hi}")
+            raise argparse.ArgumentTypeError(f"{text} is outside {_interval()}")
         return value
+
+    def _interval() -> str:
+        return f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open or math.isinf(high) else ']'}"
 
     parse.__name__ = "float"
     return parse

@@ -41,3 +41,28 @@ def refuse_duplicates(values: Iterable, what: str, fix: str, key=None) -> None:
             same = f"{value} is given twice" if str(first) == str(value) else f"{first} and {value} are the same"
             raise YocoError(f"{what} {same}, which would make duplicate records; {fix}")
         seen[k] = value
+
+
+class TrainingDiverged(YocoError):
+    """A training or condensation reached a non-finite loss or parameter (NaN or inf).
+
+    Its result would be meaningless (chance accuracy, NaN scores or images), so the trainers and
+    condensers stop instead of returning it, and the commands write nothing (docs/errors.md,
+    "Training that diverges").
+    """
+
+
+def diverged(
+    what: str, where: str, value: float | str, settings: Iterable[tuple[str, object, str | None]]
+) -> TrainingDiverged:
+    """The error of a run that diverged: ``what`` (e.g. "training") diverged ``where`` (e.g. "at epoch
+    3 of 15") with a non-finite ``value`` (a loss, or a phrase such as "parameters not finite"), naming
+    the ``settings`` to lower as ``(name, value, CLI flag or None)``, the likeliest cause first."""
+    if isinstance(value, str):
+        seen = value
+    else:
+        seen = f"loss {float(value)}"
+    settings = list(settings)
+    used = " and ".join(f"{name} {val:g}" if isinstance(val, float) else f"{name} {val}" for name, val, _ in settings)
+    fixes = " or ".join(f"{name} ({flag})" if flag else name for name, _, flag in settings)
+    return TrainingDiverged(f"{what} diverged {where} ({seen}) with {used}; lower {fixes} and rerun")

@@ -46,3 +46,10 @@ class SGD:
                 torch._foreach_add_(self._buffers, grads)
             grads = self._buffers
         torch._foreach_add_(params, grads, alpha=-group["lr"])
+
+
+def all_finite(tensors: Iterable[torch.Tensor]) -> bool:
+    """Whether every element of ``tensors`` is finite (no NaN, no inf): the divergence check of the
+    trainers' and condensers' final parameters. One reduction per tensor, one host read for all."""
+    flags = [torch.isfinite(t).all() for t in tensors]
+    return bool(torch.stack(flags).all()) if flags else True

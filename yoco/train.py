@@ -59,8 +59,8 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from . import augment, nets, rng
 from .dynamics import per_sample_stats
-from .optim import SGD
-from .errors import YocoError, unknown_choice
+from .optim import SGD, all_finite
+from .errors import YocoError, diverged, unknown_choice
 from .progress import Progress
 
 ENGINES = ("auto", "stacked", "vmap", "loop", "sequential")
@@ -124,6 +124,15 @@ class TrainConfig:
             raise YocoError(f"epochs must be at least 1, got {self.epochs}")
         if self.batch_size < 1:
             raise YocoError(f"batch_size must be at least 1, got {self.batch_size}")
+        # A finite number, or the run diverges at its first step (a finite but huge one is caught
+        # while training, _check_divergence).
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise YocoError(f"lr must be a finite number > 0, got {self.lr}; e.g. the reference's 0.01 (CLI --lr)")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise YocoError(
+                f"weight_decay must be a finite number >= 0, got {self.weight_decay}; e.g. the reference's "
+                "5e-4 (CLI --weight-decay)"
+            )
         if self.schedule not in ("epoch", "iteration"):
             raise YocoError(f"schedule must be 'epoch' or 'iteration', got {self.schedule!r}")
         if not 0.0 <= self.cutmix_p <= 1.0:
@@ -676,6 +685,7 @@ def _measured_step_memory(spec: NetworkSpec, config: TrainConfig, device_str: st
         False,
         resolve_engine(spec, config, device),
         None,
+        check=False,  # one step measures memory; the training itself checks its losses
     )
     torch.cuda.synchronize(device)
     # The probe's pool is part of `base`; the peak above it is what the two models' step added
@@ -898,9 +908,45 @@ class _ProgressTracker:
         self.progress.finish(status)
 
 
-def _cutmix_loss(y, y_partner, ratio, logits: torch.Tensor, models: slice) -> torch.Tensor:
-    """Summed CutMix loss of the models in ``models`` (``loss_of`` of :meth:`_Ensemble.forward_backward`)."""
-    return augment.mixed_cross_entropy(logits, y[models], y_partner[models], ratio[models]).sum()
+def _cutmix_loss(y, y_partner, ratio, sink: torch.Tensor, logits: torch.Tensor, models: slice) -> torch.Tensor:
+    """Summed CutMix loss of the models in ``models`` (``loss_of`` of :meth:`_Ensemble.forward_backward`),
+    also added to ``sink`` (the epoch's slot of the divergence check, :func:`_check_divergence`)."""
+    loss = augment.mixed_cross_entropy(logits, y[models], y_partner[models], ratio[models]).sum()
+    sink.add_(loss.detach())
+    return loss
+
+
+def _check_epochs(config: TrainConfig, device: torch.device) -> set[int]:
+    """1-based epochs after which :func:`_train_chunk` reads its divergence check.
+
+    On the CPU every epoch: nothing is queued there, so the read costs nothing and a diverged run stops
+    at once. Elsewhere (CUDA) a read drains the queue of launched kernels, and a read per step would
+    stall every step of a launch-bound loop: so only at the validation points (which read the device
+    anyway) and the quarter points, at most eight reads per training, the last at its end.
+    """
+    if device.type == "cpu":
+        return set(range(1, config.epochs + 1))
+    return set(config.eval_epochs()) | {max(1, math.ceil(config.epochs * k / 4)) for k in range(1, 5)}
+
+
+def _check_divergence(epoch_loss: torch.Tensor, done: int, config: TrainConfig, ens=None) -> None:
+    """Stop with :class:`~yoco.errors.TrainingDiverged` if an epoch up to ``done`` (1-based) summed a
+    non-finite loss, or, with ``ens`` (the end of a training), if a final parameter is not finite."""
+    seen = epoch_loss[:done]
+    bad = (~torch.isfinite(seen)).nonzero()
+    where, value = None, None
+    if bad.numel():
+        first = int(bad[0, 0])
+        where, value = f"at epoch {first + 1} of {config.epochs}", float(seen[first])
+    elif ens is not None and not all_finite(ens.parameters()):
+        where, value = f"in its last step (epoch {config.epochs})", "parameters not finite"
+    if where is not None:
+        raise diverged(
+            "training",
+            where,
+            value,
+            [("lr", config.lr, "--lr"), ("weight_decay", config.weight_decay, "--weight-decay")],
+        )
 
 
 def _train_chunk(
@@ -918,6 +964,7 @@ def _train_chunk(
     engine,
     tracker=None,
     compiled=False,
+    check=True,
 ) -> list[TrainResult]:
     t0 = time.perf_counter()
     m = len(seeds)
@@ -945,6 +992,11 @@ def _train_chunk(
         }
         rows = torch.arange(m, device=device).unsqueeze(1)
     lr_now = config.lr
+    # Divergence (docs/errors.md, "Training that diverges"): every step adds its summed loss to its
+    # epoch's slot here, one small kernel and no host read (NaN and inf survive any sum, so a non-finite
+    # slot marks the epoch where a run diverged); the slots are read after the epochs of _check_epochs.
+    epoch_loss = torch.zeros(config.epochs, device=device)
+    check_at = _check_epochs(config, device)
     in_mean = torch.tensor(augment.IMAGENET_MEAN, device=device).view(3, 1, 1)
     in_std = torch.tensor(augment.IMAGENET_STD, device=device).view(3, 1, 1)
     iteration = 0
@@ -975,7 +1027,7 @@ def _train_chunk(
             else:
                 y_partner, ratio = y, torch.ones(m, device=device)
             opt.zero_grad(set_to_none=True)
-            logits = ens.forward_backward(x, functools.partial(_cutmix_loss, y, y_partner, ratio))
+            logits = ens.forward_backward(x, functools.partial(_cutmix_loss, y, y_partner, ratio, epoch_loss[epoch]))
             opt.step()
             if record_dynamics:
                 probs = torch.softmax(logits.float().flatten(0, 1), dim=-1)
@@ -994,6 +1046,11 @@ def _train_chunk(
                 accs[i][epoch + 1] = acc[i]
             if tracker is not None:
                 tracker.validated(epoch, acc)
+        if check and epoch + 1 in check_at:
+            _check_divergence(epoch_loss, epoch + 1, config)
+    if check:
+        # The last step's update is in no loss: a non-finite parameter it left is caught here.
+        _check_divergence(epoch_loss, config.epochs, config, ens)
     if device.type == "cuda":
         torch.cuda.synchronize(device)  # so that wall_s covers the queued work
     if tracker is not None:

@@ -51,7 +51,7 @@ from .idc import IDC, bound_plan, decode_classes
 from .matching import ImageSGD, gradient_distance, match_loss, matched_parameters
 from .experts import ExpertConfig, Experts, train_experts
 from .mtt import MTTConfig, MTTResult, distill, save_mtt
-from .state import SNAPSHOT_FORMAT, SNAPSHOT_VERSION
+from .state import SNAPSHOT_FORMAT, SNAPSHOT_VERSION, snapshot_kept_finite
 
 log = logging.getLogger("yoco.condense")
 
@@ -225,7 +225,9 @@ def condense(
     runner = _prepare(real, method, ipc, factor, config, seed, device)
     config = runner.cfg
     factor = runner.factor
-    images, extra = runner.run(Path(snapshot_path) if snapshot_path is not None else None, progress)
+    snapshot = Path(snapshot_path) if snapshot_path is not None else None
+    with snapshot_kept_finite(snapshot):
+        images, extra = runner.run(snapshot, progress)
     provenance = {
         "source": "yoco.condense",
         "condenser": method,

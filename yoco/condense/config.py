@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,13 +179,13 @@ class CondenseConfig(Settings):
         for name in ("n_data", "early", "class_chunk", "syn_epochs"):
             check_int(f"CondenseConfig.{name}", getattr(self, name), minimum=0)
         for name in ("lr_img", "lr_net"):
-            if not getattr(self, name) > 0:
-                raise YocoError(f"CondenseConfig.{name} must be > 0, got {getattr(self, name)!r}.")
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+                raise YocoError(f"CondenseConfig.{name} must be a finite number > 0, got {getattr(self, name)!r}.")
         for name in ("mom_img", "mom_net"):
             if not 0 <= getattr(self, name) < 1:
                 raise YocoError(f"CondenseConfig.{name} must lie in [0, 1), got {getattr(self, name)!r}.")
-        if self.wd_net < 0:
-            raise YocoError(f"CondenseConfig.wd_net must be >= 0, got {self.wd_net!r}.")
+        if not (math.isfinite(self.wd_net) and self.wd_net >= 0):
+            raise YocoError(f"CondenseConfig.wd_net must be a finite number >= 0, got {self.wd_net!r}.")
         if not 0 <= self.mix_p <= 1:
             raise YocoError(f"CondenseConfig.mix_p is a probability in [0, 1], got {self.mix_p!r}.")
         if self.metric not in METRICS:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import YocoError
+from ..optim import all_finite
 from ..seeding import seed_from
 from .idc import IDC
 
@@ -58,6 +59,11 @@ class DREAM(IDC):
         """Every ``dream_interval`` inner steps: the real images nearest to each class's centroids."""
         if ot % self.cfg.dream_interval:
             return
+        # k-means on the features of a network whose training diverged would cluster NaNs: stop here,
+        # where k-means reads the device anyway (docs/errors.md, "Training that diverges").
+        if not all_finite(net.parameters()):
+            self.scale_before = self.images.detach().abs().amax()
+            raise self.diverged(net, it, ot, "network not finite")
         self.representatives = []
         for c, idx in enumerate(self.pool.class_idx):
             pick = nearest_to_centroids(

@@ -47,12 +47,13 @@ import torch.nn.functional as F
 from .. import nets, rng
 from ..augment import DSA_STRATEGY, check_strategy, dsa_augment
 from ..data import RealData
-from ..errors import YocoError, unknown_choice
+from ..errors import YocoError, diverged, unknown_choice
 from ..io import atomic_path
-from ..optim import SGD
+from ..optim import SGD, all_finite
 from ..seeding import seed_from
 from ..train import ENGINES, NetworkSpec, TrainConfig, build_ensemble, models_per_batch, resolve_engine
 from .config import Settings, check_int
+from .state import snapshot_kept_finite
 from .zca import ZCA
 
 log = logging.getLogger("yoco.condense")
@@ -104,10 +105,10 @@ class ExpertConfig(Settings):
     def __post_init__(self):
         for name in ("epochs", "batch", "width", "depth", "snapshot_every"):
             check_int(f"ExpertConfig.{name}", getattr(self, name))
-        if not self.lr > 0:
-            raise YocoError(f"ExpertConfig.lr must be > 0, got {self.lr!r}.")
-        if self.weight_decay < 0:
-            raise YocoError(f"ExpertConfig.weight_decay must be >= 0, got {self.weight_decay!r}.")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise YocoError(f"ExpertConfig.lr must be a finite number > 0, got {self.lr!r}.")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise YocoError(f"ExpertConfig.weight_decay must be a finite number >= 0, got {self.weight_decay!r}.")
         if self.net not in nets.NETWORKS:
             raise unknown_choice("network", self.net, nets.NETWORKS)
         if nets.uses_batchnorm(self.net):
@@ -318,16 +319,29 @@ def train_experts(
     for i in todo:
         by_start.setdefault(ex.epochs_done[i], []).append(i)
     t0 = time.perf_counter()
-    for start, ids in sorted(by_start.items()):
-        chunk = models_per_batch(spec, tcfg, len(ids), device)
-        for c0 in range(0, len(ids), chunk):
-            _train_chunk(
-                ex, ids[c0 : c0 + chunk], seeds, start, spec, cfg, engine, device, pool_x, pool_y, path, t0, progress
-            )
-            if test_x is not None:
-                _test(ex, ids[c0 : c0 + chunk], spec, seeds, engine, device, test_x, test_y)
-            if path is not None:
-                ex.save(path)
+    with snapshot_kept_finite(path):
+        for start, ids in sorted(by_start.items()):
+            chunk = models_per_batch(spec, tcfg, len(ids), device)
+            for c0 in range(0, len(ids), chunk):
+                _train_chunk(
+                    ex,
+                    ids[c0 : c0 + chunk],
+                    seeds,
+                    start,
+                    spec,
+                    cfg,
+                    engine,
+                    device,
+                    pool_x,
+                    pool_y,
+                    path,
+                    t0,
+                    progress,
+                )
+                if test_x is not None:
+                    _test(ex, ids[c0 : c0 + chunk], spec, seeds, engine, device, test_x, test_y)
+                if path is not None:
+                    ex.save(path)
     return ex
 
 
@@ -346,13 +360,21 @@ def _train_chunk(ex, ids, seeds, start, spec, cfg, engine, device, pool_x, pool_
     seed_t = torch.tensor([seeds[i] for i in ids], dtype=torch.int64, device=device)
     n, bs = pool_y.numel(), cfg.batch
 
+    # The summed loss of an epoch's steps, kept on the device (one small kernel per step, no host read)
+    # and read with the epoch's parameters, which are copied to the host anyway: a NaN or inf stops the
+    # run before that epoch is recorded (docs/errors.md, "Training that diverges").
+    epoch_loss = torch.zeros((), device=device)
+
     def loss_of(y, logits, models):
         # ``logits`` are the models in ``models``' (the loop engine steps one model at a time); the
         # summed per-model mean cross-entropy gives every model its own gradient.
         ys = y[models]
-        return F.cross_entropy(logits.flatten(0, 1), ys.flatten(), reduction="none").view(ys.shape).mean(1).sum()
+        loss = F.cross_entropy(logits.flatten(0, 1), ys.flatten(), reduction="none").view(ys.shape).mean(1).sum()
+        epoch_loss.add_(loss.detach())
+        return loss
 
     for epoch in range(start, cfg.epochs):
+        epoch_loss.zero_()
         order = rng.permutation(seed_t, (rng.SHUFFLE, epoch), n)
         for b in range(math.ceil(n / bs)):
             idx = order[:, b * bs : (b + 1) * bs]
@@ -362,9 +384,24 @@ def _train_chunk(ex, ids, seeds, start, spec, cfg, engine, device, pool_x, pool_
             opt.zero_grad(set_to_none=True)
             ens.forward_backward(x, lambda logits, models, y=y: loss_of(y, logits, models))
             opt.step()
-        for k, i in enumerate(ids):
+        rows = []
+        for k in range(len(ids)):
             sd = ens.state_dict(k)
-            ex.trajectories[i, epoch + 1] = torch.cat([sd[name].reshape(-1) for name in ex.param_names])
+            rows.append(torch.cat([sd[name].reshape(-1) for name in ex.param_names]))
+        loss = float(epoch_loss)
+        if not (math.isfinite(loss) and all_finite(rows)):
+            settings = [("lr", cfg.lr, "--lr")] + (
+                [("weight_decay", cfg.weight_decay, None)] if cfg.weight_decay else []
+            )
+            seen = loss if not math.isfinite(loss) else "parameters not finite"
+            raise diverged(
+                f"MTT expert training (experts {ids[0]}-{ids[-1]})",
+                f"at epoch {epoch + 1} of {cfg.epochs}",
+                seen,
+                settings,
+            )
+        for i, row in zip(ids, rows):
+            ex.trajectories[i, epoch + 1] = row
             ex.epochs_done[i] = epoch + 1
         done = epoch + 1
         if path is not None and (done % cfg.snapshot_every == 0) and done < cfg.epochs:

@@ -37,9 +37,9 @@ import torch
 
 from .. import augment, nets, rng
 from ..data import RealData
-from ..errors import YocoError, unknown_choice
+from ..errors import TrainingDiverged, YocoError, diverged, unknown_choice
 from ..formation import decode as decode_images, mix_init
-from ..optim import SGD
+from ..optim import SGD, all_finite
 from ..seeding import seed_from
 from .config import DECODES, CondenseConfig
 from .matching import ImageSGD, match_loss
@@ -133,6 +133,8 @@ class IDC:
         self.targets = torch.arange(self.C, dtype=torch.int64).repeat_interleave(ipc)
         self.images: torch.Tensor | None = None
         self.opt: ImageSGD | None = None
+        self.start_scale = 0.0
+        self.scale_before = torch.zeros(())
 
     # --- networks -------------------------------------------------------------------------------
     def network(self, it: int) -> torch.nn.Module:
@@ -297,6 +299,34 @@ class IDC:
         S.grad = None
         return total
 
+    # --- divergence ---------------------------------------------------------------------------------
+    def diverged(self, net, it: int, ot: int, value: float | str) -> TrainingDiverged:
+        """The error of a run whose matching loss or images became non-finite at inner step ``ot`` of
+        outer iteration ``it``, naming the rate to lower first.
+
+        A NaN loss makes that step's image update NaN too, so the cause is read from the state the step
+        started from: the images' step ``lr_img`` is named first when ``S`` had grown to more than 100
+        times its largest value at the start (a step that huge diverges at the next one), or when the
+        network is still finite; ``lr_net`` alone when only the network had been lost (only its own
+        updates change it). DSA's network trains on ``S`` itself, so exploding images take the network
+        with them: hence the growth test before the network's.
+        """
+        cfg = self.cfg
+        img = ("lr_img", cfg.lr_img, "--lr-img")
+        net_rates = [("lr_net", cfg.lr_net, "--lr-net")] + ([("wd_net", cfg.wd_net, None)] if cfg.wd_net else [])
+        seen = value if isinstance(value, str) else f"loss {value}"
+        scale = float(self.scale_before)
+        seen += f"; before the step the largest pixel was {scale:.3g}, {self.start_scale:.3g} at the start"
+        grew = not scale <= 100 * self.start_scale  # NaN and inf grew too
+        net_ok = all_finite(net.parameters())
+        if not net_ok and "network" not in seen:
+            seen += ", and the network was not finite"
+        if grew or net_ok:
+            what, settings = f"{self.method} condensation", [img] + ([] if net_ok else net_rates)
+        else:
+            what, settings = f"{self.method} condensation (its network's training)", net_rates
+        return diverged(what, f"at outer iteration {it + 1} of {cfg.outer}, inner step {ot + 1}", seen, settings)
+
     # --- snapshots ----------------------------------------------------------------------------------
     def identity(self) -> dict[str, Any]:
         return {
@@ -344,6 +374,8 @@ class IDC:
         else:
             self.images = self.initial_images().to(self.device).requires_grad_(True)
             self.opt = ImageSGD(self.images, cfg.lr_img, cfg.mom_img, self.C)
+        # The scale of S the run starts from, for the divergence message (one read, before any step).
+        self.start_scale = float(self.images.detach().abs().max())
         t0 = time.perf_counter()
         for it in range(start, cfg.outer):
             net = self.network(it)
@@ -354,8 +386,19 @@ class IDC:
             total = 0.0
             for ot in range(cfg.inner):
                 self.begin_inner(net, it, ot)
-                total += self.image_update(net, it, ot)
+                # For the divergence message only: a reduction on the device, read only if the run diverges.
+                self.scale_before = self.images.detach().abs().amax()
+                step = self.image_update(net, it, ot)
+                # Divergence (docs/errors.md): the loss is on the host already (image_update reads it),
+                # so this check costs nothing.
+                if not math.isfinite(step):
+                    raise self.diverged(net, it, ot, step)
+                total += step
                 self.net_update(net, net_opt, it, ot)
+            # The last step's update is in no loss yet: check S itself before it is saved or returned
+            # (one reduction per outer iteration, whose inner steps read the device anyway).
+            if not all_finite([self.images]):
+                raise self.diverged(net, it, cfg.inner - 1, "synthetic images not finite")
             history.append(total / (cfg.inner * self.C))
             done = it + 1
             if snapshot_path is not None and (done % cfg.snapshot_every == 0 or done == cfg.outer):

@@ -48,11 +48,12 @@ from torch.func import functional_call
 from .. import nets, rng
 from ..augment import DSA_STRATEGY, check_strategy, dsa_augment
 from ..data import RealData
-from ..errors import YocoError
+from ..errors import TrainingDiverged, YocoError, diverged
 from ..io import atomic_path
+from ..optim import all_finite
 from .config import Settings, check_int
 from .experts import Experts, Space, _pixels, real_fingerprint
-from .state import load_snapshot, save_snapshot
+from .state import load_snapshot, save_snapshot, snapshot_kept_finite
 
 log = logging.getLogger("yoco.condense")
 
@@ -96,10 +97,10 @@ class MTTConfig(Settings):
             check_int(f"MTTConfig.{name}", getattr(self, name))
         check_int("MTTConfig.batch_syn (0 = all images)", self.batch_syn, minimum=0)
         for name in ("lr_img", "lr_teacher"):
-            if not getattr(self, name) > 0:
-                raise YocoError(f"MTTConfig.{name} must be > 0, got {getattr(self, name)!r}.")
-        if not self.lr_lr >= 0:
-            raise YocoError(f"MTTConfig.lr_lr must be >= 0, got {self.lr_lr!r}.")
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+                raise YocoError(f"MTTConfig.{name} must be a finite number > 0, got {getattr(self, name)!r}.")
+        if not (math.isfinite(self.lr_lr) and self.lr_lr >= 0):
+            raise YocoError(f"MTTConfig.lr_lr must be a finite number >= 0, got {self.lr_lr!r}.")
         for name in ("mom_img", "mom_lr"):
             if not 0 <= getattr(self, name) < 1:
                 raise YocoError(f"MTTConfig.{name} must lie in [0, 1), got {getattr(self, name)!r}.")
@@ -290,6 +291,33 @@ class MTT:
             "expert_config": dict(self.experts.config),
         }
 
+    def diverged(
+        self, it: int, loss: float, lr_range: tuple[float, float], images_before: torch.Tensor, start_scale: float
+    ) -> TrainingDiverged:
+        """The error of iteration ``it``, whose loss, images or learnable step size is not finite.
+
+        Once one of them is NaN the next update makes them all NaN, so the cause is read from the run
+        before it: ``lr_range``, the lowest and highest ``syn_lr`` after the earlier iterations, and the
+        largest pixel before this one against ``start_scale``. A step size that left (0, 10 x
+        lr_teacher] turned the student's unrolled training into a runaway (a negative one ascends its
+        loss), and its rate ``lr_lr`` is named first: that is how the paper budget (lr_lr 1e-4) diverges
+        on 2-epoch digits experts, syn_lr flipping sign from the first iteration and reaching 1.9e6 by
+        the ninth, while lr_lr 1e-5 (distill.py's default, the quickstart's) with the same lr_img 1000
+        stays finite. Otherwise the images' rate ``lr_img`` is named first.
+        """
+        cfg = self.cfg
+        scale = float(images_before.detach().abs().max())
+        low, high = lr_range
+        img, lr = ("lr_img", cfg.lr_img, "--lr-img"), ("lr_lr", cfg.lr_lr, "--lr-lr")
+        seen = (
+            f"loss {loss}; syn_lr had ranged over [{low:.3g}, {high:.3g}] from lr_teacher {cfg.lr_teacher:g}, "
+            f"the largest pixel reached {scale:.3g} from {start_scale:.3g}"
+        )
+        runaway = low <= 0 or high > 10 * cfg.lr_teacher
+        return diverged(
+            "mtt distillation", f"at iteration {it + 1} of {cfg.iterations}", seen, [lr, img] if runaway else [img, lr]
+        )
+
     def run(self, snapshot_path: Path | None, progress: Callable[[dict], None] | None) -> MTTResult:
         cfg = self.cfg
         space = Space(self.real, self.experts.zca, self.device)
@@ -308,7 +336,11 @@ class MTT:
             images = self.initial_images(space)
             syn_lr = torch.tensor(cfg.lr_teacher, dtype=torch.float32, device=self.device)
         t0 = time.perf_counter()
+        # Where the run starts from, for the divergence message (one read, before any step).
+        lr_before, start_scale = float(syn_lr), float(images.abs().max())
+        lr_range = (lr_before, lr_before)
         for it in range(start, cfg.iterations):
+            images_before = images  # the update makes a new tensor: this one is only kept alive
             images.requires_grad_(True)
             syn_lr.requires_grad_(True)
             loss, e, t = self.loss(images, syn_lr, it)
@@ -319,7 +351,15 @@ class MTT:
                 buf_lr = g_lr if buf_lr is None else buf_lr * cfg.mom_lr + g_lr
                 images = (images - cfg.lr_img * buf_img).detach()
                 syn_lr = (syn_lr - cfg.lr_lr * buf_lr).detach()
-            history.append(float(loss.detach()))
+            value = float(loss.detach())
+            # Divergence (docs/errors.md): read after the update is queued, where this loop reads the
+            # device anyway, so the check adds no stall; a non-finite loss, image or syn_lr stops the
+            # run before it is saved, logged as a result or returned.
+            if not (math.isfinite(value) and all_finite([images, syn_lr])):
+                raise self.diverged(it, value, lr_range, images_before, start_scale)
+            lr_before = float(syn_lr)
+            lr_range = (min(lr_range[0], lr_before), max(lr_range[1], lr_before))
+            history.append(value)
             done = it + 1
             if snapshot_path is not None and (done % cfg.snapshot_every == 0 or done == cfg.iterations):
                 save_snapshot(
@@ -338,7 +378,7 @@ class MTT:
                 "iteration": done,
                 "iterations": cfg.iterations,
                 "loss": history[-1],
-                "syn_lr": float(syn_lr),
+                "syn_lr": lr_before,
                 "expert": e,
                 "start_epoch": t,
                 "seconds": time.perf_counter() - t0,
@@ -421,7 +461,9 @@ def distill(
             f"batch_syn {cfg.batch_syn} exceeds the {real.num_classes * ipc} synthetic images; lower it or use 0 (all)."
         )
     runner = MTT(real, experts, int(ipc), cfg, int(seed), torch.device(device))
-    return runner.run(Path(snapshot_path) if snapshot_path is not None else None, progress)
+    snapshot = Path(snapshot_path) if snapshot_path is not None else None
+    with snapshot_kept_finite(snapshot):
+        return runner.run(snapshot, progress)
 
 
 def mtt_paths(out: str | Path) -> tuple[Path, Path]:

@@ -7,15 +7,16 @@ are enough to resume bit-identically.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
 
 
 from ..data import RealData
-from ..errors import YocoError
+from ..errors import TrainingDiverged, YocoError
 from ..io import atomic_path
 
 SNAPSHOT_FORMAT = "yoco-condense-snapshot"
@@ -75,3 +76,27 @@ def load_snapshot(path: Path, identity: dict[str, Any], config: dict[str, Any]) 
                 f"{k}={config[k]!r}; resume with the same value or delete the snapshot."
             )
     return state
+
+
+@contextlib.contextmanager
+def snapshot_kept_finite(path: Path | None) -> Iterator[None]:
+    """Where a run that diverges leaves its snapshot (docs/errors.md, "Training that diverges").
+
+    The runs check before every save, so a snapshot never holds a non-finite value. One this run
+    created is removed when it diverges (resuming it with the same settings would only diverge again);
+    one it resumed from was the user's and stays, holding the finite progress made before, and the
+    message says to delete it before trying other settings (it refuses to resume with them).
+    """
+    fresh = path is not None and not path.exists()
+    try:
+        yield
+    except TrainingDiverged as err:
+        if path is None or not path.exists():
+            raise
+        if fresh:
+            path.unlink(missing_ok=True)
+            raise
+        raise TrainingDiverged(
+            f"{err}; the snapshot {path} holds the finite progress made before with these settings: delete it "
+            "to start again with others"
+        ) from None
