@@ -257,6 +257,13 @@ def network_width(config: Mapping, net: str) -> int:
     return int(config["networks"][net]["width"])
 
 
+def _network_flags(config: Mapping, net: str) -> list[str]:
+    """``--network``, ``--width`` and, where the config sets them, DenseNet's ``--dense-blocks``."""
+    flags = ["--network", net, "--width", str(network_width(config, net))]
+    blocks = config["networks"][net].get("blocks")
+    return flags + (["--dense-blocks", *map(str, blocks)] if blocks else [])
+
+
 def lbpe(config: Mapping, ck: str, ds: str) -> tuple[int, int]:
     """(E, K) of LBPE for a condensed set (reference-spec §3 table; DSA's E is a quirk switch)."""
     if ck == FULL:
@@ -307,16 +314,8 @@ def dynamics_args(config: Mapping, ck: str, ds: str) -> str:
     """CLI arguments of ``yoco dynamics`` beyond the paths (reps, epochs, network, recipe, quirks)."""
     recipe = _recipe(config, "dynamics", ds, ck)
     net = dynamics_network(config, ck, ds)
-    args = [
-        "--reps",
-        str(len(dynamics_reps(config, ck))),
-        "--epochs",
-        str(recipe["epochs"]),
-        "--network",
-        net,
-        "--width",
-        str(network_width(config, net)),
-    ]
+    args = ["--reps", str(len(dynamics_reps(config, ck))), "--epochs", str(recipe["epochs"])]
+    args += _network_flags(config, net)
     args += _flags(recipe, _TRAIN_FLAGS) + _switches(recipe) + [_quirk_flag(config, "double_normalize")]
     return " ".join(args + _run_flags(config))
 
@@ -339,11 +338,7 @@ def evaluate_args(config: Mapping, ds: str, net: str, ck: str | None = None, ini
     """CLI arguments shared by ``yoco evaluate``, ``evaluate-fractions`` and ``evaluate-epochs``."""
     recipe = _recipe(config, "evaluate", ds, ck)
     inits = recipe["inits"] if inits is None else inits
-    args = [
-        "--network",
-        net,
-        "--width",
-        str(network_width(config, net)),
+    args = _network_flags(config, net) + [
         "--inits",
         str(inits),
         "--epochs",
@@ -1075,6 +1070,9 @@ def validate(config: Mapping) -> None:
                     raise _fail(f"{where} ({method['condenser']})", str(e)) from None
         for net in spec.get("networks") or []:
             network_width(config, net)
+    for net, settings in config["networks"].items():
+        if settings.get("blocks") and net != "densenet":
+            raise _fail(f"networks.{net}.blocks", f"sets DenseNet's dense blocks; {net} has none. Remove it.")
     figs = enabled_figures(config)
     if 2 in figs:
         for key in config["figures"]["fig2"]["keys"]:
