@@ -1297,6 +1297,16 @@ CONFIG_CASES = [
         ("networks.convnet.blocks", "DenseNet's dense blocks", "Remove it"),
     ),
     (
+        "config-engine-for-an-unknown-network",
+        lambda tmp: _check(_config(training__run={"engine": {"convnett": "stacked"}})),
+        ("convnett", "Did you mean 'convnet'"),
+    ),
+    (
+        "config-unknown-engine",
+        lambda tmp: _check(_config(training__run={"engine": {"convnet": "stacks"}})),
+        ("training.run.engine.convnet = 'stacks'", "stacked"),
+    ),
+    (
         "config-densenet-three-blocks",
         lambda tmp: _check(_config(networks__densenet__blocks=[1, 2, 4])),
         ("networks.densenet.blocks", "at least 4"),

@@ -317,13 +317,17 @@ def dynamics_args(config: Mapping, ck: str, ds: str) -> str:
     args = ["--reps", str(len(dynamics_reps(config, ck))), "--epochs", str(recipe["epochs"])]
     args += _network_flags(config, net)
     args += _flags(recipe, _TRAIN_FLAGS) + _switches(recipe) + [_quirk_flag(config, "double_normalize")]
-    return " ".join(args + _run_flags(config))
+    return " ".join(args + _run_flags(config, net))
 
 
-def _run_flags(config: Mapping) -> list[str]:
-    """How training jobs run (``training.run``): models per batch and torch.compile; not recipe."""
+def _run_flags(config: Mapping, net: str) -> list[str]:
+    """How training jobs run (``training.run``): models per batch, torch.compile and the engine of
+    ``net``; not recipe."""
     run = config["training"].get("run") or {}
     flags = ["--max-models", str(run["max_models"])] if run.get("max_models") else []
+    engine = (run.get("engine") or {}).get(net)
+    if engine:
+        flags += ["--engine", str(engine)]
     if run.get("compile") is not None:
         flags.append("--compile" if run["compile"] else "--no-compile")
     return flags
@@ -347,7 +351,7 @@ def evaluate_args(config: Mapping, ds: str, net: str, ck: str | None = None, ini
         str(recipe["eval_points"]),
     ]
     args += _flags(recipe, _TRAIN_FLAGS) + _switches(recipe) + [_quirk_flag(config, "double_normalize")]
-    return " ".join(args + _run_flags(config))
+    return " ".join(args + _run_flags(config, net))
 
 
 def select_args(config: Mapping) -> str:
@@ -1070,6 +1074,8 @@ def validate(config: Mapping) -> None:
                     raise _fail(f"{where} ({method['condenser']})", str(e)) from None
         for net in spec.get("networks") or []:
             network_width(config, net)
+    for net in (config["training"].get("run") or {}).get("engine") or {}:
+        network_width(config, net)
     for net, settings in config["networks"].items():
         if settings.get("blocks") and net != "densenet":
             raise _fail(f"networks.{net}.blocks", f"sets DenseNet's dense blocks; {net} has none. Remove it.")
