@@ -469,6 +469,11 @@ CLI_CASES = [
         ("convnett", "did you mean 'convnet'"),
     ),
     Cli(
+        "dynamics-dense-blocks-on-a-convnet",
+        "dynamics " + DEC + " " + REAL + " --dense-blocks 1 2 4 3 --out-dir {out} " + T,
+        ("--dense-blocks", "--network convnet has none", "leave it out"),
+    ),
+    Cli(
         "dynamics-unknown-diffaug-op",
         "dynamics " + DEC + " " + REAL + " --diffaug color_spin --out-dir {out} " + T,
         ("spin", "valid ops"),
@@ -1286,6 +1291,26 @@ CONFIG_CASES = [
         ("unknown key 'epoch'", "training.dynamics", "Did you mean 'epochs'"),
     ),
     ("config-reps-0", lambda tmp: _check(_config(reps=0)), ("reps = 0", ">= 1")),
+    (
+        "config-blocks-on-a-convnet",
+        lambda tmp: _check(_config(networks__convnet__blocks=[1, 2, 4, 3])),
+        ("networks.convnet.blocks", "DenseNet's dense blocks", "Remove it"),
+    ),
+    (
+        "config-engine-for-an-unknown-network",
+        lambda tmp: _check(_config(training__run={"engine": {"convnett": "stacked"}})),
+        ("convnett", "Did you mean 'convnet'"),
+    ),
+    (
+        "config-unknown-engine",
+        lambda tmp: _check(_config(training__run={"engine": {"convnet": "stacks"}})),
+        ("training.run.engine.convnet = 'stacks'", "stacked"),
+    ),
+    (
+        "config-densenet-three-blocks",
+        lambda tmp: _check(_config(networks__densenet__blocks=[1, 2, 4])),
+        ("networks.densenet.blocks", "at least 4"),
+    ),
     (
         "config-ipc-from-string",
         lambda tmp: _check(_config(tables__table1__cells=[{"dataset": "digits", "ipc_from": "x", "ipc_to": [1]}])),

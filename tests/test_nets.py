@@ -76,6 +76,34 @@ def test_densenet_width_is_384_by_construction():
     assert net(x).shape == (2, 10)
 
 
+def test_densenet_blocks_scale_the_121_layout_down():
+    # growth 6: 12 -> +1*6 = 18 -> /2 = 9 -> +2*6 = 21 -> 10 -> +4*6 = 34 -> 17 -> +3*6 = 35.
+    net = nets.build_network("densenet", 10, image_size=16, width=6, blocks=[1, 2, 4, 3])
+    bottlenecks = [m for m in net.modules() if isinstance(m, nets._DenseBottleneck)]
+    assert len(bottlenecks) == 1 + 2 + 4 + 3
+    assert net.num_features == 35 and net.trans3.conv.out_channels == 17
+    assert net.eval()(torch.randn(2, 3, 16, 16)).shape == (2, 10)
+    # Without blocks it is DenseNet-121's 6 + 12 + 24 + 16 bottlenecks.
+    full = nets.build_network("densenet", 10, image_size=16, width=6)
+    assert sum(isinstance(m, nets._DenseBottleneck) for m in full.modules()) == 58
+    with pytest.raises(YocoError, match="convnet has none"):
+        nets.build_network("convnet", 10, image_size=16, width=6, blocks=[1, 2, 4, 3])
+    with pytest.raises(YocoError, match="at least 1"):
+        nets.DenseNetCifar(10, nblocks=(1, 0, 1, 1))
+
+
+def test_a_spec_with_blocks_builds_the_same_network_from_a_list_or_a_tuple():
+    # A model file stores the spec as a dict: its blocks may come back as a list, which must not make
+    # the spec unhashable (train.py caches per spec) nor change the network.
+    from yoco.train import NetworkSpec
+
+    a = NetworkSpec("densenet", 10, 16, 6, blocks=[1, 2, 4, 3])
+    b = NetworkSpec("densenet", 10, 16, 6, blocks=(1, 2, 4, 3))
+    assert a == b and hash(a) == hash(b)
+    wa, wb = a.build(5).state_dict(), b.build(5).state_dict()
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
 def test_resnet10bn_layout_and_forward():
     net = nets.ResNet10BN(10)
     convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]

@@ -19,7 +19,6 @@ import hashlib
 from collections.abc import Mapping
 
 import numpy as np
-import torch
 
 from .errors import YocoError
 
@@ -30,7 +29,10 @@ def tensor_sha256(*arrays) -> str:
     """SHA-256 over the dtype, shape and bytes of each tensor or array, in order."""
     h = hashlib.sha256()
     for a in arrays:
-        arr = a.detach().cpu().contiguous().numpy() if isinstance(a, torch.Tensor) else np.ascontiguousarray(a)
+        # A tensor is recognised without importing torch: commands that only compare identities
+        # (figure-data, tables) then start without torch's second of import time.
+        is_tensor = type(a).__module__.startswith("torch") and hasattr(a, "detach")
+        arr = a.detach().cpu().contiguous().numpy() if is_tensor else np.ascontiguousarray(a)
         h.update(f"{arr.dtype.str}{arr.shape}".encode())
         h.update(arr.tobytes())
     return h.hexdigest()

@@ -179,6 +179,8 @@ def _check_training(a) -> None:
         from .errors import unknown_choice
 
         raise unknown_choice("network", a.network, NETWORKS)
+    if a.dense_blocks and a.network != "densenet":
+        raise YocoError(f"--dense-blocks sets DenseNet's dense blocks; --network {a.network} has none (leave it out)")
     if a.diffaug not in ("none", ""):
         from .augment import _parse_strategy
 
@@ -234,6 +236,14 @@ def _add_train_args(p: argparse.ArgumentParser, epochs_default: int = 1000) -> N
         help="ConvNet channels / ResNet first-stage channels / DenseNet growth (default: the paper's)",
     )
     g.add_argument("--depth", type=POSITIVE, default=3, help="ConvNet depth (3 in the paper)")
+    g.add_argument(
+        "--dense-blocks",
+        type=POSITIVE,
+        nargs=4,
+        default=None,
+        metavar="N",
+        help="DenseNet's bottlenecks per dense block (default: DenseNet-121's 6 12 24 16)",
+    )
     g.add_argument("--epochs", type=POSITIVE, default=epochs_default)
     g.add_argument("--batch-size", type=POSITIVE, default=64)
     g.add_argument("--lr", type=POSITIVE_FLOAT, default=0.01)
@@ -297,6 +307,7 @@ def _spec(a, decoded):
         image_size=decoded.images.shape[-1],
         width=a.width,
         depth=a.depth,
+        blocks=a.dense_blocks,
     )
 
 

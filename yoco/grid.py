@@ -257,6 +257,13 @@ def network_width(config: Mapping, net: str) -> int:
     return int(config["networks"][net]["width"])
 
 
+def _network_flags(config: Mapping, net: str) -> list[str]:
+    """``--network``, ``--width`` and, where the config sets them, DenseNet's ``--dense-blocks``."""
+    flags = ["--network", net, "--width", str(network_width(config, net))]
+    blocks = config["networks"][net].get("blocks")
+    return flags + (["--dense-blocks", *map(str, blocks)] if blocks else [])
+
+
 def lbpe(config: Mapping, ck: str, ds: str) -> tuple[int, int]:
     """(E, K) of LBPE for a condensed set (reference-spec §3 table; DSA's E is a quirk switch)."""
     if ck == FULL:
@@ -307,24 +314,20 @@ def dynamics_args(config: Mapping, ck: str, ds: str) -> str:
     """CLI arguments of ``yoco dynamics`` beyond the paths (reps, epochs, network, recipe, quirks)."""
     recipe = _recipe(config, "dynamics", ds, ck)
     net = dynamics_network(config, ck, ds)
-    args = [
-        "--reps",
-        str(len(dynamics_reps(config, ck))),
-        "--epochs",
-        str(recipe["epochs"]),
-        "--network",
-        net,
-        "--width",
-        str(network_width(config, net)),
-    ]
+    args = ["--reps", str(len(dynamics_reps(config, ck))), "--epochs", str(recipe["epochs"])]
+    args += _network_flags(config, net)
     args += _flags(recipe, _TRAIN_FLAGS) + _switches(recipe) + [_quirk_flag(config, "double_normalize")]
-    return " ".join(args + _run_flags(config))
+    return " ".join(args + _run_flags(config, net))
 
 
-def _run_flags(config: Mapping) -> list[str]:
-    """How training jobs run (``training.run``): models per batch and torch.compile; not recipe."""
+def _run_flags(config: Mapping, net: str) -> list[str]:
+    """How training jobs run (``training.run``): models per batch, torch.compile and the engine of
+    ``net``; not recipe."""
     run = config["training"].get("run") or {}
     flags = ["--max-models", str(run["max_models"])] if run.get("max_models") else []
+    engine = (run.get("engine") or {}).get(net)
+    if engine:
+        flags += ["--engine", str(engine)]
     if run.get("compile") is not None:
         flags.append("--compile" if run["compile"] else "--no-compile")
     return flags
@@ -346,11 +349,7 @@ def evaluate_args(config: Mapping, ds: str, net: str, ck: str | None = None, ini
     if net in config["networks"]:
         recipe.update(config["networks"][net].get("evaluate") or {})
     inits = recipe["inits"] if inits is None else inits
-    args = [
-        "--network",
-        net,
-        "--width",
-        str(network_width(config, net)),
+    args = _network_flags(config, net) + [
         "--inits",
         str(inits),
         "--epochs",
@@ -359,7 +358,7 @@ def evaluate_args(config: Mapping, ds: str, net: str, ck: str | None = None, ini
         str(recipe["eval_points"]),
     ]
     args += _flags(recipe, _TRAIN_FLAGS) + _switches(recipe) + [_quirk_flag(config, "double_normalize")]
-    return " ".join(args + _run_flags(config))
+    return " ".join(args + _run_flags(config, net))
 
 
 def select_args(config: Mapping) -> str:
@@ -1101,6 +1100,11 @@ def validate(config: Mapping) -> None:
                     raise _fail(f"{where} ({method['condenser']})", str(e)) from None
         for net in spec.get("networks") or []:
             network_width(config, net)
+    for net in (config["training"].get("run") or {}).get("engine") or {}:
+        network_width(config, net)
+    for net, settings in config["networks"].items():
+        if settings.get("blocks") and net != "densenet":
+            raise _fail(f"networks.{net}.blocks", f"sets DenseNet's dense blocks; {net} has none. Remove it.")
     figs = enabled_figures(config)
     if 2 in figs:
         for key in config["figures"]["fig2"]["keys"]:

@@ -75,10 +75,22 @@ class NetworkSpec:
     image_size: int = 32
     width: int = 128
     depth: int = 3
+    # DenseNet's bottlenecks per dense block; None: DenseNet-121's (nets.build_network).
+    blocks: tuple[int, ...] | None = None
+
+    def __post_init__(self):
+        if self.blocks is not None:  # a list (from a model file or a caller) would make the spec unhashable
+            object.__setattr__(self, "blocks", tuple(int(b) for b in self.blocks))
 
     def build(self, seed: int) -> torch.nn.Module:
         return nets.init_network(
-            self.name, self.num_classes, seed, image_size=self.image_size, width=self.width, depth=self.depth
+            self.name,
+            self.num_classes,
+            seed,
+            image_size=self.image_size,
+            width=self.width,
+            depth=self.depth,
+            blocks=self.blocks,
         )
 
 
