@@ -475,3 +475,24 @@ def test_resumable_jobs_snapshot_outside_their_outputs_under_a_name_per_setting(
     for rule in ("condense", "experts"):
         text = (REPO / "workflow" / "rules" / f"{rule}.smk").read_text()
         assert text.count("--snapshot {params.snapshot:q}") == text.count("&& rm -f {params.snapshot:q}") >= 1
+
+
+def test_the_config_page_command_parses_when_no_config_value_is_given_on_the_command_line():
+    """`make quickstart` passes no --config: the page's --overrides is then empty and must stay an argument."""
+    import shlex
+
+    from yoco.cli import build_parser
+
+    proc = subprocess.run(
+        [SNAKEMAKE, "-n", "-p", "--cores", "1", "--configfile", "config/quickstart.yaml", "--forcerun", "config_page"]
+        + ["results/quickstart/report/config.html"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    command = next(line for line in proc.stdout.splitlines() if " report-page config " in line)
+    words = shlex.split(command.split("&& ", 2)[-1].split(" > ")[0])
+    args = build_parser().parse_args(words[1:])
+    assert args.overrides == "" and args.out == "results/quickstart/report/config.html"

@@ -50,7 +50,7 @@ rule config_page:
     shell:
         "printf '%s' {params.config:q} > {output.yaml:q}.tmp && mv {output.yaml:q}.tmp {output.yaml:q}"
         " && {params.cli} report-page config --config {output.yaml:q} --configfile {params.configfiles:q}"
-        " --overrides {params.overrides:q} --out {output.html:q} > {log:q} 2>&1"
+        " --overrides={params.overrides:q} --out {output.html:q} > {log:q} 2>&1"
 
 
 rule provenance_page:
