@@ -214,3 +214,17 @@ def test_convnet_trains_as_a_vmapped_stack():
     stacked = vmap(run)(params, buffers, x)
     alone = torch.stack([m(x[i]) for i, m in enumerate(models)])
     assert torch.allclose(stacked, alone, atol=1e-5)
+
+
+def test_the_network_check_leaves_the_seeded_stream_where_it_was():
+    """check_network builds a narrow probe network: its initialisation must not consume the global
+    generator, or every model built after the first check would start from other weights."""
+    from yoco.nets import check_network
+
+    check_network.cache_clear()
+    torch.manual_seed(3)
+    expected = torch.rand(4)
+    torch.manual_seed(3)
+    check_network("convnet", 10, 16, 8)
+    check_network("densenet", 10, 16, 6)
+    assert torch.equal(torch.rand(4), expected)

@@ -571,8 +571,8 @@ def _check_name(name: str) -> str:
 def check_network(name: str, num_classes: int, image_size: int, width: int, depth: int = 3, channels: int = 3) -> int:
     """Refuse a network that cannot be built or cannot take its images; return its parameter count.
 
-    The network is built on the meta device (shapes only, no memory) and runs a forward pass of two
-    images, so an image too small for its strides, or one that leaves instance norm a single value per
+    The network is built on the meta device (shapes only, no memory) to count its parameters, and a
+    narrow copy runs a forward pass of two images, so an image too small for its strides, or one that leaves instance norm a single value per
     channel (which it normalises to 0: a network that learns nothing), and a width or image size whose
     parameters alone exceed the machine's memory are refused before anything is allocated. Cached per
     architecture: every model built after the first costs nothing here.
@@ -594,11 +594,23 @@ def check_network(name: str, num_classes: int, image_size: int, width: int, dept
         if x.shape[1] // module.num_groups * math.prod(x.shape[2:]) == 1:
             single.append(f"{tuple(x.shape[2:])} maps")
 
+    # Feature-map shapes do not depend on the width, so the pass runs on a real CPU network at most
+    # 4 wide: a few milliseconds, where a meta-device pass imports torch's decompositions (~1.5 s, paid
+    # by every job of a workflow). Images too large for a real pass (rare) take the meta path.
+    probe_width = min(width, 4)
+    probe_bytes = 2 * 4 * max(channels, 16 * probe_width) * image_size * image_size * 4
+    if probe_bytes <= 2**30:
+        with torch.random.fork_rng(devices=[]):  # the probe's initialisation must not move the seeded stream
+            net = _FACTORIES[name](num_classes, image_size, probe_width, depth, channels)
+        images = torch.zeros(2, channels, image_size, image_size)
+    else:
+        images = torch.zeros(2, channels, image_size, image_size, device="meta")
     for m in net.modules():
         if isinstance(m, nn.GroupNorm):
             m.register_forward_hook(hook)
     try:
-        net.train()(torch.zeros(2, channels, image_size, image_size, device="meta"))
+        with torch.no_grad():
+            net.train()(images)
     except (RuntimeError, ValueError) as exc:
         reason = " ".join(str(exc).split())[:160]
         raise YocoError(
