@@ -144,3 +144,23 @@ def test_imagenet_transforms_are_applied_and_seeded():
     plain = train_models(SPEC, x, y, [np.arange(12)], [3], TrainConfig(**base), keep_state=True)[0]
     assert torch.equal(_weights(a), _weights(b))
     assert not torch.equal(_weights(a), _weights(plain))
+
+
+@pytest.mark.parametrize(
+    "name, size, width, blocks",
+    [
+        ("convnet", 16, 16, None),
+        ("convnet", 32, 128, None),
+        ("resnet10bn", 32, 32, None),
+        ("resnetap10", 32, 5, None),
+        ("densenet", 32, 12, None),
+        ("densenet", 16, 12, (2, 2, 2, 2)),
+        ("densenet", 16, 7, (1, 3, 5, 2)),  # odd blocks round DenseNet's halvings: not affine in the width
+    ],
+)
+def test_activation_count_from_narrow_real_passes_equals_the_meta_device_count(name, size, width, blocks):
+    """The step-memory estimate (and so the chunk sizes) must not change with how activations are counted."""
+    from yoco.train import _activation_elements, _counted_elements
+
+    spec = NetworkSpec(name, 10, size, width, blocks=blocks)
+    assert _activation_elements(spec) == _counted_elements(spec, "meta")
