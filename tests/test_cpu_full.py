@@ -21,7 +21,7 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 import pytest
-import yaml
+from test_lite import _load  # config.yaml with configs layered on it, as Snakemake merges them
 
 from yoco import grid
 from yoco.train import NetworkSpec, TrainConfig, use_compile
@@ -38,21 +38,6 @@ REVERSED |= {"yoco"}
 T5_KEYS = {f"{b}_{s}" for b in ("random", "ssp", "entropy", "accumulated_margin", "forgetting", "el2n", "yoco")
            for s in ("balance", "imbalance")}  # fmt: skip
 INHOUSE = ("idc", "dream", "dsa", "mtt")
-
-
-def _load(*names: str) -> dict:
-    """config/config.yaml with each named config layered on it, as Snakemake does (mappings merge)."""
-
-    def merge(base, over):
-        out = dict(base)
-        for k, v in over.items():
-            out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-        return out
-
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    for name in names:
-        config = merge(config, yaml.safe_load((REPO / "config" / name).read_text()))
-    return config
 
 
 @pytest.fixture(scope="module")
