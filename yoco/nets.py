@@ -67,6 +67,10 @@ def _conv_init_(module: nn.Module) -> None:
     sequence of draws from the global generator is the same.
     """
     for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.BatchNorm2d, nn.GroupNorm)) and m.weight.is_meta:
+            # A meta-device build (a shape check) has no values to draw, and its in-place init would
+            # import torch._dynamo through torch's reference ops: ~1 s for every job that checks a ResNet.
+            continue
         if isinstance(m, nn.Conv2d):
             n = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
             m.weight.data.normal_(0, math.sqrt(2.0 / n))
