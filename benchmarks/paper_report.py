@@ -239,6 +239,9 @@ def table_markdown(header: list[str], rows: list[dict[str, str]]) -> str:
     Coordinates that are the same in every row are named once above the table."""
     where = [c for c in (*KEY_COLUMNS, *_PAPER_WHERE) if c in header]
     fixed = [c for c in where if len({r.get(c, "") for r in rows}) == 1]
+    # Table 1's "row": cell, or the paper's derived Avg. and Diff. rows (yoco.tables.table1_summary).
+    if any(r.get("row", "cell") != "cell" for r in rows):
+        where.insert(0, "row")
     out = []
     if fixed and rows:
         out.append("In every row: " + ", ".join(f"{c} {cell_text(c, rows[0].get(c))}" for c in fixed) + ".")
@@ -250,25 +253,28 @@ def table_markdown(header: list[str], rows: list[dict[str, str]]) -> str:
     diffs = []
     for r in rows:
         ours = cell_text("mean_best", r.get("mean_best"))
-        if ours != "–":
+        if ours != "–" and cell_text("std_best", r.get("std_best")) != "–":  # Avg. and Diff. rows have no std
             ours = f"{ours} ± {cell_text('std_best', r.get('std_best'))}"
         paper = cell_text("published", r.get("published"))
         if paper != "–" and cell_text("published_std", r.get("published_std")) != "–":
             paper = f"{paper} ± {cell_text('published_std', r.get('published_std'))}"
         diff = r.get("diff_best")
-        if diff not in (None, "") and str(diff).lower() != "nan":
+        if r.get("row", "cell") == "cell" and cell_text("diff_best", diff) != "–":
             diffs.append(float(diff))
         shown.append(
             [cell_text(c, r.get(c)) for c in varying]
             + [cell_text("n_runs", r.get("n_runs")), ours, paper, cell_text("diff_best", diff)]
         )
     out.append(markdown(pd.DataFrame(shown, columns=varying + ["runs", "ours", "paper", "ours − paper"])))
-    run = sum(cell_text("mean_best", r.get("mean_best")) != "–" for r in rows)
-    with_paper = sum(cell_text("published", r.get("published")) != "–" for r in rows)
-    summary = f"{len(rows)} rows, {run} run, {with_paper} with a paper value"
+    cells = [r for r in rows if r.get("row", "cell") == "cell"]
+    run = sum(cell_text("mean_best", r.get("mean_best")) != "–" for r in cells)
+    with_paper = sum(cell_text("published", r.get("published")) != "–" for r in cells)
+    summary = f"{len(cells)} cells, {run} run, {with_paper} with a paper value"
+    if len(cells) < len(rows):
+        summary += f" (and {len(rows) - len(cells)} Avg./Diff. rows)"
     if diffs:
         summary += (
-            f"; ours − paper over the {len(diffs)} with both: mean {sum(diffs) / len(diffs):+.2f}, "
+            f"; ours − paper over the {len(diffs)} cells with both: mean {sum(diffs) / len(diffs):+.2f}, "
             f"from {min(diffs):+.2f} to {max(diffs):+.2f} points"
         )
     out.append(summary + ".")
