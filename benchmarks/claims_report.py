@@ -24,8 +24,9 @@ def _fmt(x: float, digits: int = 2) -> str:
 
 
 def job_times(root: Path) -> pd.DataFrame:
-    """``job, s, max_rss_mb``: one row per Snakemake benchmark file under ROOT/benchmarks, its last
-    measurement (``job`` is the file's path there, the rule's name first)."""
+    """``job, s, max_rss_mb, cpu_s``: one row per Snakemake benchmark file under ROOT/benchmarks, its last
+    measurement (``job`` is the file's path there, the rule's name first; ``cpu_s`` the CPU seconds of
+    the job's processes, NaN where not recorded)."""
     rows = []
     for tsv in sorted((root / "benchmarks").rglob("*.tsv")):
         frame = pd.read_csv(tsv, sep="\t")
@@ -35,9 +36,10 @@ def job_times(root: Path) -> pd.DataFrame:
                 "s": float(frame["s"].iloc[-1]),
                 # Snakemake writes NA when a job ended before its first memory sample.
                 "max_rss_mb": float(pd.to_numeric(frame["max_rss"], errors="coerce").iloc[-1]),
+                "cpu_s": float(pd.to_numeric(frame.get("cpu_time", pd.Series([None])), errors="coerce").iloc[-1]),
             }
         )
-    return pd.DataFrame(rows, columns=["job", "s", "max_rss_mb"])
+    return pd.DataFrame(rows, columns=["job", "s", "max_rss_mb", "cpu_s"])
 
 
 def paper_value(pub: pd.DataFrame, ipc_to: int, key: str) -> tuple[float, str]:
@@ -120,7 +122,9 @@ def main() -> None:
     if not times.empty:
         print(
             markdown(
-                times.assign(s=times.s.map(lambda s: f"{s:.0f}"), max_rss_mb=times.max_rss_mb.map(lambda m: f"{m:.0f}"))
+                times.assign(
+                    s=times.s.map(lambda s: f"{s:.0f}"), max_rss_mb=times.max_rss_mb.map(lambda m: f"{m:.0f}")
+                )[["job", "s", "max_rss_mb"]]
             )
         )
         print(f"\nsum of job wall times: {times.s.sum() / 60:.1f} min\n")

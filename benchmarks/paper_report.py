@@ -154,12 +154,16 @@ def rule_times(times: pd.DataFrame) -> pd.DataFrame:
     """Per rule (the first folder of a benchmark file's path): jobs, sum and max of s, max RSS; longest first."""
     rules = times.assign(rule=times.job.str.split("/").str[0])
     grouped = rules.groupby("rule").agg(
-        jobs=("s", "size"), sum_s=("s", "sum"), max_s=("s", "max"), max_rss_mb=("max_rss_mb", "max")
+        jobs=("s", "size"),
+        sum_s=("s", "sum"),
+        max_s=("s", "max"),
+        max_rss_mb=("max_rss_mb", "max"),
+        cpu_s=("cpu_s", lambda c: c.sum(min_count=1)),
     )
     return grouped.sort_values("sum_s", ascending=False, kind="stable").reset_index()
 
 
-def times_section(root: Path, largest: int = 8) -> str:
+def times_section(root: Path, largest: int = 12) -> str:
     times = job_times(root) if (root / "benchmarks").is_dir() else pd.DataFrame()
     if times.empty:
         return "No benchmark files (ROOT/benchmarks): no measured job has finished."
@@ -173,6 +177,8 @@ def times_section(root: Path, largest: int = 8) -> str:
             "share": (per_rule.sum_s / total).map(lambda f: f"{100 * f:.0f} %"),
             "max s": per_rule.max_s.map(lambda s: f"{s:.0f}"),
             "max RSS MB": per_rule.max_rss_mb.map(lambda m: _fmt(m, 0)),
+            # CPU seconds per wall second: how many cores the rule's jobs kept busy.
+            "cores busy": (per_rule.cpu_s / per_rule.sum_s).map(lambda c: _fmt(c, 1)),
         }
     )
     top = times.sort_values("s", ascending=False, kind="stable").head(largest)
@@ -182,8 +188,9 @@ def times_section(root: Path, largest: int = 8) -> str:
     return "\n\n".join(
         [
             markdown(shown),
-            f"Total: {len(times)} jobs with a benchmark file, {total:.0f} s = {total / 60:.1f} min of job wall time "
-            "(jobs without one, the light ones, take seconds each).",
+            f"Total: {len(times)} jobs with a benchmark file, {total:.0f} s = {total / 60:.1f} min of job wall time"
+            + (f", {times.cpu_s.sum():.0f} CPU-s" if times.cpu_s.notna().any() else "")
+            + " (jobs without one, the light ones, take seconds each).",
             f"The {len(top)} largest jobs:",
             markdown(top_shown),
         ]
@@ -461,7 +468,7 @@ def figures_section(root: Path, figures: Path | None, link_dir: str | None) -> s
     return "\n\n".join(out)
 
 
-def report(root: Path, figures: Path | None = None, link_dir: str | None = None) -> str:
+def report(root: Path, figures: Path | None = None, link_dir: str | None = None, largest: int = 12) -> str:
     """The whole markdown: the run, wall time per rule, claims, tables, figures."""
     if not root.is_dir():
         raise YocoError(f"{root} is not a folder; pass the run's output_root, e.g. results/cifar10-cpu-full")
@@ -471,7 +478,7 @@ def report(root: Path, figures: Path | None = None, link_dir: str | None = None)
         )
     parts = [
         ("## The run", run_section(root)),
-        ("## Wall time per rule", times_section(root)),
+        ("## Wall time per rule", times_section(root, largest)),
         ("## Claims per condenser", claims_section(root)),
         ("## Every table, beside the paper", tables_section(root)),
         ("## Figures", figures_section(root, figures, link_dir)),
@@ -487,9 +494,10 @@ def main(argv: list[str] | None = None) -> int:
         "--link-dir",
         help="folder the image lines point to, e.g. where the page's PNGs are committed (default: --figures)",
     )
+    parser.add_argument("--largest", type=int, default=12, help="how many of the longest jobs to list (default 12)")
     a = parser.parse_args(argv)
     try:
-        text = report(a.root, a.figures, a.link_dir)
+        text = report(a.root, a.figures, a.link_dir, a.largest)
     except YocoError as exc:
         print(f"paper_report: {exc}", file=sys.stderr)
         return 2

@@ -93,9 +93,13 @@ def root(tmp_path):
 def test_report_sums_rules_counts_claims_and_compares_a_cell_with_the_paper(root):
     text = paper_report.report(root)
     lines = text.splitlines()
-    # Two evaluate jobs: 100 + 50.4 s, the longer one 100 s; Snakemake's NA memory does not hide the 2000.4 MB.
-    assert "| evaluate | 2 | 150 | 100 % | 100 | 2000 |" in lines
-    assert any(line.startswith("Total: 2 jobs with a benchmark file, 150 s = 2.5 min") for line in lines)
+    # Two evaluate jobs: 100 + 50.4 s, the longer one 100 s; Snakemake's NA memory does not hide the 2000.4 MB;
+    # 90 + 90 CPU-s over 150.4 s of wall time keep 1.2 cores busy.
+    assert "| evaluate | 2 | 150 | 100 % | 100 | 2000 | 1.2 |" in lines
+    assert any(
+        line.startswith("Total: 2 jobs with a benchmark file, 150 s = 2.5 min of job wall time, 180 CPU-s")
+        for line in lines
+    )
     # Per condenser (A's): idc 3 claims, one of each verdict, the paper ordering all 3 the same way;
     # mtt 1 claim that holds by more than 2 se, with no paper pair.
     assert "| idc | 3 | 1 | 1 | 1 | 3/3 |" in lines
