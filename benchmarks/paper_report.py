@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import html
 import math
 import re
 import sys
@@ -75,6 +76,18 @@ def page_environment(root: Path) -> dict[str, str]:
         return {}
     rows = re.findall(r"<tr><td>([^<]+)</td><td><code>([^<]*)</code></td></tr>", page.read_text(encoding="utf-8"))
     return dict(rows)
+
+
+def config_sources(root: Path) -> str:
+    """Which config files and --config values made the run, as report/config.html (yoco.report.config_page) says."""
+    page = root / "report" / "config.html"
+    if not page.is_file():
+        return ""
+    text = page.read_text(encoding="utf-8")
+    files = re.search(r"the config files \((.*?)\) merged", text)
+    values = re.search(r"<code>--config</code> values \(<code>(.*?)</code>\)", text)
+    out = "config files " + (html.unescape(re.sub(r"</?code>", "`", files.group(1))) if files else "not named")
+    return out + (f", `--config {html.unescape(values.group(1))}`" if values else ", no `--config` values")
 
 
 def job_span(root: Path) -> tuple[dt.datetime, dt.datetime] | None:
@@ -136,6 +149,9 @@ def run_section(root: Path) -> str:
         out.append(f"Environment of the job that wrote report/provenance.html: {shown}.")
     else:
         out.append("No report/provenance.html: the Python version and platform are not recorded.")
+    sources = config_sources(root)
+    if sources:
+        out.append(f"Configuration (report/config.html; the merged YAML is report/config.yaml): {sources}.")
     span = job_span(root)
     if span:
         first, last = span
