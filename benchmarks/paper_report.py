@@ -140,8 +140,6 @@ def run_section(root: Path) -> str:
                     "global seed",
                 )
             )
-        if "wall_s" in rows:
-            facts.append(("sum of training wall_s", f"{rows.wall_s.sum() / 60:.1f} min"))
         out.append(markdown(pd.DataFrame(facts, columns=["", " "])))
     if env:
         keep = ["python", "platform", "torch", "numpy", "snakemake", "yoco"]
