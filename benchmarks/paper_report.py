@@ -31,6 +31,7 @@ import pandas as pd
 # The helpers of the first results page (claims_report.py, beside this file) shape this page's tables too.
 from claims_report import _fmt, claim_rows, job_times, markdown, verdict
 from yoco.errors import YocoError
+from yoco.figures import CONDENSER_LABELS
 from yoco.published import KEY_COLUMNS, published
 from yoco.report import FIGURE_TITLES, cell_text, figure_title, read_table_csv, table_title
 
@@ -246,7 +247,7 @@ def claims_section(root: Path) -> str:
         markdown(claim_counts(claims)),
     ]
     for ck, g in claims.groupby("condenser_a", sort=False):
-        out.append(f"#### {ck}")
+        out.append(f"#### {CONDENSER_LABELS.get(ck, ck)}")
         out.append(markdown(claim_rows(g)))
     return "\n\n".join(out)
 
