@@ -123,7 +123,7 @@ def main() -> None:
         print(
             markdown(
                 times.assign(
-                    s=times.s.map(lambda s: f"{s:.0f}"), max_rss_mb=times.max_rss_mb.map(lambda m: f"{m:.0f}")
+                    s=times.s.map(lambda s: f"{s:.0f}"), max_rss_mb=times.max_rss_mb.map(lambda m: _fmt(m, 0))
                 )[["job", "s", "max_rss_mb"]]
             )
         )
