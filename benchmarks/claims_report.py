@@ -24,17 +24,22 @@ def _fmt(x: float, digits: int = 2) -> str:
 
 
 def job_times(root: Path) -> pd.DataFrame:
+    """``job, s, max_rss_mb, cpu_s``: one row per Snakemake benchmark file under ROOT/benchmarks, its last
+    measurement (``job`` is the file's path there, the rule's name first; ``cpu_s`` the CPU seconds of
+    the job's processes, NaN where not recorded)."""
     rows = []
     for tsv in sorted((root / "benchmarks").rglob("*.tsv")):
         frame = pd.read_csv(tsv, sep="\t")
         rows.append(
             {
-                "job": str(tsv.relative_to(root / "benchmarks").with_suffix("")),
+                "job": tsv.relative_to(root / "benchmarks").with_suffix("").as_posix(),
                 "s": float(frame["s"].iloc[-1]),
-                "max_rss_mb": float(frame["max_rss"].iloc[-1]),
+                # Snakemake writes NA when a job ended before its first memory sample.
+                "max_rss_mb": float(pd.to_numeric(frame["max_rss"], errors="coerce").iloc[-1]),
+                "cpu_s": float(pd.to_numeric(frame.get("cpu_time", pd.Series([None])), errors="coerce").iloc[-1]),
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["job", "s", "max_rss_mb", "cpu_s"])
 
 
 def paper_value(pub: pd.DataFrame, ipc_to: int, key: str) -> tuple[float, str]:
@@ -77,6 +82,26 @@ def per_key(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def verdict(holds: bool, significant: bool) -> str:
+    """``holds*`` (diff > 2 se), ``holds`` (diff > 0) or ``FAILS``, as yoco.claims.format_claims reads a claim."""
+    return "holds*" if significant else ("holds" if holds else "FAILS")
+
+
+def claim_rows(claims: pd.DataFrame) -> pd.DataFrame:
+    """claims.csv as the page shows it: B named with its condenser where that differs from A's."""
+    return pd.DataFrame(
+        {
+            "claim": claims.claim,
+            "ipc_to": claims.ipc_to,
+            "A": claims.key_a,
+            "B": claims.key_b.where(claims.condenser_b == claims.condenser_a, claims.key_b + "@" + claims.condenser_b),
+            "diff ± se": [f"{d:+.2f} ± {s:.2f}" for d, s in zip(claims["diff"], claims.se)],
+            "paper diff": claims.paper_diff.map(lambda x: _fmt(x)),
+            "verdict": [verdict(h, s) for h, s in zip(claims.holds, claims.significant)],
+        }
+    )
+
+
 def markdown(frame: pd.DataFrame) -> str:
     cols = list(frame.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -97,23 +122,14 @@ def main() -> None:
     if not times.empty:
         print(
             markdown(
-                times.assign(s=times.s.map(lambda s: f"{s:.0f}"), max_rss_mb=times.max_rss_mb.map(lambda m: f"{m:.0f}"))
+                times.assign(
+                    s=times.s.map(lambda s: f"{s:.0f}"), max_rss_mb=times.max_rss_mb.map(lambda m: _fmt(m, 0))
+                )[["job", "s", "max_rss_mb"]]
             )
         )
         print(f"\nsum of job wall times: {times.s.sum() / 60:.1f} min\n")
     claims = pd.read_csv(a.root / "claims.csv")
-    shown = claims.assign(
-        **{
-            "A": claims.key_a,
-            "B": claims.key_b.where(claims.condenser_b == claims.condenser_a, claims.key_b + "@" + claims.condenser_b),
-            "diff ± se": [f"{d:+.2f} ± {s:.2f}" for d, s in zip(claims["diff"], claims.se)],
-            "paper diff": claims.paper_diff.map(lambda x: _fmt(x)),
-            "verdict": [
-                "holds*" if s else ("holds" if h else "FAILS") for h, s in zip(claims.holds, claims.significant)
-            ],
-        }
-    )
-    print(markdown(shown[["claim", "ipc_to", "A", "B", "diff ± se", "paper diff", "verdict"]]))
+    print(markdown(claim_rows(claims)))
     print()
     print(markdown(per_key(runs)))
 

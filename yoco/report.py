@@ -134,6 +134,9 @@ def read_table_csv(path: str | Path) -> tuple[list[str], list[dict[str, str]]]:
     return header, rows
 
 
+_FLOAT = re.compile(r"[-+]?\d*\.\d+(e[-+]?\d+)?", re.IGNORECASE)
+
+
 def _number(text: str) -> float | None:
     try:
         value = float(text)
@@ -142,28 +145,32 @@ def _number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def cell_text(column: str, text: str | None) -> str:
+    """How a table page shows one cell of ``column``: a float to two decimals (a difference signed), any
+    other number or text as written, a blank or NaN as a dash. The markdown of the results pages
+    (benchmarks/paper_report.py) shows cells the same way."""
+    text = "" if text is None else str(text).strip()
+    if text == "" or text.lower() == "nan":
+        return "–"
+    value = _number(text)
+    # Written as a float: accuracies and their spreads read best at two decimals.
+    if value is not None and _FLOAT.fullmatch(text):
+        return f"{value:+.2f}" if column.startswith("diff") else f"{value:.2f}"
+    return text
+
+
 def _cell(column: str, text: str) -> str:
-    """One ``<td>``: accuracies to two decimals, differences signed and coloured, blanks as a dash."""
+    """One ``<td>``: the text of :func:`cell_text`, numbers right-aligned, differences coloured."""
     text = "" if text is None else str(text).strip()
     classes = ["cmp"] if column in _COMPARISON else []
     value = _number(text)
-    if text == "" or text.lower() == "nan":
-        shown = "–"
+    if text == "" or text.lower() == "nan" or value is not None:
         classes.append("num")
-    elif value is not None and re.fullmatch(r"[-+]?\d*\.\d+(e[-+]?\d+)?", text, re.IGNORECASE):
-        # Written as a float: accuracies and their spreads read best at two decimals.
-        shown = f"{value:+.2f}" if column.startswith("diff") else f"{value:.2f}"
-        classes.append("num")
-        if column.startswith("diff") and value != 0:
-            classes.append("pos" if value > 0 else "neg")
-    elif value is not None:
-        shown = text
-        classes.append("num")
-    else:
-        shown = text
+    if column.startswith("diff") and value and _FLOAT.fullmatch(text):
+        classes.append("pos" if value > 0 else "neg")
     if column == "mean_best":
         classes.append("ours")
-    return f'<td class="{" ".join(classes)}">{html.escape(shown)}</td>'
+    return f'<td class="{" ".join(classes)}">{html.escape(cell_text(column, text))}</td>'
 
 
 def _column_order(header: Sequence[str]) -> list[str]:
@@ -332,6 +339,7 @@ def provenance_page(
 __all__ = [
     "PACKAGES",
     "TABLE_TITLES",
+    "cell_text",
     "config_page",
     "environment",
     "git_state",
