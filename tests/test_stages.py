@@ -1,0 +1,111 @@
+"""The stages from Python (yoco/stages/): the README's example runs, and a stage makes the same checks, messages
+and files as its `yoco` subcommand, which only parses flags."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import re
+
+import pandas as pd
+import pytest
+
+from conftest import REPO
+from yoco import stages
+from yoco.cli import main
+from yoco.errors import YocoError
+
+
+def _readme_example() -> str:
+    text = (REPO / "README.md").read_text()
+    contributing = text[text.index("## Contributing") :]
+    return re.search(r"```python\n(.*?)```", contributing, re.S).group(1)
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    """The README's Contributing example, run as written in a folder of its own."""
+    import os
+
+    d = tmp_path_factory.mktemp("stages")
+    cwd = os.getcwd()
+    os.chdir(d)
+    try:
+        scope: dict = {}
+        exec(compile(_readme_example(), "README.md (Contributing)", "exec"), scope)
+    finally:
+        os.chdir(cwd)
+    return d, scope
+
+
+def test_the_readme_example_runs_every_stage_from_python(chain):
+    d, scope = chain
+    # ipc=8 real images per class, factor 1, pruned to IPC 2: 2 of every class's 8 patches, 10 classes.
+    (record,) = scope["records"]
+    assert record["key"] == "yoco" and record["ipc_from"] == 8 and record["ipc_to"] == 2
+    assert record["class_counts"] == [2] * 10 and record["n_selected"] == 20
+    assert json.loads((d / "selections.json").read_text()) == scope["records"]
+    # One selection x one init: one row, naming the decoded set the selection indexes.
+    runs = pd.read_csv(d / "runs.csv")
+    assert len(runs) == 1 and runs["decoded_sha256"][0] == record["identity"]["decoded_sha256"]
+    assert (d / "dyn" / "rep1.npz").is_file() and (d / "dyn" / "rep1.model.pt").is_file()
+
+
+def test_a_stage_writes_the_bytes_its_command_writes(chain, tmp_path):
+    d, _ = chain
+    args = ["--decoded", str(d / "decoded.pt"), "--ipc-to", "2", "--key", "yoco", "--scores", str(d / "scores.npz")]
+    assert main(["select", *args, "--out", str(tmp_path / "cli.json")]) == 0
+    stages.select(d / "decoded.pt", 2, tmp_path / "py.json", key="yoco", scores=[d / "scores.npz"])
+    assert (tmp_path / "py.json").read_bytes() == (tmp_path / "cli.json").read_bytes()
+
+
+def test_a_stage_refuses_with_the_message_its_command_prints(chain, tmp_path, capsys):
+    d, _ = chain
+    # IPC 8 stored: pruning to 9 cannot shrink the set.
+    with pytest.raises(YocoError) as err:
+        stages.select(d / "decoded.pt", 9, tmp_path / "py.json", key="random_balance")
+    assert "--ipc-to 9 exceeds the stored IPC 8" in str(err.value)
+    capsys.readouterr()
+    code = main(
+        ["select", "--decoded", str(d / "decoded.pt"), "--ipc-to", "9", "--key", "random_balance"]
+        + ["--out", str(tmp_path / "cli.json")]
+    )
+    assert code == 2
+    assert capsys.readouterr().err.strip() == f"yoco select: error: {err.value}"
+    assert not (tmp_path / "py.json").exists() and not (tmp_path / "cli.json").exists()
+
+
+def test_train_options_name_the_unknown_option():
+    with pytest.raises(YocoError, match="train= has no option widht"):
+        stages.dynamics("decoded.pt", "real.npz", "dyn", train={"widht": 8})
+
+
+def test_every_command_only_parses_and_calls_its_stage():
+    import yoco.cli as cli
+
+    commands = {name: f for name, f in vars(cli).items() if name.startswith("cmd_")}
+    assert len(commands) == 16, sorted(commands)
+    for name, func in commands.items():
+        lines = inspect.getsource(func).splitlines()
+        assert len(lines) <= 25, f"{name} is {len(lines)} lines: its work belongs in yoco/stages/"
+    # A command reaches files only through its stage: the command line imports no loader or writer.
+    imported = {
+        node.module or ""
+        for node in ast.walk(ast.parse(inspect.getsource(cli)))
+        if isinstance(node, ast.ImportFrom) and node.level == 1
+    }
+    assert imported <= {"", "errors", "io", "seeding", "stages", "stages.condensing", "stages.inputs"}, imported
+
+
+def test_nothing_in_the_library_imports_the_command_line():
+    offenders = []
+    for path in (REPO / "yoco").rglob("*.py"):
+        if path.name in ("cli.py", "__main__.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[-1] == "cli":
+                offenders.append(str(path.relative_to(REPO)))
+            if isinstance(node, ast.Import) and any(a.name == "yoco.cli" for a in node.names):
+                offenders.append(str(path.relative_to(REPO)))
+    assert not offenders, f"these import yoco.cli, above them in the layering: {offenders}"
