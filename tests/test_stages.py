@@ -109,3 +109,32 @@ def test_nothing_in_the_library_imports_the_command_line():
             if isinstance(node, ast.Import) and any(a.name == "yoco.cli" for a in node.names):
                 offenders.append(str(path.relative_to(REPO)))
     assert not offenders, f"these import yoco.cli, above them in the layering: {offenders}"
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda d: stages.dynamics(d / "decoded.pt", d / "digits.npz", d / "x", reps=0), "--reps 0 is below 1"),
+        (lambda d: stages.select(d / "decoded.pt", 1, d / "x.json", key="random", rep=0), "--rep 0 is below 1"),
+        (
+            lambda d: stages.evaluate(d / "decoded.pt", d / "digits.npz", [d / "selections.json"], d / "x", inits=0),
+            "--inits 0 is below 1",
+        ),
+        (
+            lambda d: stages.evaluate_fractions(d / "decoded.pt", d / "digits.npz", [d / "scores.npz"], [0.0], d / "x"),
+            "--fractions 0.0 is outside (0, 1)",
+        ),
+        (
+            lambda d: stages.evaluate_epochs(d / "decoded.pt", d / "digits.npz", [], 1, 2, d / "x", epochs_from=-1),
+            "--epochs-from -1 is below 0",
+        ),
+    ],
+)
+def test_a_stage_refuses_what_its_flag_type_refuses(chain, call, message):
+    """The command line's flag types refuse these before a stage runs; a Python caller gets the same words
+    from the stage instead of an empty run (reps=0) or a record of rep 0."""
+    d, _ = chain
+    with pytest.raises(YocoError) as err:
+        call(d)
+    assert str(err.value).startswith(message)
+    assert not (d / "x").exists() and not (d / "x.json").exists()

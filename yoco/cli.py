@@ -18,7 +18,7 @@ import sys
 from . import stages
 from .errors import YocoError
 from .stages.condensing import CONDENSE_WRITES
-from .stages.inputs import DIFFAUG_DEFAULT, TrainOptions
+from .stages.inputs import DIFFAUG_DEFAULT, TrainOptions, at_least
 
 
 def _tune_allocator() -> None:
@@ -41,9 +41,10 @@ def _int_at_least(low: int):
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"{value} is below {low}; give a whole number >= {low}")
-        return value
+        try:
+            return at_least(value, low)  # the words a stage refuses a Python caller's value with
+        except YocoError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
 
     parse.__name__ = "int"
     return parse

@@ -7,6 +7,7 @@ from ..errors import YocoError
 from ..progress import log
 from .inputs import (
     TrainOptions,
+    at_least,
     check_dynamics_belong,
     check_geometry,
     check_outputs,
@@ -47,8 +48,10 @@ def selections_from_json(paths, keys=None, decoded=None, decoded_path=None) -> l
     return sels
 
 
-def _inputs(decoded, real, out, train: TrainOptions):
+def _inputs(decoded, real, out, train: TrainOptions, inits: int, eval_points: int):
     """The checks every evaluating stage makes before any work; returns the decoded and real sets."""
+    at_least(inits, 1, "--inits")
+    at_least(eval_points, 0, "--eval-points")
     check_outputs({"--out": out}, {"--decoded": decoded, "--real": real})
     train.check()
     resolve_device(train.device)
@@ -111,7 +114,7 @@ def evaluate(
     ``selections`` (those of ``keys``); returns the runs written to ``out``."""
     train = train_options(train)
     decoded_path = decoded
-    decoded, data = _inputs(decoded, real, out, train)
+    decoded, data = _inputs(decoded, real, out, train, inits, eval_points)
     sels = selections_from_json(selections, keys, decoded, decoded_path)
     if keys and {s.key for s in sels} != set(keys):
         missing = sorted(set(keys) - {s.key for s in sels})
@@ -141,6 +144,9 @@ def evaluate_fractions(
     from ..selection import ORDERS, keep_fraction, parse_key
 
     train = train_options(train)
+    outside = [f for f in fractions if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f < 1]
+    if outside:
+        raise YocoError(f"--fractions {' '.join(map(str, outside))} is outside (0, 1)")
     bad = [o for o in orders if o not in ORDERS]
     if bad:
         raise YocoError(f"--orders takes easy and/or hard, got {' '.join(bad)}")
@@ -148,7 +154,7 @@ def evaluate_fractions(
     if score_name is None or score_name == "features":
         raise YocoError(f"--key {key} ranks by no per-sample score; Fig. 3 needs a score key such as yoco or el2n")
     decoded_path = decoded
-    decoded, data = _inputs(decoded, real, out, train)
+    decoded, data = _inputs(decoded, real, out, train, inits, eval_points)
     ipc_from, factor = check_geometry(decoded, decoded_path)
     labels = decoded.labels.numpy()
     read = [read_scores(path, decoded, decoded_path) for path in scores]
@@ -202,10 +208,11 @@ def evaluate_epochs(
     from ..selection import select_single_epoch
 
     train = train_options(train)
+    at_least(epochs_from, 0, "--epochs-from")
     if epochs_from >= epochs_to:
         raise YocoError(f"--epochs-from {epochs_from} must be below --epochs-to {epochs_to}")
     decoded_path = decoded
-    decoded, data = _inputs(decoded, real, out, train)
+    decoded, data = _inputs(decoded, real, out, train, inits, eval_points)
     ipc_from, factor = check_geometry(decoded, decoded_path, ipc_from=ipc_from, dataset=dataset, ipc_to=ipc_to)
     runs = [Dynamics.load(path) for path in dynamics]
     for path, dyn in zip(dynamics, runs):

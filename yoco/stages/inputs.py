@@ -39,6 +39,19 @@ def resolve_device(name: str):
     return name
 
 
+def at_least(value, low: int, flag: str | None = None) -> int:
+    """A whole number >= ``low``: the check of a ``yoco`` flag's type (``--reps``, ``--inits``), made again
+    for Python callers with the same words (``flag`` first when given)."""
+    import numbers
+
+    named = f"{flag} " if flag else ""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise YocoError(f"{named}{value!r} is not a whole number")
+    if value < low:
+        raise YocoError(f"{named}{value} is below {low}; give a whole number >= {low}")
+    return int(value)
+
+
 def check_outputs(outputs: dict, inputs: dict | None = None) -> None:
     """Check a stage's output locations (flag -> path) before any work; an output may not overwrite an input.
 

@@ -8,6 +8,7 @@ from ..errors import YocoError
 from ..progress import log
 from .inputs import (
     TrainOptions,
+    at_least,
     check_dynamics_belong,
     check_outputs,
     identity,
@@ -30,6 +31,7 @@ def dynamics(
     from ..progress import Progress
 
     train = train_options(train)
+    at_least(reps, 1, "--reps")
     check_outputs({"--out-dir": out_dir})
     for rep in range(1, reps + 1):  # a FIFO or device among the files it will write: refused now, not after training
         for name in (f"rep{rep}.npz", f"rep{rep}.model.pt"):

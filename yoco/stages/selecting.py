@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..errors import YocoError
 from ..progress import log
 from .inputs import (
+    at_least,
     check_classes,
     check_geometry,
     check_outputs,
@@ -67,7 +68,7 @@ def parse_pairs(pairs, key=None, rep=1) -> list[tuple[str, int]]:
         return out
     if not key:
         raise YocoError("give --key KEY (with --rep) or --pairs KEY@REP ...")
-    return [(key, rep)]
+    return [(key, at_least(rep, 1, "--rep"))]
 
 
 def score_files(scores, score_reps=None) -> dict:
