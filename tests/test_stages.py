@@ -138,3 +138,43 @@ def test_a_stage_refuses_what_its_flag_type_refuses(chain, call, message):
         call(d)
     assert str(err.value).startswith(message)
     assert not (d / "x").exists() and not (d / "x.json").exists()
+
+
+def _stage_of(command: str):
+    return getattr(stages, {"import": "import_set", "prune": "prune_file"}.get(command, command.replace("-", "_")))
+
+
+def _subparsers(parser):
+    import argparse
+
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return sub.choices
+
+
+def test_a_stage_called_without_an_option_runs_what_the_command_runs_without_its_flag():
+    """Defaults reproduce the reference code in both doors: every optional flag's default is the stage
+    keyword's (the training flags: TrainOptions' fields)."""
+    import dataclasses
+
+    from yoco.cli import build_parser
+    from yoco.stages import TrainOptions
+
+    train_defaults = {f.name: f.default for f in dataclasses.fields(TrainOptions)}
+    checked = 0
+    for command, sub in _subparsers(build_parser()).items():
+        parsers = _subparsers(sub).items() if command == "report-page" else [(None, sub)]
+        for kind, parser in parsers:
+            params = inspect.signature(_stage_of(command)).parameters
+            for action in parser._actions:
+                if action.required or action.dest in ("help", "kind"):
+                    continue
+                if action.dest in params:
+                    expected = params[action.dest].default
+                else:
+                    assert action.dest in train_defaults, f"yoco {command} --{action.dest} reaches no keyword"
+                    expected = train_defaults[action.dest]
+                default = action.default
+                same = list(default) == list(expected) if isinstance(default, list) else default == expected
+                assert same, f"yoco {command} {kind or ''} --{action.dest}: flag {default!r}, stage {expected!r}"
+                checked += 1
+    assert checked > 100
