@@ -71,7 +71,7 @@ def _train(selections, decoded, real, out, inits: int, eval_points: int, train: 
     pool_x, pool_y = training_pool(decoded, real, train.double_normalize)
     test_x, test_y = test_tensors(real)
     spec = train.spec(decoded)
-    config = TrainConfig(**train.fields(), eval_points=eval_points)
+    config = TrainConfig(**train.config_fields(), eval_points=eval_points)
     log(f"evaluate: {len(selections)} selections x {inits} inits of {spec.name}, {train.epochs} epochs")
     with Progress(name) as progress:
         runs = evaluate_selections(

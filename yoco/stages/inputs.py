@@ -105,7 +105,7 @@ class TrainOptions:
     def names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in fields(cls))
 
-    def fields(self) -> dict:
+    def config_fields(self) -> dict:
         """The TrainConfig fields the options set (the schedule and validation are per stage)."""
         return dict(
             epochs=self.epochs,
@@ -139,7 +139,7 @@ class TrainOptions:
             from ..augment import _parse_strategy
 
             _parse_strategy(self.diffaug)
-        TrainConfig(**self.fields())
+        TrainConfig(**self.config_fields())
 
     def spec(self, decoded):
         """The network trained on ``decoded``."""
@@ -158,7 +158,7 @@ class TrainOptions:
         """A bad width, depth or image size for the network fails before the data are trained on."""
         from ..train import TrainConfig, check_trainable
 
-        check_trainable(spec, TrainConfig(**self.fields()), resolve_device(self.device))
+        check_trainable(spec, TrainConfig(**self.config_fields()), resolve_device(self.device))
 
 
 def train_options(train: TrainOptions | dict | None) -> TrainOptions:

@@ -41,7 +41,7 @@ def dynamics(
     decoded, data = load_decoded_real(decoded, real)
     spec = train.spec(decoded)
     train.check_spec(spec)
-    config = dynamics_config(**train.fields())
+    config = dynamics_config(**train.config_fields())
     reps = list(range(1, reps + 1))
     out = Path(out_dir)
     ident = identity(decoded)
