@@ -246,7 +246,7 @@ def test_unpruned_cell_matches_full_and_random_spellings():
 
 
 def test_stand_in_flag_parses_and_names_the_fix():
-    from yoco.cli import _stand_ins
+    from yoco.stages.inputs import stand_ins as _stand_ins
 
     expected = {"digits": {"dataset": "cifar10", "ipc_from": {20: 50, 10: 10}}}
     assert _stand_ins(["digits=cifar10:20=50,10=10"]) == expected

@@ -11,10 +11,13 @@ from .data import NORMALIZATION, NUM_CLASSES, RealData, check_resolution, check_
 from .dynamics import Dynamics
 from .errors import TrainingDiverged, YocoError, closest
 from .pipeline import compute_scores, decode_set, dynamics_config, train_dynamics, training_pool
-from .scores import check_lbpe
+from .scores import check_lbpe, lbpe_defaults
 from .seeding import check_seed
 from .selection import parse_key, select
 from .train import NetworkSpec
+
+# The datasets whose normalisation yoco.prune knows by name (other datasets pass mean= and std=).
+KNOWN_DATASETS = (*NORMALIZATION, "digits")
 
 
 def prune(
@@ -144,10 +147,7 @@ def prune(
         spec = NetworkSpec(name=network, num_classes=num_classes, image_size=images.shape[-1], width=width)
         # Defaults adapt to the run's length; values given are checked as `yoco scores` checks them.
         available = epochs if trains else dynamics.num_epochs
-        if lbpe_epochs is None:
-            lbpe_epochs = min(100, available)
-        if lbpe_top_k is None:
-            lbpe_top_k = min(10, lbpe_epochs)
+        lbpe_epochs, lbpe_top_k = lbpe_defaults(available, lbpe_epochs, lbpe_top_k)
         check_lbpe(lbpe_epochs, lbpe_top_k, available, source="the dynamics run")
         model = None
         if trains:
@@ -263,7 +263,7 @@ def _normalisation(dataset: str | None, mean, std, size: int):
 
             real = load_real("digits", image_size=size)
             return real.mean, real.std
-        known = sorted([*NORMALIZATION, "digits"])
+        known = sorted(KNOWN_DATASETS)
         guess = closest(dataset, known)
         hint = f" Did you mean {guess!r}?" if guess else ""
         raise YocoError(

@@ -111,6 +111,16 @@ def lbpe_per_epoch(dyn: Dynamics) -> np.ndarray:
     return _check_dynamics(dyn).err_l2.astype(np.float64)
 
 
+def lbpe_defaults(available: int, lbpe_epochs: int | None = None, lbpe_top_k: int | None = None) -> tuple[int, int]:
+    """LBPE's E and K where not given, following the run's length: E = min(100, available), K = min(10, E)
+    (the IDC CIFAR-10 setting on a 1000-epoch run). Shared by ``yoco.prune`` and ``yoco prune``."""
+    if lbpe_epochs is None:
+        lbpe_epochs = min(100, available)
+    if lbpe_top_k is None:
+        lbpe_top_k = min(10, lbpe_epochs)
+    return lbpe_epochs, lbpe_top_k
+
+
 def check_lbpe(
     lbpe_epochs: int,
     lbpe_top_k: int,
