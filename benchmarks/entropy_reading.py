@@ -11,7 +11,8 @@ with the arguments ``yoco.grid`` gives the workflow's rules, same seeds):
       multi-formation set, for real images taken through the formation (IDC's mix initialisation: downscaled
       by f, decoded back), the distance a set that condensation never moved would have;
   (b) accuracy over random real: the config's evaluation recipe on the whole decoded set (1 selection x N
-      inits) and on random real images of the same images per class (IPC_F, N random draws x 1 init);
+      inits) and on random real images of the same images per class (``random_balance``: IPC_F of each
+      class, N random draws x 1 init), the storage budget the condensed set stands for;
   (c) entropy - random at IPC_F -> IPC_T: the workflow's ``entropy`` and ``random`` selections (one per
       score rep / random draw) x the config's inits.
 
@@ -51,7 +52,7 @@ from yoco.condensed import CondensedSet, training_tensor  # noqa: E402
 from yoco.data import load_real, npz_dataset_name, to_tensor  # noqa: E402
 from yoco.errors import YocoError  # noqa: E402
 from yoco.formation import decode, mix_init  # noqa: E402
-from yoco.pipeline import source_geometry  # noqa: E402
+from yoco.pipeline import dynamics_seed, source_geometry  # noqa: E402
 from yoco.seeding import seed_from  # noqa: E402
 
 LONG = "idc_long"
@@ -132,6 +133,12 @@ def diff_se(a, b) -> tuple[float, float]:
     """Difference of means and its standard error sqrt(se_a^2 + se_b^2) (README, "Reading the standard error")."""
     (ma, sa), (mb, sb) = mean_se(a), mean_se(b)
     return ma - mb, math.sqrt(sa**2 + sb**2)
+
+
+def fail(message: str) -> None:
+    """Bad input: one line naming the problem and the fix, exit 2 (as the ``yoco`` CLI)."""
+    print(f"entropy_reading: error: {message}", file=sys.stderr)
+    sys.exit(2)
 
 
 class Runner:
@@ -307,6 +314,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="a tenth of the epochs, under entropy_reading/quick/")
     a = p.parse_args(argv)
     t_start = time.time()
+    if not os.path.isfile(a.configfile):
+        p.error(f"--configfile {a.configfile} does not exist; pass the config the run was made with")
+    if a.seeds < 2:
+        p.error(f"--seeds {a.seeds}: a standard error needs at least 2 runs per side; pass --seeds 2 or more")
+    if not 1 <= a.ipc_to < a.ipc_from:
+        p.error(f"--ipc-to {a.ipc_to} must lie in [1, --ipc-from {a.ipc_from}): pruning keeps fewer images per class")
 
     config = merged(yaml.safe_load((REPO / "config" / "config.yaml").read_text()), yaml.safe_load(open(a.configfile)))
     root = Path(a.root or config["output_root"]).resolve()
@@ -314,11 +327,11 @@ def main(argv: list[str] | None = None) -> int:
     ipcf, ipct = str(a.ipc_from), a.ipc_to
     idc_sets = [cs for cs in grid.condensed_sets(config) if cs.ck == "idc" and cs.ipcf == ipcf]
     if not idc_sets:
-        sys.exit(f"entropy_reading: the config has no IDC set at IPC_F {ipcf}; pass --ipc-from of one it has")
+        fail(f"the config has no IDC set at IPC_F {ipcf}; pass --ipc-from of one it has")
     ds = idc_sets[0].ds
     real_path = grid.real_path(config, ds)
     if not os.path.exists(real_path):
-        sys.exit(f"entropy_reading: no real data at {real_path}; pass --root of a finished run of {a.configfile}")
+        fail(f"no real data at {real_path}; pass --root of a finished run of {a.configfile}")
     sets = [s for s in a.sets if not (a.skip_long and s == LONG)]
     net = grid.dataset_network(config, ds)
     er = root / "entropy_reading" / ("quick" if a.quick else "")
@@ -347,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         full_prefix = f"{grid.FULL}/{ds}/{grid.FULL_IPC}"
         per_class = source_geometry(CondensedSet.load(real_dec))[0]
         rr, rr_seeds = evaluate(
-            run, config, ds, net, real_dec, real_path, ["random"], list(range(1, a.seeds + 1)), per_class,
+            run, config, ds, net, real_dec, real_path, ["random_balance"], list(range(1, a.seeds + 1)), per_class,
             a.ipc_from, 1, full_prefix, {}, er / "b" / "random_real", None,
         )  # fmt: skip
         seeds_out.append(("random real", rr_seeds, rr))
@@ -358,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n== {s}", flush=True)
         if s == LONG:
             decoded, scores = make_long(run, config, long_cfg, ds, ipcf, er)
-            print(f"  condense seed {seed_from('condense', 'idc', ds, ipcf)} (IDC's), seed prefix idc/{ds}/{ipcf}")
+            dyn_seeds = [dynamics_seed(f"idc/{ds}/{ipcf}", r) for r in reps]
+            print(f"  condense seed {seed_from('condense', 'idc', ds, ipcf)}, dynamics seeds {dyn_seeds} (IDC's)")
         else:
             decoded = grid.decoded_path(config, ck, ds, ipcf)
             scores = {r: grid.score_path(config, ck, ds, ipcf, r) for r in reps}
@@ -401,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
 
     if not rows:
-        sys.exit("entropy_reading: no condensed set to measure")
+        fail("no condensed set of --sets is in the run; pass --sets of sets it made")
     df = pd.DataFrame(rows)
     er.mkdir(parents=True, exist_ok=True)
     df.to_csv(er / "summary.csv", index=False)
