@@ -14,7 +14,9 @@ with the arguments ``yoco.grid`` gives the workflow's rules, same seeds):
       inits) and on random real images of the same images per class (``random_balance``: IPC_F of each
       class, N random draws x 1 init), the storage budget the condensed set stands for;
   (c) entropy - random at IPC_F -> IPC_T: the workflow's ``entropy`` and ``random`` selections (one per
-      score rep / random draw) x the config's inits.
+      score rep / random draw) x the config's inits, and how many classes the entropy selections leave empty;
+  (d) the same pair class-balanced (``entropy_balance - random_balance``): whether entropy is below random
+      within classes too, or only through the class counts of a global hard-first selection.
 
 Runs of the DAG are reused where they are the same runs (same decoded set, key, rep, init and epochs: the
 seeds derive from those), so a finished ``make paper-cpu`` root pays only for what it did not evaluate.
@@ -57,7 +59,9 @@ from yoco.seeding import seed_from  # noqa: E402
 
 LONG = "idc_long"
 SETS = ("idc", LONG, "dream", "dsa", "mtt")
-KEYS = ("entropy", "random")  # (c): entropy first, so the difference reads entropy - random
+# (c) the pair of the reading; (d) the same pair class-balanced (IPC_T·f² patches of every class), which
+# takes away what global hard-first entropy does to the class counts and leaves the choice within classes.
+PAIRS = {"c": ("entropy", "random"), "d": ("entropy_balance", "random_balance")}
 
 
 # ------------------------------------------------------------------------------------------------ (a)
@@ -188,18 +192,20 @@ def dag_rows(path: str, decoded_sha: str, key: str, reps, inits, epochs: int) ->
 
 
 def evaluate(run, config, ds, net, decoded, real, keys, reps, ipcf, ipct, inits, seed_prefix, scores, out, dag):
-    """Runs of ``keys`` (every rep, inits 1..inits) on a decoded set: the DAG's where it has them, else
-    ``yoco select`` + ``yoco evaluate`` with the rules' arguments. Returns (runs, selection seeds)."""
+    """Runs of ``keys`` (every rep, inits 1..inits) on a decoded set: the DAG's where it has them (``dag``:
+    its runs CSV and selections JSON), else ``yoco select`` + ``yoco evaluate`` with the rules' arguments.
+    Returns the runs, the selection seeds and the selection records (class counts) by (key, rep)."""
     sha_ = sha(decoded)
     epochs = int(grid._recipe(config, "evaluate", ds)["epochs"])
-    frames, todo = [], []
+    frames, todo, records = [], [], {}
     for key in keys:
-        rows = dag_rows(dag, sha_, key, reps, range(1, inits + 1), epochs) if dag else None
+        rows = dag_rows(dag[0], sha_, key, reps, range(1, inits + 1), epochs) if dag else None
         if rows is None:
             todo.append(key)
         else:
-            print(f"  {key}: {len(rows)} runs of the DAG ({dag})")
+            print(f"  {key}: {len(rows)} runs of the DAG ({dag[0]})")
             frames.append(rows.assign(source="dag"))
+            records.update({(r["key"], r["rep"]): r for r in json.loads(Path(dag[1]).read_text())})
     sel_seeds = {(k, r): seed_from("select", seed_prefix, k, ipct, r) for k in keys for r in reps}
     if todo:
         sel, csv = out.with_suffix(".json"), out.with_suffix(".csv")
@@ -214,8 +220,12 @@ def evaluate(run, config, ds, net, decoded, real, keys, reps, ipcf, ipct, inits,
             sel,
             threads="light",
         )
-        recorded = {(r["key"], r["rep"]): r["seed"] for r in json.loads(sel.read_text())}
-        assert all(recorded[p] == sel_seeds[p] for p in recorded), "selection seeds differ from the workflow's rule"
+        mine = {(r["key"], r["rep"]): r for r in json.loads(sel.read_text())}
+        if not {(k, r) for k in todo for r in reps} <= set(mine):
+            fail(f"{sel} (kept from an earlier call) lacks some of {todo}; delete it and {csv} to rerun them")
+        # The workflow's rule would draw the same selections: the seeds derive from the same identity.
+        assert all(mine[p]["seed"] == sel_seeds[p] for p in mine if p in sel_seeds), "selection seeds differ"
+        records.update(mine)
         run(
             f"evaluate --decoded {q(decoded)} --real {q(real)} --selections {q(sel)} --keys {' '.join(todo)}"
             f" {grid.evaluate_args(config, ds, net, inits=inits)} {grid.device_args(config)} --out {q(csv)}",
@@ -223,7 +233,12 @@ def evaluate(run, config, ds, net, decoded, real, keys, reps, ipcf, ipct, inits,
             csv,
         )
         frames.append(pd.read_csv(csv).assign(source="here"))
-    return pd.concat(frames, ignore_index=True), sel_seeds
+    runs = pd.concat(frames, ignore_index=True)
+    if set(keys) - set(runs.key):
+        fail(
+            f"{out.with_suffix('.csv')} (kept from an earlier call) lacks {sorted(set(keys) - set(runs.key))}; delete it"
+        )
+    return runs, sel_seeds, records
 
 
 # ---------------------------------------------------------------------------------------------- stages
@@ -306,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", default=None, help="the run's output root (default: the config's output_root)")
     p.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS, help="condensed sets to measure")
     p.add_argument("--skip-long", action="store_true", help=f"leave out {LONG} (its condensation is the costly part)")
-    p.add_argument("--measures", nargs="+", default=["a", "b", "c"], choices=["a", "b", "c"])
+    p.add_argument("--measures", nargs="+", default=list("abcd"), choices=list("abcd"), help="(d): (c) balanced")
     p.add_argument("--ipc-from", type=int, default=10)
     p.add_argument("--ipc-to", type=int, default=1)
     p.add_argument("--seeds", type=int, default=3, help="(b): inits of the condensed set = random real draws")
@@ -359,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         real_dec = real_decoded(run, config, ds, er)
         full_prefix = f"{grid.FULL}/{ds}/{grid.FULL_IPC}"
         per_class = source_geometry(CondensedSet.load(real_dec))[0]
-        rr, rr_seeds = evaluate(
+        rr, rr_seeds, _ = evaluate(
             run, config, ds, net, real_dec, real_path, ["random_balance"], list(range(1, a.seeds + 1)), per_class,
             a.ipc_from, 1, full_prefix, {}, er / "b" / "random_real", None,
         )  # fmt: skip
@@ -392,25 +407,32 @@ def main(argv: list[str] | None = None) -> int:
             row.update(dist=d.mean(), dist_sd=d.std(ddof=1), ratio=d.mean() / real_ref.mean())
             row["floor"] = floors[f].mean() if f > 1 else np.nan
         if "b" in a.measures:
-            cond, c_seeds = evaluate(
+            cond, c_seeds, _ = evaluate(
                 run, config, ds, net, decoded, real_path, ["random"], [1], ipcf, a.ipc_from, a.seeds,
                 f"{ck}/{ds}/{ipcf}", scores, er / s / "b_unpruned",
-                grid.runs_path(config, ck, ds, ipcf, a.ipc_from, net) if dag_ok else None,
+                (grid.runs_path(config, ck, ds, ipcf, a.ipc_from, net),
+                 grid.selection_path(config, ck, ds, ipcf, a.ipc_from)) if dag_ok else None,
             )  # fmt: skip
             seeds_out.append((f"{s} unpruned", c_seeds, cond))
-            (cm, cs), (rm, rs) = mean_se(cond.best_acc), mean_se(rr.groupby("rep").best_acc.mean())
-            dm, dse = diff_se(cond.best_acc, rr.groupby("rep").best_acc.mean())
+            per_draw = rr.groupby("rep").best_acc.mean()
+            (cm, cs), (rm, rs) = mean_se(cond.best_acc), mean_se(per_draw)
+            dm, dse = diff_se(cond.best_acc, per_draw)
             row.update(acc=cm, acc_se=cs, real_acc=rm, real_acc_se=rs, b=dm, b_se=dse)
-        if "c" in a.measures:
-            runs, c_seeds = evaluate(
-                run, config, ds, net, decoded, real_path, list(KEYS), reps, ipcf, ipct, inits,
-                f"{ck}/{ds}/{ipcf}", scores, er / s / f"c_to{ipct}",
-                grid.runs_path(config, ck, ds, ipcf, ipct, net) if dag_ok else None,
+        for m in [m for m in "cd" if m in a.measures]:
+            hi, lo = PAIRS[m]
+            runs, c_seeds, records = evaluate(
+                run, config, ds, net, decoded, real_path, [hi, lo], reps, ipcf, ipct, inits,
+                f"{ck}/{ds}/{ipcf}", scores, er / s / f"{m}_to{ipct}",
+                (grid.runs_path(config, ck, ds, ipcf, ipct, net),
+                 grid.selection_path(config, ck, ds, ipcf, ipct)) if dag_ok else None,
             )  # fmt: skip
-            seeds_out.append((f"{s} {ipcf}->{ipct}", c_seeds, runs))
-            e, r = runs[runs.key == "entropy"].best_acc, runs[runs.key == "random"].best_acc
+            seeds_out.append((f"{s} {ipcf}->{ipct} ({m})", c_seeds, runs))
+            e, r = runs[runs.key == hi].best_acc, runs[runs.key == lo].best_acc
             dm, dse = diff_se(e, r)
-            row.update(entropy=e.mean(), random=r.mean(), c=dm, c_se=dse, n_c=len(e))
+            row.update({f"{m}_entropy": e.mean(), f"{m}_random": r.mean(), m: dm, f"{m}_se": dse, f"n_{m}": len(e)})
+            if m == "c":
+                # Global hard-first entropy may take a whole class out of a 10->1 selection.
+                row["empty_classes"] = np.mean([(np.asarray(records[hi, r]["class_counts"]) == 0).sum() for r in reps])
         row["wall_s"] = time.time() - t0
         rows.append(row)
 
@@ -432,7 +454,9 @@ def main(argv: list[str] | None = None) -> int:
     if "b" in a.measures:
         head += [f"(b) all patches ({a.seeds} inits)", f"random real {ipcf}/class ({a.seeds} draws)", "(b) difference"]
     if "c" in a.measures:
-        head += ["entropy", "random", f"(c) entropy − random ({len(reps)}x{inits} runs each)"]
+        head += ["entropy", "random", f"(c) entropy − random ({len(reps)}x{inits} runs each)", "classes entropy drops"]
+    if "d" in a.measures:
+        head += ["(d) entropy_balance − random_balance"]
     print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
     for r in df.to_dict("records"):
         cells = [r["set"], str(r["patches"])]
@@ -444,7 +468,10 @@ def main(argv: list[str] | None = None) -> int:
         if "b" in a.measures:
             cells += [fmt(r["acc"], r["acc_se"]), fmt(r["real_acc"], r["real_acc_se"]), fmt(r["b"], r["b_se"], True)]
         if "c" in a.measures:
-            cells += [f"{r['entropy']:.2f}", f"{r['random']:.2f}", fmt(r["c"], r["c_se"], True)]
+            cells += [f"{r['c_entropy']:.2f}", f"{r['c_random']:.2f}", fmt(r["c"], r["c_se"], True)]
+            cells.append(f"{r['empty_classes']:.1f}")
+        if "d" in a.measures:
+            cells.append(f"{fmt(r['d'], r['d_se'], True)} ({r['d_entropy']:.2f} vs {r['d_random']:.2f})")
         print("| " + " | ".join(cells) + " |")
     if "a" in a.measures:
         print(
@@ -453,7 +480,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(real_ref)} images); floor = real images through the set's formation (mix init, decode) to the "
             "nearest real one, the distance of a multi-formation set that condensation did not move."
         )
-    print("(b), (c): mean ± se; the se of a difference is sqrt(se_a² + se_b²) over the runs of each side.")
+    print(
+        "(b)-(d): mean ± se; the se of a difference is sqrt(se_a² + se_b²) over the runs of each side. "
+        f"Classes entropy drops: classes without a patch in an entropy {ipcf}->{ipct} selection, mean over reps."
+    )
     print(f"\nrows -> {er / 'summary.csv'}; wall time {time.time() - t_start:.0f} s")
     return 0
 

@@ -59,3 +59,28 @@ def test_difference_and_its_standard_error():
     # a = (1, 3): mean 2, sd sqrt(2), se 1; b = (0, 0, 0): se 0 -> 2 ± 1. b = (1, 2, 3): mean 2, se 1/sqrt(3).
     assert er.diff_se([1, 3], [0, 0, 0]) == pytest.approx((2, 1))
     assert er.diff_se([1, 3], [1, 2, 3]) == pytest.approx((0, math.sqrt(1 + 1 / 3)))
+
+
+def test_formation_floor_is_the_resolution_lost_by_the_formation():
+    from yoco.data import RealData
+
+    # 2 classes x 4 images of 4x4 px (factor 2 needs 4 per class). Class 0's first image is black on its left
+    # half and white on its right; every other image is one flat colour, which the formation keeps exactly.
+    x = np.zeros((8, 4, 4, 3), dtype=np.uint8)
+    x[0, :, 2:] = 255
+    x[1:4] = 255
+    real = RealData(
+        name="cifar10",
+        x_train=x,
+        y_train=np.repeat([0, 1], 4),
+        x_test=x[:2],
+        y_test=np.array([0, 1]),
+        class_names=["a", "b"],
+        mean=(0.5, 0.5, 0.5),
+        std=(0.25, 0.25, 0.25),
+    )
+    d = er.formation_floor(real, 2)
+    # Each row 0 0 1 1 goes to 0 1 (nearest, every second pixel) and back to 0 .25 .75 1 (bilinear,
+    # align_corners=False): 0.25² twice per row, 4 rows, 3 channels = 1.5, over std 0.25 once normalised.
+    # Its nearest real image is its source (the white ones are farther); flat images come back unchanged.
+    np.testing.assert_allclose(d, [math.sqrt(1.5) / 0.25, 0, 0, 0, 0, 0, 0, 0], atol=1e-6)
