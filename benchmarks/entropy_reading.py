@@ -295,11 +295,12 @@ def real_decoded(run, config, ds, er: Path) -> str:
     return str(decoded)
 
 
-def quick_config(config: dict, ds: str, ck_e: list[tuple[str, int]]) -> dict:
-    """``--quick``: evaluation and dynamics epochs cut to a tenth (the dynamics keep LBPE's E)."""
+def quick_config(config: dict, ds: str) -> dict:
+    """``--quick``: evaluation and dynamics epochs cut to a tenth (the dynamics, retrained only for
+    idc_long, keep IDC's LBPE window E)."""
     ev = grid._recipe(config, "evaluate", ds)
     dyn = grid._recipe(config, "dynamics", ds)
-    lbpe_e = max(e for _, e in ck_e)
+    lbpe_e = grid.lbpe(config, "idc", ds)[0]
     return merged(
         config,
         {
@@ -353,8 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     long_outer = a.long_outer or 3 * int(grid.condense_budget(config, "idc", ds)["outer"])
     long_cfg = merged(config, {"condensation": {"idc": {ds: {"outer": long_outer}}}})
     if a.quick:
-        lbpes = [(ck, grid.lbpe(config, ck.replace("_long", ""), ds)[0]) for ck in sets]
-        config, long_cfg = quick_config(config, ds, lbpes), quick_config(long_cfg, ds, lbpes)
+        config, long_cfg = quick_config(config, ds), quick_config(long_cfg, ds)
     run = Runner(config, er)
     reps, inits = grid.reps(config), int(grid._recipe(config, "evaluate", ds)["inits"])
     ev_epochs = grid._recipe(config, "evaluate", ds)["epochs"]
