@@ -149,8 +149,8 @@ class Runner:
     """Runs ``yoco`` commands as the workflow's rules do (threads as the rule's class), skipping a command
     whose output exists, and logs each under the output folder."""
 
-    def __init__(self, config: dict, out: Path):
-        self.config, self.out = config, out
+    def __init__(self, config: dict):
+        self.config = config
 
     def __call__(self, args: str, log: Path, output: Path, threads: str = "training") -> None:
         if output.exists():
@@ -355,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     long_cfg = merged(config, {"condensation": {"idc": {ds: {"outer": long_outer}}}})
     if a.quick:
         config, long_cfg = quick_config(config, ds), quick_config(long_cfg, ds)
-    run = Runner(config, er)
+    run = Runner(config)
     reps, inits = grid.reps(config), int(grid._recipe(config, "evaluate", ds)["inits"])
     ev_epochs = grid._recipe(config, "evaluate", ds)["epochs"]
     print(
