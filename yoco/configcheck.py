@@ -165,10 +165,26 @@ def _describe(error) -> str:
     return f"{head}: {' '.join(str(error.message).split())[:160]}"
 
 
+def _import_jsonschema():
+    """jsonschema, without the IRI format checker it builds when rfc3987-syntax is installed (Jupyter's
+    dependencies install it): compiling its ~40 grammars took ~1.7 s of every Snakemake start, before any
+    job could run. The workflow's schema uses no ``format``, and validation here checks none."""
+    if "jsonschema" in sys.modules:
+        return sys.modules["jsonschema"]
+    hide = "rfc3987_syntax" not in sys.modules
+    if hide:
+        sys.modules["rfc3987_syntax"] = None  # makes its import fail, which jsonschema handles
+    try:
+        import jsonschema
+    finally:
+        if hide:
+            del sys.modules["rfc3987_syntax"]  # anything imported later gets the real package
+    return jsonschema
+
+
 def check_schema(config: Mapping, schema_path: str | os.PathLike) -> None:
     """Raise one :class:`YocoError` line for the first schema violation of ``config`` (if any)."""
-    import jsonschema
-
+    jsonschema = _import_jsonschema()
     check_finite(config)
     schema = load_yaml(schema_path)
     validator = jsonschema.Draft202012Validator(schema)

@@ -31,6 +31,7 @@ from typing import Any, Iterable, Mapping
 
 from . import errors
 from .errors import YocoError
+from .keys import METHODS, parse_key
 
 # Where the authors publish the condensed tensors (reference-spec §1.1, §6.4).
 YOCO_README = "https://github.com/he-y/you-only-condense-once (README, Google-Drive links)"
@@ -45,10 +46,8 @@ FORMAT_HELP = {
     "real": "the real training set written by `yoco data`",
 }
 
-# Pruning keys (reference-spec §3.9). Used only as a fallback until yoco.selection.parse_key exists,
-# and to tell random keys (no scores, no dynamics) from score keys.
-_BASE_KEYS = ("random", "ssp", "entropy", "accumulated_margin", "forgetting", "el2n", "ccs", "yoco")
-_SUFFIXES = (("easy", "hard"), ("balance", "imbalance"))
+# The base pruning keys (reference-spec §3.9): random keys need no scores and no dynamics.
+_BASE_KEYS = tuple(METHODS)
 
 # In-house condensers (``yoco condense --method``). IDC and DREAM write the canonical file the DAG decodes
 # directly; the others write their authors' format into a folder, which ``yoco import`` then reads
@@ -172,27 +171,10 @@ def _unknown_key(key: str) -> YocoError:
 
 
 def check_key(key: str) -> None:
-    """Raise :class:`YocoError` (naming the closest valid key) unless ``key`` is a pruning key.
-
-    Delegates to ``yoco.selection.parse_key`` when it is available, so the workflow accepts exactly
-    what the library accepts; otherwise applies the grammar of reference-spec §3.9.
-    """
-    try:
-        from .selection import parse_key  # imported lazily: the selection module may not exist yet
-    except ImportError:
-        parse_key = None
-    if parse_key is not None:
-        parse_key(key)
-        key_base(key)
-        return
-    base = key_base(key)
-    rest = [t for t in key[len(base) :].split("_") if t]
-    seen: set[int] = set()
-    for token in rest:
-        group = next((i for i, g in enumerate(_SUFFIXES) if token in g), None)
-        if group is None or group in seen:
-            raise _unknown_key(key)
-        seen.add(group)
+    """Raise :class:`YocoError` (naming the closest valid key) unless ``key`` is a pruning key: the grammar
+    of :mod:`yoco.keys`, so the workflow accepts exactly what the library applies."""
+    parse_key(key)
+    key_base(key)
 
 
 def _ipc(value: Any) -> str:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-
-import torch
+from typing import TYPE_CHECKING
 
 from .errors import YocoError
+
+if TYPE_CHECKING:
+    import torch
 
 
 def seed_from(*parts: object) -> int:
@@ -34,6 +36,8 @@ def check_seed(seed, name: str = "seed") -> int:
 
 def generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
     """A torch.Generator on ``device`` seeded with ``seed``."""
+    import torch  # here, not above: the workflow derives its seeds while building the DAG, without torch
+
     g = torch.Generator(device=device)
     g.manual_seed(int(seed))
     return g
