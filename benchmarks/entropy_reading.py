@@ -57,6 +57,9 @@ from yoco.formation import decode, mix_init  # noqa: E402
 from yoco.pipeline import dynamics_seed, source_geometry  # noqa: E402
 from yoco.seeding import seed_from  # noqa: E402
 
+# Snakemake's config layering, as the other experiment script beside this one applies it.
+from claims_experiments import merged  # noqa: E402
+
 LONG = "idc_long"
 SETS = ("idc", LONG, "dream", "dsa", "mtt")
 # (c) the pair of the reading; (d) the same pair class-balanced (IPC_T·f² patches of every class), which
@@ -119,15 +122,6 @@ def distance_to_real(decoded: CondensedSet, real) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------- helpers
-def merged(*parts: dict) -> dict:
-    """Snakemake's --configfile layering: nested mappings are updated, everything else replaced."""
-    out: dict = {}
-    for part in parts:
-        for k, v in part.items():
-            out[k] = merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def mean_se(v) -> tuple[float, float]:
     v = np.asarray(v, dtype=float)
     return float(v.mean()), float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else float("nan")
