@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from yoco import grid  # noqa: E402
+from yoco.configcheck import merge_configs  # noqa: E402
 from yoco.dynamics import Dynamics  # noqa: E402
 from yoco.scores import score_table  # noqa: E402
 from yoco.selection import parse_key, select, tie_decided  # noqa: E402
@@ -40,20 +41,11 @@ CK, DS, IPCF, NET = "idc", "cifar10", "10", "convnet"
 SEED_PREFIX = f"{CK}/{DS}/{IPCF}"  # what workflow/rules/common.smk:seed_prefix gives the rules
 
 
-def merged(*parts: dict) -> dict:
-    """Snakemake's --configfile/--config merge: nested mappings are updated, everything else replaced."""
-    out: dict = {}
-    for part in parts:
-        for k, v in part.items():
-            out[k] = merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def run_config(npz: str | None, *extra: dict) -> dict:
     base = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     cpu = yaml.safe_load(CONFIG.read_text())
     override = {"datasets": {DS: {"npz": npz}}} if npz else {}
-    return merged(base, cpu, override, *extra)
+    return merge_configs(base, cpu, override, *extra)
 
 
 def cli(args: str, log: Path, out: Path | None = None) -> None:
@@ -197,7 +189,7 @@ def cmd_epochs(a, config: dict) -> None:
     exp = root / "experiments" / f"epochs{a.epochs}"
     decoded = grid.decoded_path(config, CK, DS, IPCF)
     real = grid.real_path(config, DS)
-    longer = merged(config, {"training": {"evaluate": {"epochs": a.epochs}}})
+    longer = merge_configs(config, {"training": {"evaluate": {"epochs": a.epochs}}})
     print(f"| IPC_T | key | {config['training']['evaluate']['epochs']} epochs (DAG) | {a.epochs} epochs |")
     print("|---|---|---|---|")
     for ipct in a.ipc_to:
@@ -260,7 +252,7 @@ def cmd_condense(a, config: dict) -> None:
     with open(out_root / "snakemake.log", "w") as log:
         if subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env).returncode:
             sys.exit(f"the variant's DAG failed; see {out_root / 'snakemake.log'}")
-    varied = merged(config, variant)
+    varied = merge_configs(config, variant)
     print(f"| IPC_T | key | {base_root} (outer {config['condensation'][CK][DS]['outer']}) | {name} |")
     print("|---|---|---|---|")
     for ipct in a.ipc_to:

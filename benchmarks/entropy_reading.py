@@ -49,6 +49,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from yoco import grid  # noqa: E402
+from yoco.configcheck import merge_configs  # noqa: E402
 from yoco.augment import normalize  # noqa: E402
 from yoco.condensed import CondensedSet, training_tensor  # noqa: E402
 from yoco.data import load_real, npz_dataset_name, to_tensor  # noqa: E402
@@ -56,9 +57,6 @@ from yoco.errors import YocoError  # noqa: E402
 from yoco.formation import decode, mix_init  # noqa: E402
 from yoco.pipeline import dynamics_seed, source_geometry  # noqa: E402
 from yoco.seeding import seed_from  # noqa: E402
-
-# Snakemake's config layering, as the other experiment script beside this one applies it.
-from claims_experiments import merged  # noqa: E402
 
 LONG = "idc_long"
 SETS = ("idc", LONG, "dream", "dsa", "mtt")
@@ -295,7 +293,7 @@ def quick_config(config: dict, ds: str) -> dict:
     ev = grid._recipe(config, "evaluate", ds)
     dyn = grid._recipe(config, "dynamics", ds)
     lbpe_e = grid.lbpe(config, "idc", ds)[0]
-    return merged(
+    return merge_configs(
         config,
         {
             "training": {
@@ -331,7 +329,9 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= a.ipc_to < a.ipc_from:
         p.error(f"--ipc-to {a.ipc_to} must lie in [1, --ipc-from {a.ipc_from}): pruning keeps fewer images per class")
 
-    config = merged(yaml.safe_load((REPO / "config" / "config.yaml").read_text()), yaml.safe_load(open(a.configfile)))
+    config = merge_configs(
+        yaml.safe_load((REPO / "config" / "config.yaml").read_text()), yaml.safe_load(open(a.configfile))
+    )
     root = Path(a.root or config["output_root"]).resolve()
     config["output_root"] = str(root)
     ipcf, ipct = str(a.ipc_from), a.ipc_to
@@ -346,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     net = grid.dataset_network(config, ds)
     er = root / "entropy_reading" / ("quick" if a.quick else "")
     long_outer = a.long_outer or 3 * int(grid.condense_budget(config, "idc", ds)["outer"])
-    long_cfg = merged(config, {"condensation": {"idc": {ds: {"outer": long_outer}}}})
+    long_cfg = merge_configs(config, {"condensation": {"idc": {ds: {"outer": long_outer}}}})
     if a.quick:
         config, long_cfg = quick_config(config, ds), quick_config(long_cfg, ds)
     run = Runner(config)

@@ -192,8 +192,9 @@ def times_section(root: Path, largest: int = 12) -> str:
             "share": (per_rule.sum_s / total).map(lambda f: f"{100 * f:.0f} %"),
             "max s": per_rule.max_s.map(lambda s: f"{s:.0f}"),
             "max RSS MB": per_rule.max_rss_mb.map(lambda m: _fmt(m, 0)),
-            # CPU seconds per wall second: how many cores the rule's jobs kept busy.
-            "cores busy": (per_rule.cpu_s / per_rule.sum_s).map(lambda c: _fmt(c, 1)),
+            # CPU seconds per wall second, not "cores busy": torch's threads spinning at a barrier count
+            # as CPU time, so on a shared machine this overstates the work done.
+            "CPU s / s": (per_rule.cpu_s / per_rule.sum_s).map(lambda c: _fmt(c, 1)),
         }
     )
     top = times.sort_values("s", ascending=False, kind="stable").head(largest)

@@ -246,6 +246,23 @@ def test_a_yaml_merge_that_overrides_a_key_is_not_a_duplicate(tmp_path):
     assert load_yaml(path)["net"] == {"width": 16, "depth": 3}
 
 
+def test_config_layers_merge_mappings_and_replace_everything_else():
+    # Snakemake's --configfile layering: a later layer updates nested mappings key by key, and replaces
+    # scalars and lists whole (a list is never concatenated); the layers themselves are left as they were.
+    from yoco.configcheck import merge_configs
+
+    base = {"training": {"epochs": 1000, "lr": 0.01}, "seeds": [0, 1, 2], "root": "results"}
+    over = {"training": {"epochs": 300}, "seeds": [7]}
+    last = {"root": "results/cpu", "training": {"run": {"compile": False}}}
+    assert merge_configs(base, over, last) == {
+        "training": {"epochs": 300, "lr": 0.01, "run": {"compile": False}},
+        "seeds": [7],
+        "root": "results/cpu",
+    }
+    assert base["training"] == {"epochs": 1000, "lr": 0.01} and over == {"training": {"epochs": 300}, "seeds": [7]}
+    assert merge_configs() == {}
+
+
 def test_the_tables_of_classes_match_the_data_module():
     from yoco.configcheck import NUM_CLASSES, TRAIN_IMAGES_PER_CLASS
     from yoco.data import NUM_CLASSES as DATA_CLASSES

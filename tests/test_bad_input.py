@@ -980,10 +980,11 @@ def test_a_write_that_fails_part_way_is_one_message_and_leaves_nothing(ws, tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no temporary file left
 
 
-def test_disk_full_is_named_as_such(tmp_path, monkeypatch):
+def _tiny_set():
+    """A valid two-class, two-per-class condensed set of 8-px images: something to write."""
     from yoco.condensed import CondensedSet
 
-    cs = CondensedSet(
+    return CondensedSet(
         images=torch.rand(4, 3, 8, 8),
         labels=torch.tensor([0, 0, 1, 1]),
         ipc=2,
@@ -992,6 +993,10 @@ def test_disk_full_is_named_as_such(tmp_path, monkeypatch):
         dataset="digits",
         condenser="idc",
     )
+
+
+def test_disk_full_is_named_as_such(tmp_path, monkeypatch):
+    cs = _tiny_set()
 
     def full(obj, path, *args, **kwargs):
         Path(path).write_bytes(b"partial")
@@ -1239,9 +1244,9 @@ def test_the_unsafe_hint_is_only_for_valid_pickles_of_other_objects(tmp_path):
 
 # ------------------------------------------------------------------------------------------- config cases
 def _config(**changes) -> dict:
-    from yoco.configcheck import _merge
+    from yoco.configcheck import merge_configs
 
-    config = _merge(
+    config = merge_configs(
         yaml.safe_load((REPO / "config/config.yaml").read_text()),
         yaml.safe_load((REPO / "config/test.yaml").read_text()),
     )

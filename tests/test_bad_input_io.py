@@ -30,7 +30,7 @@ import pytest
 import torch
 
 import yoco
-from test_bad_input import _stderr_error_line  # noqa: F401 - the shared one-line rule
+from test_bad_input import _stderr_error_line, _tiny_set  # noqa: F401 - the shared one-line rule
 from yoco.cli import main
 from yoco.errors import YocoError
 
@@ -215,21 +215,9 @@ def test_an_empty_output_path_is_called_empty(template, flag, value, ws, tmp_pat
 
 
 # ------------------------------------------------------------------------------------------- API writers
-def _set():
-    return yoco.CondensedSet(
-        images=torch.rand(4, 3, 8, 8),
-        labels=torch.tensor([0, 0, 1, 1]),
-        ipc=2,
-        factor=1,
-        value_space="pixel01",
-        dataset="digits",
-        condenser="idc",
-    )
-
-
 WRITERS = {
     "write_json": lambda p: __import__("yoco.io", fromlist=["write_json"]).write_json({"a": 1}, p),
-    "CondensedSet.save": lambda p: _set().save(p),
+    "CondensedSet.save": lambda p: _tiny_set().save(p),
     "Dynamics.save": lambda p: yoco.Dynamics.from_probs(np.full((2, 4, 2), 0.5), np.array([0, 0, 1, 1])).save(p),
 }
 
@@ -302,7 +290,7 @@ def test_a_full_inode_table_is_not_called_a_full_disk(error, vfs, expect, absent
     monkeypatch.setattr(torch, "save", full)
     monkeypatch.setattr(os, "statvfs", lambda path: vfs)
     with pytest.raises(YocoError) as info:
-        _set().save(tmp_path / "set.pt")
+        _tiny_set().save(tmp_path / "set.pt")
     message = str(info.value)
     assert "\n" not in message and f"could not write {tmp_path / 'set.pt'}" in message
     message = message.replace(str(tmp_path), "")  # the test's own folder name says "inode"

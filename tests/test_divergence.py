@@ -275,9 +275,9 @@ def test_the_quickstart_mtt_budget_stays_finite_on_its_experts(tmp_path):
     """config/quickstart.yaml's experts and MTT jobs, run as the workflow runs them (grid's arguments):
     the distillation's loss stays finite at every iteration (about three CPU-minutes)."""
     from yoco import grid
-    from yoco.configcheck import _merge, load_yaml
+    from yoco.configcheck import load_yaml, merge_configs
 
-    config = _merge(load_yaml(REPO / "config/config.yaml"), load_yaml(REPO / "config/quickstart.yaml"))
+    config = merge_configs(load_yaml(REPO / "config/config.yaml"), load_yaml(REPO / "config/quickstart.yaml"))
     _ok(["data", *grid.data_args(config, "digits").split(), "--out", tmp_path / "digits.npz"])
     real = ["--real", str(tmp_path / "digits.npz"), "--device", "cpu"]
     experts = grid.experts_args(config, "digits").split()

@@ -94,7 +94,7 @@ def test_report_sums_rules_counts_claims_and_compares_a_cell_with_the_paper(root
     text = paper_report.report(root)
     lines = text.splitlines()
     # Two evaluate jobs: 100 + 50.4 s, the longer one 100 s; Snakemake's NA memory does not hide the 2000.4 MB;
-    # 90 + 90 CPU-s over 150.4 s of wall time keep 1.2 cores busy.
+    # 90 + 90 CPU-s over 150.4 s of wall time: 1.2 CPU-s per second.
     assert "| evaluate | 2 | 150 | 100 % | 100 | 2000 | 1.2 |" in lines
     assert any(
         line.startswith("Total: 2 jobs with a benchmark file, 150 s = 2.5 min of job wall time, 180 CPU-s")

@@ -215,6 +215,31 @@ def test_table6_reads_a_score_registry():
     assert ssp["metadata_source"].startswith("yoco.tables.METHOD_METADATA")
 
 
+def test_the_table6_job_imports_no_torch(tmp_path):
+    """Table 6 is the paper's declaration of what each score needs: its job reads no tensor, and importing
+    torch (~1.8 s of every such job) would be its whole cost. The registry comes from yoco.score_info."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "table6.csv"
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "yoco", "table", "--number", "6", "--out", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "yoco.score_info" in imported and "torch" not in imported
+    written = pd.read_csv(out)
+    assert (written["metadata_source"] == "yoco.scores.SCORES").all() and written["matches_paper"].all()
+
+
+def test_the_score_registry_is_the_one_yoco_scores_exports():
+    import yoco.score_info
+    import yoco.scores
+
+    assert yoco.scores.SCORES is yoco.score_info.SCORES and yoco.scores.table6_rows is yoco.score_info.table6_rows
+
+
 def test_write_csv_atomic_and_read_runs(tmp_path):
     runs = make_runs()
     path = write_csv_atomic(runs, tmp_path / "sub" / "runs.csv")

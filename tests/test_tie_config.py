@@ -24,6 +24,7 @@ from yoco import grid
 from yoco.artefacts import decoded_identity
 from yoco.cli import main
 from yoco.condensed import CondensedSet
+from yoco.configcheck import merge_configs
 from yoco.dynamics import Dynamics
 from yoco.pipeline import read_scores, save_model, save_scores
 from yoco.train import NetworkSpec
@@ -174,7 +175,7 @@ def test_the_rules_pass_the_config_quirks_to_the_cli(tmp_path):
     (tmp_path / "quirks.yaml").write_text(yaml.safe_dump(overlay))
     base = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     test = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
-    merged = _merge(_merge(base, test), overlay)
+    merged = merge_configs(base, test, overlay)
     root = tmp_path / "results"
     snakemake = str(Path(sys.executable).with_name("snakemake"))
     proc = subprocess.run(
@@ -208,11 +209,3 @@ def test_the_rules_pass_the_config_quirks_to_the_cli(tmp_path):
     assert all(grid.scores_args(merged) in c for c in scores)
     assert "--tie-breaking random" in grid.select_args(merged)
     assert "--lbpe-epoch-ties earliest" in grid.scores_args(merged)
-
-
-def _merge(base: dict, over: dict) -> dict:
-    """Snakemake's layering of --configfile onto the Snakefile's configfile: mappings merge."""
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out

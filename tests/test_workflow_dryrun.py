@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from yoco import grid
+from yoco.configcheck import merge_configs
 from yoco.errors import YocoError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,14 +36,6 @@ MALFORMED = "reps: three\n"
 
 def _load(name: str) -> dict:
     return yaml.safe_load((REPO / "config" / name).read_text())
-
-
-def _merge(base: dict, over: dict) -> dict:
-    """Snakemake's layering of --configfile onto the Snakefile's configfile: mappings merge."""
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -288,10 +281,10 @@ def test_table_rows_follow_the_paper(paper):
 
 
 def test_condensed_set_sources(paper, tmp_path):
-    config = _merge(paper, {"external_root": str(tmp_path)})
+    config = merge_configs(paper, {"external_root": str(tmp_path)})
     assert grid.condensed_set(config, "idc", "cifar10", 10).source == "inhouse"
     assert grid.condensed_set(config, "kip", "cifar10", 10).source == "missing"
-    off = _merge(config, {"condensers": {"mtt": {"inhouse": False}}})
+    off = merge_configs(config, {"condensers": {"mtt": {"inhouse": False}}})
     assert grid.condensed_set(off, "mtt", "cifar10", 10).source == "missing"
     with pytest.raises(YocoError, match="images_best.pt"):
         grid.condensed_file(off, "mtt", "cifar10", "10")
@@ -305,7 +298,7 @@ def test_condensed_set_sources(paper, tmp_path):
 
 
 def test_inhouse_dsa_is_condensed_then_imported(paper, tmp_path):
-    config = _merge(paper, {"external_root": str(tmp_path)})
+    config = merge_configs(paper, {"external_root": str(tmp_path)})
     cs = grid.condensed_set(config, "dsa", "cifar10", 10)
     assert cs.source == "inhouse" and cs.path.endswith("condensed/dsa/cifar10/ipc10/data.pt")
     assert grid.condensed_file(config, "dsa", "cifar10", "10").endswith("imported/dsa/cifar10/ipc10.pt")
@@ -322,14 +315,14 @@ def test_inhouse_dsa_is_condensed_then_imported(paper, tmp_path):
     released.write_bytes(b"")
     assert grid.condensed_set(config, "dsa", "cifar10", 10).source == "external"
     released.unlink()
-    off = _merge(config, {"condensers": {"dsa": {"inhouse": False}}})
+    off = merge_configs(config, {"condensers": {"dsa": {"inhouse": False}}})
     assert grid.condensed_set(off, "dsa", "cifar10", 10).source == "missing"
     with pytest.raises(YocoError, match=r"condensers\.dsa\.inhouse: false"):
         grid.condensed_file(off, "dsa", "cifar10", "10")
 
 
 def test_inhouse_mtt_distils_from_shared_experts_then_imports(paper, tmp_path):
-    config = _merge(paper, {"external_root": str(tmp_path)})
+    config = merge_configs(paper, {"external_root": str(tmp_path)})
     cs = grid.condensed_set(config, "mtt", "cifar10", 10)
     # MTT's format is a folder (images_best.pt + labels_best.pt), which yoco import reads.
     assert cs.source == "inhouse" and cs.path.endswith("condensed/mtt/cifar10/ipc10")
@@ -351,16 +344,16 @@ def test_inhouse_mtt_distils_from_shared_experts_then_imports(paper, tmp_path):
     for flag, value in [("--num-experts", "100"), ("--epochs", "50"), ("--width", "128"), ("--batch", "256")]:
         assert ex[ex.index(flag) + 1] == value, (flag, ex)
     assert "--zca" in ex  # a boolean budget key is a bare switch
-    assert "--zca" not in grid.experts_args(_merge(config, {"experts": {"cifar10": {"zca": False}}}), "cifar10")
+    assert "--zca" not in grid.experts_args(merge_configs(config, {"experts": {"cifar10": {"zca": False}}}), "cifar10")
     # Budgets are checked before any job: a missing experts budget, and a distillation that reads
     # expert epochs the experts never reach (max_start_epoch - 1 + expert_epochs > epochs).
     no_experts = {k: v for k, v in config.items() if k != "experts"}
     with pytest.raises(YocoError, match=r"config experts: .*'cifar10'.*condensers\.mtt\.inhouse: false"):
         grid.validate(no_experts)
-    short = _merge(config, {"experts": {"cifar10": {"epochs": 20}}})
+    short = merge_configs(config, {"experts": {"cifar10": {"epochs": 20}}})
     with pytest.raises(YocoError, match=r"condensation\.mtt\.cifar10: .*epoch 21.*experts\.cifar10\.epochs is 20"):
         grid.validate(short)
-    grid.validate(_merge(config, {"experts": {"cifar10": {"epochs": 21}}}))
+    grid.validate(merge_configs(config, {"experts": {"cifar10": {"epochs": 21}}}))
 
 
 def test_mtt_budget_mistakes_name_the_key(paper):
@@ -375,16 +368,16 @@ def test_mtt_budget_mistakes_name_the_key(paper):
     ]
     for change, message in cases:
         with pytest.raises(YocoError, match=message):
-            check_schema(_merge(paper, change), schema)
+            check_schema(merge_configs(paper, change), schema)
 
 
 def test_kip_stays_external_and_budgets_are_checked(paper, tmp_path):
-    config = _merge(paper, {"external_root": str(tmp_path)})
+    config = merge_configs(paper, {"external_root": str(tmp_path)})
     with pytest.raises(YocoError, match="JAX/neural-tangents") as err:
         grid.condensed_file(config, "kip", "cifar10", "10")
     assert "kip/kip_ipc10/data.pt" in str(err.value) and "NHWC" in str(err.value)
     with pytest.raises(YocoError, match=r"condensers\.kip\.inhouse.*JAX"):
-        grid.validate(_merge(config, {"condensers": {"kip": {"inhouse": True}}}))
+        grid.validate(merge_configs(config, {"condensers": {"kip": {"inhouse": True}}}))
     no_budget = dict(config)
     no_budget["condensation"] = {k: v for k, v in config["condensation"].items() if k != "dsa"}
     with pytest.raises(YocoError, match=r"condensation\.dsa.*cifar10"):
@@ -401,23 +394,23 @@ def test_lbpe_settings_per_condenser(paper):
     assert grid.lbpe(paper, "idc", "cifar10") == (100, 10)
     assert grid.lbpe(paper, "dream", "cifar10") == (200, 10)
     assert grid.lbpe(paper, "dsa", "cifar10") == (10, 3)  # quirks.dsa_lbpe_epochs
-    assert grid.lbpe(_merge(paper, {"quirks": {"dsa_lbpe_epochs": 100}}), "dsa", "cifar10") == (100, 3)
+    assert grid.lbpe(merge_configs(paper, {"quirks": {"dsa_lbpe_epochs": 100}}), "dsa", "cifar10") == (100, 3)
 
 
 def test_validate_rejects_epochs_outside_the_dynamics(paper):
-    bad = _merge(paper, {"figures": {"fig7": {"epochs": [0, 1000]}}})
+    bad = merge_configs(paper, {"figures": {"fig7": {"epochs": [0, 1000]}}})
     with pytest.raises(YocoError, match="fig7.epochs"):
         grid.validate(bad)
     grid.validate(paper)
-    grid.validate(_merge(paper, _load("quickstart.yaml")))
-    grid.validate(_merge(paper, _load("test.yaml")))
+    grid.validate(merge_configs(paper, _load("quickstart.yaml")))
+    grid.validate(merge_configs(paper, _load("test.yaml")))
 
 
 def test_run_settings_reach_every_training_command(paper):
     # Unset: the trainer decides (batch from free memory, compile only long CPU trainings).
     for args in (grid.evaluate_args(paper, "cifar10", "convnet"), grid.dynamics_args(paper, "idc", "cifar10")):
         assert "--max-models" not in args and "compile" not in args
-    shared = _merge(paper, {"training": {"run": {"max_models": 40, "compile": False}}})
+    shared = merge_configs(paper, {"training": {"run": {"max_models": 40, "compile": False}}})
     grid.validate(shared)
     for args in (
         grid.evaluate_args(shared, "cifar10", "convnet").split(),
@@ -426,7 +419,9 @@ def test_run_settings_reach_every_training_command(paper):
         assert args[args.index("--max-models") + 1] == "40" and "--no-compile" in args
     assert (
         "--compile"
-        in grid.evaluate_args(_merge(paper, {"training": {"run": {"compile": True}}}), "cifar10", "convnet").split()
+        in grid.evaluate_args(
+            merge_configs(paper, {"training": {"run": {"compile": True}}}), "cifar10", "convnet"
+        ).split()
     )
     # The Snakefile validates against the schema before any job; so does this, in-process.
     from snakemake.exceptions import WorkflowError
@@ -435,7 +430,7 @@ def test_run_settings_reach_every_training_command(paper):
     schema = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
     schema_validate(shared, schema)
     with pytest.raises(WorkflowError, match="max_models"):
-        schema_validate(_merge(paper, {"training": {"run": {"max_models": 0}}}), schema)
+        schema_validate(merge_configs(paper, {"training": {"run": {"max_models": 0}}}), schema)
 
 
 def test_imagenet_recipes_use_the_tensor_transforms(paper):
@@ -452,8 +447,8 @@ def test_resumable_jobs_snapshot_outside_their_outputs_under_a_name_per_setting(
     assert re.fullmatch(re.escape(grid._root(paper)) + r"/snapshots/condense/idc/cifar10/ipc10\.[0-9a-f]{12}\.pt", path)
     assert grid.condense_snapshot(paper, "idc", "cifar10", "10") == path  # a rerun finds it again
     # Another budget or another real dataset must not resume a snapshot of the old one: a new name.
-    longer = _merge(paper, {"condensation": {"idc": {"cifar10": {"outer": 7}}}})
-    other_data = _merge(paper, {"datasets": {"cifar10": {"npz": "elsewhere.npz"}}})
+    longer = merge_configs(paper, {"condensation": {"idc": {"cifar10": {"outer": 7}}}})
+    other_data = merge_configs(paper, {"datasets": {"cifar10": {"npz": "elsewhere.npz"}}})
     assert (
         len(
             {
@@ -467,7 +462,7 @@ def test_resumable_jobs_snapshot_outside_their_outputs_under_a_name_per_setting(
     assert grid.condense_snapshot(paper, "idc", "cifar10", "50") != path
     ex = grid.experts_snapshot(paper, "cifar10")
     assert "/snapshots/experts/cifar10." in ex and ex != grid.experts_snapshot(
-        _merge(paper, {"experts": {"cifar10": {"num_experts": 3}}}), "cifar10"
+        merge_configs(paper, {"experts": {"cifar10": {"num_experts": 3}}}), "cifar10"
     )
     # The paper's 100 experts snapshot every 5 epochs, not every epoch (each write is the whole file).
     assert "--snapshot-every 5" in grid.experts_args(paper, "cifar10")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from . import recipe
 from .condensed import CondensedSet
 from .data import NORMALIZATION, NUM_CLASSES, RealData, check_resolution, check_statistics
 from .dynamics import Dynamics
@@ -29,7 +30,7 @@ def prune(
     dynamics: Dynamics | None = None,
     seed: int = 0,
     *,
-    epochs: int = 1000,
+    epochs: int = recipe.EPOCHS,
     lbpe_epochs: int | None = None,
     lbpe_top_k: int | None = None,
     network: str = "convnet",

@@ -18,7 +18,7 @@ import sys
 from . import stages
 from .errors import YocoError
 from .stages.condensing import CONDENSE_WRITES
-from .stages.inputs import DIFFAUG_DEFAULT, TrainOptions, at_least
+from .stages.inputs import TrainOptions, at_least
 
 
 def _tune_allocator() -> None:
@@ -126,7 +126,7 @@ NON_NEGATIVE_FLOAT = _float_in(0.0, float("inf"))
 
 
 # ----------------------------------------------------------------------------------------------- commands
-def _add_train_args(p: argparse.ArgumentParser, epochs_default: int = 1000) -> None:
+def _add_train_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("training recipe (reference-spec §4.2)")
     g.add_argument("--network", default="convnet", help="convnet | resnetap10 | resnet10bn | densenet")
     g.add_argument(
@@ -144,13 +144,13 @@ def _add_train_args(p: argparse.ArgumentParser, epochs_default: int = 1000) -> N
         metavar="N",
         help="DenseNet's bottlenecks per dense block (default: DenseNet-121's 6 12 24 16)",
     )
-    g.add_argument("--epochs", type=POSITIVE, default=epochs_default)
-    g.add_argument("--batch-size", type=POSITIVE, default=64)
-    g.add_argument("--lr", type=POSITIVE_FLOAT, default=0.01)
-    g.add_argument("--momentum", type=PROBABILITY, default=0.9)
-    g.add_argument("--weight-decay", type=NON_NEGATIVE_FLOAT, default=5e-4)
-    g.add_argument("--cutmix-p", type=PROBABILITY, default=0.5)
-    g.add_argument("--diffaug", default=DIFFAUG_DEFAULT, help="DiffAug strategy, or 'none'")
+    g.add_argument("--epochs", type=POSITIVE, default=TrainOptions.epochs)
+    g.add_argument("--batch-size", type=POSITIVE, default=TrainOptions.batch_size)
+    g.add_argument("--lr", type=POSITIVE_FLOAT, default=TrainOptions.lr)
+    g.add_argument("--momentum", type=PROBABILITY, default=TrainOptions.momentum)
+    g.add_argument("--weight-decay", type=NON_NEGATIVE_FLOAT, default=TrainOptions.weight_decay)
+    g.add_argument("--cutmix-p", type=PROBABILITY, default=TrainOptions.cutmix_p)
+    g.add_argument("--diffaug", default=TrainOptions.diffaug, help="DiffAug strategy, or 'none'")
     g.add_argument(
         "--imagenet-transforms",
         action="store_true",
@@ -579,7 +579,7 @@ def _prune_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--real", default=None, help="a `yoco data` file: its mean/std, classes and resolution are used")
     p.add_argument("--ipc-to", type=POSITIVE, required=True)
     p.add_argument("--key", default="yoco")
-    p.add_argument("--epochs", type=POSITIVE, default=1000, help="epochs of the dynamics run")
+    p.add_argument("--epochs", type=POSITIVE, default=TrainOptions.epochs, help="epochs of the dynamics run")
     p.add_argument("--lbpe-epochs", type=POSITIVE, default=None, help="LBPE's E (default min(100, --epochs))")
     p.add_argument("--lbpe-top-k", type=POSITIVE, default=None, help="LBPE's K (default min(10, E))")
     p.add_argument("--network", default="convnet")

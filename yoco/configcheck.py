@@ -302,11 +302,13 @@ def check_values(config: Mapping) -> None:
             )
 
 
-def _merge(base: dict, extra: Mapping) -> dict:
-    """Snakemake's layering: mappings merge key by key, everything else replaces."""
-    out = dict(base)
-    for k, v in extra.items():
-        out[k] = _merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) else v
+def merge_configs(*layers: Mapping) -> dict:
+    """Snakemake's layering of configfiles and ``--config``: later layers win; mappings merge key by key,
+    everything else (lists included) replaces."""
+    out: dict = {}
+    for layer in layers:
+        for k, v in layer.items():
+            out[k] = merge_configs(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) else v
     return out
 
 
@@ -315,9 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     repo = Path(__file__).resolve().parents[1]
     files = [repo / "config" / "config.yaml"] + [Path(f) for f in (argv if argv is not None else sys.argv[1:])]
     try:
-        config: dict = {}
-        for f in files:
-            config = _merge(config, load_yaml(f))
+        config = merge_configs(*(load_yaml(f) for f in files))
         check_schema(config, repo / "workflow" / "schemas" / "config.schema.yaml")
         from . import grid
 

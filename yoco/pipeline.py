@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import recipe
 from . import scores as _scores
 from .artefacts import check_real, decoded_identity, make_identity, tensor_sha256
 from .augment import normalize
@@ -100,7 +101,7 @@ def training_pool(
     return training_tensor(decoded, real.mean, real.std, double_normalize=double_normalize), decoded.labels.clone()
 
 
-def dynamics_config(epochs: int = 1000, **overrides) -> TrainConfig:
+def dynamics_config(epochs: int = recipe.EPOCHS, **overrides) -> TrainConfig:
     """The recipe of the dynamics runs (reference-spec §2): the evaluation recipe with a per-iteration schedule."""
     return TrainConfig(epochs=epochs, schedule="iteration", eval_points=1, **overrides)
 

@@ -74,8 +74,8 @@ TABLES = (1, 2, 3, 4, 5, 6, 7)
 #: Table 6 of the paper ("Components required for each dataset pruning method"), plus what the
 #: reference code does. ``training`` is the paper's "Training Time" column: how much training the
 #: method's model or dynamics need. ``reference_code`` records where the code departs from it.
-#: Used as the implementation's own declaration too when ``yoco.scores.SCORES`` is not importable
-#: or lacks the fields ``needs_model``, ``needs_dynamics``, ``training``, ``needs_labels``.
+#: Used as the implementation's own declaration too for a method that ``yoco.scores.SCORES`` lacks,
+#: or whose entry lacks the fields ``needs_model``, ``needs_dynamics``, ``training``, ``needs_labels``.
 METHOD_METADATA: dict[str, dict[str, object]] = {
     "ssp": {
         "method": "SSP",
@@ -545,8 +545,8 @@ def table6(scores: Mapping[str, object] | None = None) -> pd.DataFrame:
     scores : mapping, optional
         A registry name -> object or dict with fields ``needs_model``, ``needs_dynamics``,
         ``training`` (``"full"``/``"early"``/``"none"``) and ``needs_labels``. By default
-        ``yoco.scores.SCORES`` when it is importable and has those fields; otherwise the
-        implementation columns come from :data:`METHOD_METADATA`.
+        ``yoco.scores.SCORES``; for a method the registry lacks, or whose entry lacks those fields,
+        the implementation columns come from :data:`METHOD_METADATA`.
 
     Returns
     -------
@@ -559,10 +559,8 @@ def table6(scores: Mapping[str, object] | None = None) -> pd.DataFrame:
     """
     source = "yoco.scores.SCORES"
     if scores is None:
-        try:
-            from yoco.scores import SCORES as scores  # noqa: N811 (written by another module)
-        except Exception:  # not written yet, or fails to import: fall back, and say so in the table
-            scores = None
+        # yoco.scores re-exports this registry; its torch-free home keeps the table job light.
+        from yoco.score_info import SCORES as scores  # noqa: N811 (written by another module)
     out = []
     for key, meta in METHOD_METADATA.items():
         impl = _score_fields(scores, key) if scores is not None else None

@@ -57,7 +57,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, stack_module_state, vmap
 
-from . import augment, nets, rng
+from . import augment, nets, recipe, rng
 from .dynamics import per_sample_stats
 from .optim import SGD, all_finite
 from .errors import YocoError, diverged, unknown_choice
@@ -98,21 +98,21 @@ class NetworkSpec:
 class TrainConfig:
     """Hyper-parameters of one training run (the reference's defaults), plus how to run it."""
 
-    epochs: int = 1000
-    batch_size: int = 64
-    lr: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
+    epochs: int = recipe.EPOCHS
+    batch_size: int = recipe.BATCH_SIZE
+    lr: float = recipe.LR
+    momentum: float = recipe.MOMENTUM
+    weight_decay: float = recipe.WEIGHT_DECAY
     gamma: float = 0.2
     # "epoch": evaluation runs step MultiStepLR once per epoch; "iteration": the dynamics runs step it
     # every iteration with milestones at 2/3 and 5/6 of all iterations (reference-spec §2).
     schedule: str = "epoch"
-    augment: str | None = "color_crop_flip_scale_rotate"
+    augment: str | None = recipe.DIFFAUG
     # ImageNet-10: the reference's per-image tensor transforms (RandomResizedCrop, flip, colour jitter,
     # PCA lighting; reference-spec §4.4) before DiffAug. The pool must be normalised with ImageNet's
     # statistics; the transforms run in pixel space and normalise again.
     imagenet_transforms: bool = False
-    cutmix_p: float = 0.5
+    cutmix_p: float = recipe.CUTMIX_P
     # Validation every epochs // eval_points epochs (the reference's num_val = 4); 0 = only at the end.
     eval_points: int = 4
     eval_batch: int = 500

@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from .. import recipe
 from ..errors import YocoError
 from ..progress import log
-
-DIFFAUG_DEFAULT = "color_crop_flip_scale_rotate"
 
 
 def resolve_device(name: str):
@@ -86,13 +85,13 @@ class TrainOptions:
     width: int | None = None
     depth: int = 3
     dense_blocks: tuple | list | None = None
-    epochs: int = 1000
-    batch_size: int = 64
-    lr: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    cutmix_p: float = 0.5
-    diffaug: str = DIFFAUG_DEFAULT
+    epochs: int = recipe.EPOCHS
+    batch_size: int = recipe.BATCH_SIZE
+    lr: float = recipe.LR
+    momentum: float = recipe.MOMENTUM
+    weight_decay: float = recipe.WEIGHT_DECAY
+    cutmix_p: float = recipe.CUTMIX_P
+    diffaug: str = recipe.DIFFAUG
     imagenet_transforms: bool = False
     engine: str = "auto"
     compile: bool | None = None

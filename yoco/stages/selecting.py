@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from .. import recipe
 from ..errors import YocoError
 from ..progress import log
 from .inputs import (
@@ -173,7 +174,7 @@ def prune_file(
     std=None,
     real=None,
     key: str = "yoco",
-    epochs: int = 1000,
+    epochs: int = recipe.EPOCHS,
     lbpe_epochs: int | None = None,
     lbpe_top_k: int | None = None,
     network: str = "convnet",
