@@ -52,7 +52,7 @@ claims-cpu: $(STAMP)
 	@echo "Claims: results/cifar10-cpu/claims.csv   Tables: results/cifar10-cpu/table*.csv"
 
 # Every table and figure on real CIFAR-10 with in-house IDC, DREAM, DSA and MTT, on two CPU cores
-# (config/cifar10-cpu-full.yaml; estimated 75 min, not yet measured). NPZ as for claims-cpu.
+# (config/cifar10-cpu-full.yaml; 57 min measured, docs/results-cifar10-cpu-full.md). NPZ as for claims-cpu.
 paper-cpu: $(STAMP)
 	$(RUN) snakemake --cores $(CORES) --configfile config/cifar10-cpu-full.yaml \
 		$(if $(NPZ),--config 'datasets={cifar10: {npz: $(NPZ)}}')
