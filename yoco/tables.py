@@ -560,7 +560,7 @@ def table6(scores: Mapping[str, object] | None = None) -> pd.DataFrame:
     source = "yoco.scores.SCORES"
     if scores is None:
         # yoco.scores re-exports this registry; its torch-free home keeps the table job light.
-        from yoco.score_info import SCORES as scores  # noqa: N811 (written by another module)
+        from yoco.score_info import SCORES as scores  # noqa: N811 (it fills the parameter)
     out = []
     for key, meta in METHOD_METADATA.items():
         impl = _score_fields(scores, key) if scores is not None else None
